@@ -1,0 +1,252 @@
+"""Process wiring of one ConfigDB node: Raft core, its durable log, the state machine,
+the peer transport, and the loop that turns each Ready into disk writes, messages and
+applied commands.
+
+Every step of the loop runs on the event loop thread without awaiting, so the core is
+never touched between `ready()` and `advance()`, and inputs that arrive while a Ready is
+being handled are batched into the next one (one synced write, one APP per follower).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass
+
+from .apply import Applier
+from .commands import Command, Result
+from .raft.core import RaftCore
+from .raft.log_store import LogStore
+from .raft.transport import Transport
+from .raft.types import Message, RaftConfig, Ready, RestoredState, Role, Snapshot, SnapshotMeta
+from .storage import DataStore
+from .watch import WatchHub
+
+log = logging.getLogger("configdb.node")
+
+
+class NoLeader(Exception):
+    """No leader is known right now; retry shortly."""
+
+
+class Timeout(Exception):
+    """The outcome is unknown; retry with the same request id."""
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    node_id: str
+    data_dir: str
+    raft_addr: str
+    peers: list[str]
+    token: str
+    http_url: str
+    stream_url: str
+    tick_seconds: float = 0.02
+    raft: RaftConfig = RaftConfig()
+    history_retain: int = 100_000
+    compact_every: int = 20_000
+    compact_keep: int = 5_000
+    write_timeout: float = 5.0
+    listener_capacity: int = 10_000
+
+
+class Node:
+    def __init__(self, opts: NodeOptions) -> None:
+        self.opts = opts
+        os.makedirs(opts.data_dir, exist_ok=True)
+        self.store = DataStore(os.path.join(opts.data_dir, "data"))
+        self.log_store = LogStore(os.path.join(opts.data_dir, "raft"))
+        self.applier = Applier(self.store, opts.history_retain)
+        self.hub = WatchHub(opts.listener_capacity)
+        hs, snap, entries = self.log_store.load()
+        restored = RestoredState(hs, snap, tuple(entries), max(self.store.meta.applied_index, snap.index))
+        self.snapshot_index = snap.index
+        seed = int.from_bytes(os.urandom(8), "big")
+        self.core = RaftCore(opts.raft_addr, list(opts.peers), opts.raft, restored, random.Random(seed))
+        self.transport = Transport(
+            opts.raft_addr,
+            list(opts.peers),
+            {"node_id": opts.node_id, "raft": opts.raft_addr, "http": opts.http_url, "stream": opts.stream_url},
+            opts.token,
+            self.step,
+        )
+        self._wake = asyncio.Event()
+        self._pending: dict[str, list[asyncio.Future[Result]]] = {}
+        self._reads: dict[bytes, asyncio.Future[int]] = {}
+        self._read_waiters: list[tuple[int, asyncio.Future[int]]] = []
+        self._ctx = itertools.count(1)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        host, port = self.opts.raft_addr.rsplit(":", 1)
+        await self.transport.start(host, int(port))
+        self._tasks = [asyncio.create_task(self._run()), asyncio.create_task(self._ticker())]
+        self._wake.set()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        await self.transport.stop()
+        self.store.close()
+        self.log_store.close()
+
+    # ---- inputs -----------------------------------------------------------------------
+    def step(self, msg: Message) -> None:
+        self.core.step(msg)
+        self._wake.set()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.opts.tick_seconds)
+            self.core.tick()
+            self._wake.set()
+
+    async def propose(self, cmd: Command) -> Result:
+        """Replicate a command and return its result once it is applied on this node.
+
+        Raises NoLeader (nothing was proposed) or Timeout (outcome unknown)."""
+        fut: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        waiters = self._pending.setdefault(cmd.rid, [])
+        waiters.append(fut)
+        try:
+            if not self.core.propose(cmd.encode()):
+                raise NoLeader()
+            self._wake.set()
+            return await asyncio.wait_for(asyncio.shield(fut), self.opts.write_timeout)
+        except TimeoutError as exc:
+            raise Timeout() from exc
+        finally:
+            waiters.remove(fut)
+            if not waiters:
+                self._pending.pop(cmd.rid, None)
+
+    async def read_barrier(self, timeout: float = 3.0) -> None:
+        """Wait until this node has applied everything committed before the call (ReadIndex)."""
+        ctx = next(self._ctx).to_bytes(8, "big") + uuid.uuid4().bytes[:4]
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._reads[ctx] = fut
+        try:
+            if self.core.leader is None:
+                raise NoLeader()
+            self.core.read_index(ctx)
+            self._wake.set()
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError as exc:
+            raise Timeout() from exc
+        finally:
+            self._reads.pop(ctx, None)
+
+    # ---- the Ready loop ---------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                while self.core.has_ready():
+                    rd = self.core.ready()
+                    self._handle(rd)
+                    self.core.advance(rd)
+            except Exception:
+                log.exception("raft loop failed; stopping the node")
+                os._exit(70)
+
+    def _handle(self, rd: Ready) -> None:
+        if rd.soft_state is not None:
+            log.info(
+                "raft role=%s leader=%s term=%s", rd.soft_state.role.value, rd.soft_state.leader, self.core.term
+            )
+        if rd.snapshot is not None:
+            self._install(rd.snapshot)
+        self.log_store.save(rd.hard_state, rd.entries)
+        for m in rd.messages:
+            self.transport.send(m)
+        for entry in rd.committed_entries:
+            applied = self.applier.apply(entry)
+            if applied.events:
+                self.hub.notify(applied.revision, applied.events)
+            if applied.rid is not None and applied.result is not None:
+                for fut in self._pending.get(applied.rid, ()):
+                    if not fut.done():
+                        fut.set_result(applied.result)
+        for rs in rd.read_states:
+            fut = self._reads.get(rs.context)
+            if fut is not None and not fut.done():
+                self._read_waiters.append((rs.index, fut))
+        if self._read_waiters:
+            applied_index = self.store.meta.applied_index
+            still = []
+            for index, fut in self._read_waiters:
+                if index <= applied_index:
+                    if not fut.done():
+                        fut.set_result(index)
+                else:
+                    still.append((index, fut))
+            self._read_waiters = still
+        for peer in rd.snapshot_requests:
+            meta, data = self.store.export_image()
+            self.core.send_snapshot(peer, Snapshot(SnapshotMeta(meta.applied_index, meta.applied_term), data))
+        self._maybe_compact()
+
+    def _install(self, snap: Snapshot) -> None:
+        log.info("installing snapshot index=%s term=%s", snap.meta.index, snap.meta.term)
+        self.store.import_image(snap.data)
+        self.log_store.install_snapshot(snap.meta)
+        self.snapshot_index = snap.meta.index
+        for listener in list(self.hub.listeners):  # their history jumped: make them resume
+            listener.overflowed = True
+            listener.wake.set()
+        self.hub.listeners.clear()
+
+    def _maybe_compact(self) -> None:
+        applied = self.store.meta.applied_index
+        if applied - self.snapshot_index < self.opts.compact_every:
+            return
+        index = applied - self.opts.compact_keep
+        term = self.log_store.term_at(index)
+        if term is None:
+            return
+        self.store.sync()  # the state covering `index` must be durable before its log goes
+        self.core.compact(index)
+        self.log_store.compact(SnapshotMeta(index, term))
+        self.snapshot_index = index
+
+    # ---- observation ------------------------------------------------------------------
+    def status(self) -> dict[str, object]:
+        now = time.monotonic()
+        leader = self.core.leader
+        leader_id = None
+        if leader == self.opts.raft_addr:
+            leader_id = self.opts.node_id
+        elif leader is not None:
+            info = self.transport.peers.get(leader)
+            leader_id = info.node_id if info and info.node_id else leader
+        meta = self.store.meta
+        return {
+            "node_id": self.opts.node_id,
+            "role": "leader" if self.core.role == Role.LEADER else "follower",
+            "raft_role": self.core.role.value,
+            "leader_id": leader_id,
+            "term": self.core.term,
+            "commit_index": self.core.commit_index,
+            "applied_index": meta.applied_index,
+            "revision": meta.revision,
+            "compact_revision": meta.compact_revision,
+            "http": self.opts.http_url,
+            "stream": self.opts.stream_url,
+            "peers": [
+                {"node_id": p.node_id, "raft": p.raft, "http": p.http, "stream": p.stream,
+                 "reachable": p.reachable(now)}
+                for p in self.transport.peers.values()
+            ],
+        }
