@@ -1,0 +1,155 @@
+"""Start and stop a local ConfigDB shard as real node processes.
+
+Used by `make run`, the integration tests and the benchmarks, so all three run the same
+processes the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class NodeProc:
+    node_id: str
+    data_dir: Path
+    http_port: int
+    stream_port: int
+    raft_port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def stream(self) -> str:
+        return f"127.0.0.1:{self.stream_port}"
+
+    @property
+    def raft(self) -> str:
+        return f"127.0.0.1:{self.raft_port}"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class LocalCluster:
+    """A shard of `size` nodes. Ports default to free ones; `make run` passes the fixed ones."""
+
+    base_dir: Path
+    token: str = "dev-configdb-token"
+    size: int = 3
+    ports: list[tuple[int, int, int]] | None = None
+    extra_args: list[str] = field(default_factory=list)
+    nodes: list[NodeProc] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        ports = self.ports or [(free_port(), free_port(), free_port()) for _ in range(self.size)]
+        for i, (h, s, r) in enumerate(ports, start=1):
+            nid = f"n{i}"
+            self.nodes.append(NodeProc(nid, self.base_dir / nid, h, s, r, self.base_dir / f"{nid}.log"))
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [n.http for n in self.nodes]
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def start_node(self, node: NodeProc) -> None:
+        node.data_dir.mkdir(parents=True, exist_ok=True)
+        peers = ",".join(n.raft for n in self.nodes if n is not node)
+        cmd = [
+            sys.executable, "-m", "configdb_nodes", "--node-id", node.node_id,
+            "--data-dir", str(node.data_dir), "--http", f"127.0.0.1:{node.http_port}",
+            "--stream", node.stream, "--raft", node.raft, "--peers", peers, "--token", self.token,
+            *self.extra_args,
+        ]
+        logf = open(node.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        node.proc = subprocess.Popen(cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        logf.close()
+
+    def start(self, timeout: float = 20.0) -> None:
+        for node in self.nodes:
+            self.start_node(node)
+        self.wait_healthy(timeout)
+
+    def kill(self, node: NodeProc, sig: int = signal.SIGKILL) -> None:
+        if node.proc is not None and node.proc.poll() is None:
+            node.proc.send_signal(sig)
+            node.proc.wait(10)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            if node.alive():
+                assert node.proc is not None
+                node.proc.send_signal(signal.SIGTERM)
+        for node in self.nodes:
+            if node.proc is not None:
+                try:
+                    node.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    node.proc.kill()
+                    node.proc.wait()
+
+    def status(self, node: NodeProc, timeout: float = 1.0) -> dict[str, object] | None:
+        try:
+            r = httpx.get(f"{node.http}/v1/status", headers=self.headers(), timeout=timeout)
+            return r.json() if r.status_code == 200 else None
+        except httpx.HTTPError:
+            return None
+
+    def leader(self) -> NodeProc | None:
+        for node in self.nodes:
+            if node.alive():
+                st = self.status(node)
+                if st and st.get("role") == "leader":
+                    return node
+        return None
+
+    def wait_healthy(self, timeout: float = 20.0) -> NodeProc:
+        """Wait until every live node answers and one of them leads."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if node.proc is not None and node.proc.poll() is not None:
+                    raise RuntimeError(f"{node.node_id} exited: {node.log_path.read_text()[-2000:]}")
+            sts = [self.status(n) for n in self.nodes if n.alive()]
+            if all(sts):
+                leaders = [n for n in self.nodes if n.alive() and (self.status(n) or {}).get("role") == "leader"]
+                if len(leaders) == 1:
+                    return leaders[0]
+            time.sleep(0.05)
+        raise TimeoutError("the cluster did not become healthy")
+
+    def wait_applied(self, revision: int, nodes: list[NodeProc] | None = None, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        for node in nodes or [n for n in self.nodes if n.alive()]:
+            while True:
+                st = self.status(node)
+                if st and int(st["revision"]) >= revision:  # type: ignore[call-overload]
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{node.node_id} did not reach revision {revision}: {st}")
+                time.sleep(0.02)
