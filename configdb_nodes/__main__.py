@@ -45,14 +45,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shard", default="s1", help="shard name when no topology file is given")
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
-    p.add_argument("--history-retain", type=int, default=100_000,
-                   help="revisions of watch history kept before compaction")
+    p.add_argument(
+        "--history-retain",
+        type=int,
+        default=100_000,
+        help="revisions of watch history kept before compaction",
+    )
     p.add_argument("--tick-ms", type=int, default=20)
     args = p.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
     try:
-        args.peer_list = [f"{h}:{port}" for h, port in (_addr(x.strip()) for x in args.peers.split(",") if x.strip())]
+        args.peer_list = [
+            f"{h}:{port}" for h, port in (_addr(x.strip()) for x in args.peers.split(",") if x.strip())
+        ]
     except argparse.ArgumentTypeError as exc:
         p.error(str(exc))
     return args
@@ -71,17 +77,19 @@ async def serve(args: argparse.Namespace) -> None:
         if located is None:
             raise SystemExit(f"node {args.node_id} is not in the topology file {args.topology}")
         region, shard = located
-    node = Node(NodeOptions(
-        node_id=args.node_id,
-        data_dir=args.data_dir,
-        raft_addr=f"{raft_host}:{raft_port}",
-        peers=args.peer_list,
-        token=args.token,
-        http_url=f"{scheme}://{http_host}:{http_port}",
-        stream_url=f"{'tls' if tls else 'tcp'}://{stream_host}:{stream_port}",
-        tick_seconds=args.tick_ms / 1000,
-        history_retain=args.history_retain,
-    ))
+    node = Node(
+        NodeOptions(
+            node_id=args.node_id,
+            data_dir=args.data_dir,
+            raft_addr=f"{raft_host}:{raft_port}",
+            peers=args.peer_list,
+            token=args.token,
+            http_url=f"{scheme}://{http_host}:{http_port}",
+            stream_url=f"{'tls' if tls else 'tcp'}://{stream_host}:{stream_port}",
+            tick_seconds=args.tick_ms / 1000,
+            history_retain=args.history_retain,
+        )
+    )
     await node.start()
     ssl_ctx = None
     if tls:
@@ -91,9 +99,16 @@ async def serve(args: argparse.Namespace) -> None:
     await streams.start(stream_host, stream_port, ssl=ssl_ctx)
     config = uvicorn.Config(
         create_app(node, args.token, topology, region, shard),
-        host=http_host, port=http_port, log_level="warning", access_log=False,
-        ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, lifespan="off",
-        http="httptools", loop="none", timeout_keep_alive=30,
+        host=http_host,
+        port=http_port,
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+        lifespan="off",
+        http="httptools",
+        loop="none",
+        timeout_keep_alive=30,
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -103,8 +118,12 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     http_task = asyncio.create_task(server.serve())
     logging.getLogger("configdb").info(
-        "node %s ready http=%s stream=%s raft=%s peers=%s", args.node_id, node.opts.http_url,
-        node.opts.stream_url, node.opts.raft_addr, ",".join(args.peer_list),
+        "node %s ready http=%s stream=%s raft=%s peers=%s",
+        args.node_id,
+        node.opts.http_url,
+        node.opts.stream_url,
+        node.opts.raft_addr,
+        ",".join(args.peer_list),
     )
     await stop.wait()
     server.should_exit = True

@@ -114,11 +114,7 @@ class Applier:
     def _prune_dedup(self, index: int) -> None:
         floor = index - self.dedup_retain
         if floor > 0 and index % 1000 == 0:
-            old = list(
-                self.store.db.iterator(
-                    start=b"Q", stop=dedup_age_key(floor, ""), include_value=False
-                )
-            )
+            old = list(self.store.db.iterator(start=b"Q", stop=dedup_age_key(floor, ""), include_value=False))
             if old:
                 with self.store.db.write_batch() as wb:
                     for k in old:

@@ -32,8 +32,9 @@ class Problem(Exception):
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
 
 
-def problem_response(status: int, title: str, detail: str, headers: dict[str, str] | None = None,
-                     **extra: Any) -> Response:
+def problem_response(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/problem+json")
 
@@ -53,8 +54,12 @@ class BearerAuth:
         if scope["type"] == "http":
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
-                resp = problem_response(401, "Unauthorized", "missing or wrong bearer token",
-                                        headers={"WWW-Authenticate": "Bearer"})
+                resp = problem_response(
+                    401,
+                    "Unauthorized",
+                    "missing or wrong bearer token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
                 await resp(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -166,8 +171,12 @@ class Api:
         except NoLeader:
             raise Problem(503, "No leader", "the shard has no leader right now; retry shortly") from None
         except Timeout:
-            raise Problem(504, "Outcome unknown", "the write did not finish in time; retry with the same "
-                          "request_id", request_id=cmd.rid) from None
+            raise Problem(
+                504,
+                "Outcome unknown",
+                "the write did not finish in time; retry with the same request_id",
+                request_id=cmd.rid,
+            ) from None
 
     async def _barrier(self, request: Request) -> None:
         if request.query_params.get("consistent", "false").lower() in ("1", "true", "yes"):
@@ -197,8 +206,12 @@ class Api:
     @staticmethod
     def _single_answer(key: str, result: Result) -> Response:
         if result.status == "compare_failed":
-            return problem_response(409, "Compare failed", f"the revision of {key!r} is {result.revision}",
-                                    revision=result.revision)
+            return problem_response(
+                409,
+                "Compare failed",
+                f"the revision of {key!r} is {result.revision}",
+                revision=result.revision,
+            )
         if result.status == "not_found":
             return problem_response(404, "Not found", f"no key {key!r}")
         return ok({"revision": result.revision})
@@ -210,7 +223,9 @@ class Api:
         if got is None:
             return problem_response(404, "Not found", f"no key {key!r}")
         value, rev = got
-        body = b'{"key":' + orjson.dumps(key) + b',"value":' + value + b',"revision":' + str(rev).encode() + b"}"
+        body = (
+            b'{"key":' + orjson.dumps(key) + b',"value":' + value + b',"revision":' + str(rev).encode() + b"}"
+        )
         return Response(body, 200, media_type="application/json")
 
     async def list(self, request: Request) -> Response:
@@ -232,10 +247,19 @@ class Api:
                 nxt = items[-1][0]
                 break
             items.append((k.decode(), v, rev))
-        parts = [b'{"key":' + orjson.dumps(k) + b',"value":' + v + b',"revision":' + str(r).encode() + b"}"
-                 for k, v, r in items]
-        body = (b'{"items":[' + b",".join(parts) + b'],"revision":' + str(revision).encode()
-                + b',"next":' + orjson.dumps(nxt) + b"}")
+        parts = [
+            b'{"key":' + orjson.dumps(k) + b',"value":' + v + b',"revision":' + str(r).encode() + b"}"
+            for k, v, r in items
+        ]
+        body = (
+            b'{"items":['
+            + b",".join(parts)
+            + b'],"revision":'
+            + str(revision).encode()
+            + b',"next":'
+            + orjson.dumps(nxt)
+            + b"}"
+        )
         return Response(body, 200, media_type="application/json")
 
     async def txn(self, request: Request) -> Response:
@@ -246,11 +270,18 @@ class Api:
             failure = [o.to_op() for o in req.failure]
         except ValidationError as exc:
             errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_url=False)]
-            raise Problem(400, "Invalid transaction", "the transaction does not validate", errors=errors) from None
+            raise Problem(
+                400, "Invalid transaction", "the transaction does not validate", errors=errors
+            ) from None
         except (ValueError, InvalidKey) as exc:
             raise Problem(400, "Invalid transaction", str(exc)) from None
-        cmd = Command("txn", _request_id(request, req.request_id),
-                      [(c.key, c.revision) for c in req.compare], success, failure)
+        cmd = Command(
+            "txn",
+            _request_id(request, req.request_id),
+            [(c.key, c.revision) for c in req.compare],
+            success,
+            failure,
+        )
         result = await self._commit(cmd)
         return ok({"succeeded": result.succeeded, "revision": result.revision})
 
@@ -260,8 +291,11 @@ class Api:
     def _local_nodes(self) -> list[dict[str, Any]]:
         st = self.node.status()
         nodes = [{"node_id": st["node_id"], "http": st["http"], "stream": st["stream"]}]
-        nodes += [{"node_id": p["node_id"], "http": p["http"], "stream": p["stream"]}
-                  for p in st["peers"] if p["http"]]  # type: ignore[union-attr]
+        nodes += [
+            {"node_id": p["node_id"], "http": p["http"], "stream": p["stream"]}
+            for p in st["peers"]
+            if p["http"]
+        ]  # type: ignore[union-attr]
         return sorted(nodes, key=lambda n: str(n["node_id"]))
 
     async def discovery(self, request: Request) -> Response:
@@ -296,8 +330,9 @@ class Api:
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
-        return problem_response(exc.status_code, "Not found" if exc.status_code == 404 else "Bad request",
-                                str(exc.detail))
+        return problem_response(
+            exc.status_code, "Not found" if exc.status_code == 404 else "Bad request", str(exc.detail)
+        )
     return problem_response(404, "Not found", "no such route")
 
 

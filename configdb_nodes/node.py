@@ -73,7 +73,12 @@ class Node:
         self.transport = Transport(
             opts.raft_addr,
             list(opts.peers),
-            {"node_id": opts.node_id, "raft": opts.raft_addr, "http": opts.http_url, "stream": opts.stream_url},
+            {
+                "node_id": opts.node_id,
+                "raft": opts.raft_addr,
+                "http": opts.http_url,
+                "stream": opts.stream_url,
+            },
             opts.token,
             self.step,
         )
@@ -164,7 +169,10 @@ class Node:
     def _handle(self, rd: Ready) -> None:
         if rd.soft_state is not None:
             log.info(
-                "raft role=%s leader=%s term=%s", rd.soft_state.role.value, rd.soft_state.leader, self.core.term
+                "raft role=%s leader=%s term=%s",
+                rd.soft_state.role.value,
+                rd.soft_state.leader,
+                self.core.term,
             )
         if rd.snapshot is not None:
             self._install(rd.snapshot)
@@ -245,8 +253,13 @@ class Node:
             "http": self.opts.http_url,
             "stream": self.opts.stream_url,
             "peers": [
-                {"node_id": p.node_id, "raft": p.raft, "http": p.http, "stream": p.stream,
-                 "reachable": p.reachable(now)}
+                {
+                    "node_id": p.node_id,
+                    "raft": p.raft,
+                    "http": p.http,
+                    "stream": p.stream,
+                    "reachable": p.reachable(now),
+                }
                 for p in self.transport.peers.values()
             ],
         }

@@ -40,6 +40,12 @@ class Meta:
 Event = tuple[str, str, bytes | None]  # (type "put"|"delete", key, value JSON bytes)
 
 
+def prefix_end(prefix: bytes) -> bytes:
+    """The smallest key greater than every key starting with `prefix`."""
+    stripped = prefix.rstrip(b"\xff")
+    return stripped[:-1] + bytes([stripped[-1] + 1]) if stripped else b"\xff" * 8
+
+
 def history_key(revision: int) -> bytes:
     return b"h" + _U64.pack(revision)
 
@@ -73,15 +79,13 @@ class DataStore:
         """(key, value JSON, revision) in key order, keys starting with prefix, > after."""
         source = snapshot or self.db
         start = b"k" + (after + b"\x00" if after is not None and after >= prefix else prefix)
-        for k, raw in source.iterator(start=start, prefix=b"k" + prefix):
+        for k, raw in source.iterator(start=start, stop=prefix_end(b"k" + prefix)):
             value, rev = msgpack.unpackb(raw)
             yield k[1:], value, rev
 
     def history(self, from_revision: int, to_revision: int) -> Iterator[tuple[int, list[Event]]]:
         """Events of revisions in [from, to], in order. Revisions with no events are skipped."""
-        for k, raw in self.db.iterator(
-            start=history_key(from_revision), stop=history_key(to_revision + 1)
-        ):
+        for k, raw in self.db.iterator(start=history_key(from_revision), stop=history_key(to_revision + 1)):
             yield _U64.unpack(k[1:])[0], [tuple(e) for e in msgpack.unpackb(raw)]
 
     def dedup_result(self, rid: str) -> bytes | None:
@@ -116,11 +120,7 @@ class DataStore:
         """A consistent image of keys and dedup records (not history), for a lagging follower."""
         snap = self.db.snapshot()
         meta = Meta(*msgpack.unpackb(snap.get(_META))) if snap.get(_META) else Meta()
-        pairs = [
-            (k, v)
-            for prefix in (b"k", b"q", b"Q")
-            for k, v in snap.iterator(prefix=prefix)
-        ]
+        pairs = [(k, v) for prefix in (b"k", b"q", b"Q") for k, v in snap.iterator(prefix=prefix)]
         return meta, msgpack.packb([meta.encode(), pairs], use_bin_type=True)
 
     def import_image(self, data: bytes) -> None:

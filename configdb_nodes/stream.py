@@ -55,8 +55,17 @@ def _events_frame(batch: list[tuple[int, list[Event]]]) -> bytes:
     for rev, events in batch:
         r = str(rev).encode()
         for typ, key, value in events:
-            parts.append(b'{"revision":' + r + b',"type":"' + typ.encode() + b'","key":' + orjson.dumps(key)
-                         + b',"value":' + (value if value is not None else b"null") + b"}")
+            parts.append(
+                b'{"revision":'
+                + r
+                + b',"type":"'
+                + typ.encode()
+                + b'","key":'
+                + orjson.dumps(key)
+                + b',"value":'
+                + (value if value is not None else b"null")
+                + b"}"
+            )
     body = b'{"type":"events","events":[' + b",".join(parts) + b"]}"
     return _LEN.pack(len(body)) + body
 
@@ -86,7 +95,9 @@ class StreamServer:
                     return
                 await self._watch(reader, writer, prefix, revision + 1)
             else:
-                start = req.from_revision if req.from_revision is not None else self.node.store.meta.revision + 1
+                start = (
+                    req.from_revision if req.from_revision is not None else self.node.store.meta.revision + 1
+                )
                 await self._watch(reader, writer, prefix, start)
         except (ConnectionError, asyncio.IncompleteReadError, Closed):
             pass
@@ -97,7 +108,9 @@ class StreamServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _read_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> StreamRequest | None:
+    async def _read_request(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> StreamRequest | None:
         try:
             (size,) = _LEN.unpack(await asyncio.wait_for(reader.readexactly(4), 10))
             if size > MAX_CLIENT_FRAME:
@@ -129,8 +142,15 @@ class StreamServer:
         revision = store.meta.revision  # taken together with the LevelDB snapshot: no await between
         chunk: list[bytes] = []
         for key, value, rev in store.scan(prefix.encode(), snapshot=snap):
-            chunk.append(b'{"key":' + orjson.dumps(key.decode()) + b',"value":' + value
-                         + b',"revision":' + str(rev).encode() + b"}")
+            chunk.append(
+                b'{"key":'
+                + orjson.dumps(key.decode())
+                + b',"value":'
+                + value
+                + b',"revision":'
+                + str(rev).encode()
+                + b"}"
+            )
             if len(chunk) == SNAPSHOT_CHUNK:
                 await self._send_items(writer, chunk)
                 chunk = []
@@ -153,16 +173,25 @@ class StreamServer:
         # Catch up from history until we hold the current revision, then register at once.
         while True:
             if next_rev <= store.meta.compact_revision:
-                writer.write(encode_frame({"type": "compacted", "compact_revision": store.meta.compact_revision,
-                                           "revision": store.meta.revision}))
+                writer.write(
+                    encode_frame(
+                        {
+                            "type": "compacted",
+                            "compact_revision": store.meta.compact_revision,
+                            "revision": store.meta.revision,
+                        }
+                    )
+                )
                 await writer.drain()
                 return
             current = store.meta.revision
             if next_rev > current:
                 break
             upto = min(current, next_rev + HISTORY_CHUNK - 1)
-            batch = [(rev, [e for e in evs if e[1].startswith(prefix)])
-                     for rev, evs in store.history(next_rev, upto)]
+            batch = [
+                (rev, [e for e in evs if e[1].startswith(prefix)])
+                for rev, evs in store.history(next_rev, upto)
+            ]
             batch = [(rev, evs) for rev, evs in batch if evs]
             next_rev = upto + 1
             if batch:
@@ -183,8 +212,9 @@ class StreamServer:
         while True:
             getter = asyncio.ensure_future(queue.get())
             overflow = asyncio.ensure_future(listener.wake.wait())
-            done, _ = await asyncio.wait({getter, overflow, eof}, timeout=PROGRESS_SECONDS,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, overflow, eof}, timeout=PROGRESS_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
             overflow.cancel()
             if getter not in done:
                 getter.cancel()
@@ -204,6 +234,9 @@ class StreamServer:
                     writer.write(_events_frame(batch))
                     await writer.drain()
             else:
-                writer.write(encode_frame({"type": "progress", "revision": max(self.node.store.meta.revision,
-                                                                                 next_rev - 1)}))
+                writer.write(
+                    encode_frame(
+                        {"type": "progress", "revision": max(self.node.store.meta.revision, next_rev - 1)}
+                    )
+                )
                 await writer.drain()

@@ -13,9 +13,18 @@ def encode_message(m: Message) -> bytes:
         snap = [m.snapshot.meta.index, m.snapshot.meta.term, m.snapshot.data]
     return msgpack.packb(
         [
-            int(m.type), m.frm, m.to, m.term, m.log_term, m.index,
+            int(m.type),
+            m.frm,
+            m.to,
+            m.term,
+            m.log_term,
+            m.index,
             [[e.term, e.index, e.data] for e in m.entries],
-            m.commit, m.reject, m.reject_hint, snap, m.context,
+            m.commit,
+            m.reject,
+            m.reject_hint,
+            snap,
+            m.context,
         ],
         use_bin_type=True,
     )
@@ -28,9 +37,16 @@ def decode_message(data: bytes) -> Message:
             data, raw=False
         )
         return Message(
-            type=MsgType(t), frm=frm, to=to, term=term, log_term=log_term, index=index,
+            type=MsgType(t),
+            frm=frm,
+            to=to,
+            term=term,
+            log_term=log_term,
+            index=index,
             entries=[Entry(et, ei, bytes(ed)) for et, ei, ed in entries],
-            commit=commit, reject=bool(reject), reject_hint=hint,
+            commit=commit,
+            reject=bool(reject),
+            reject_hint=hint,
             snapshot=None if snap is None else Snapshot(SnapshotMeta(snap[0], snap[1]), bytes(snap[2])),
             context=bytes(ctx),
         )

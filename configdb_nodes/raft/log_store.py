@@ -37,7 +37,7 @@ class LogStore:
         raw = self.db.get(b"p")
         snap = SnapshotMeta(*msgpack.unpackb(raw)) if raw else SnapshotMeta()
         entries = []
-        for k, v in self.db.iterator(start=_ekey(snap.index + 1), prefix=b"e"):
+        for k, v in self.db.iterator(start=_ekey(snap.index + 1), stop=b"f"):
             term, data = msgpack.unpackb(v)
             entries.append(Entry(term, _U64.unpack(k[1:])[0], data))
         return hs, snap, entries
@@ -49,7 +49,7 @@ class LogStore:
         with self.db.write_batch(sync=True) as wb:
             if entries:
                 last = entries[-1].index
-                for k in self.db.iterator(start=_ekey(last + 1), prefix=b"e", include_value=False):
+                for k in self.db.iterator(start=_ekey(last + 1), stop=b"f", include_value=False):
                     wb.delete(k)
                 for e in entries:
                     wb.put(_ekey(e.index), msgpack.packb([e.term, e.data], use_bin_type=True))

@@ -133,7 +133,11 @@ class Transport:
             if peer is None:
                 log.warning("raft peer refused: unknown member %s", hello.get("raft"))
                 return
-            peer.node_id, peer.http, peer.stream = hello.get("node_id"), hello.get("http"), hello.get("stream")
+            peer.node_id, peer.http, peer.stream = (
+                hello.get("node_id"),
+                hello.get("http"),
+                hello.get("stream"),
+            )
             while True:
                 body = await read_frame(reader, MAX_FRAME)
                 peer.last_heard = time.monotonic()

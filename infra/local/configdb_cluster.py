@@ -80,14 +80,29 @@ class LocalCluster:
         node.data_dir.mkdir(parents=True, exist_ok=True)
         peers = ",".join(n.raft for n in self.nodes if n is not node)
         cmd = [
-            sys.executable, "-m", "configdb_nodes", "--node-id", node.node_id,
-            "--data-dir", str(node.data_dir), "--http", f"127.0.0.1:{node.http_port}",
-            "--stream", node.stream, "--raft", node.raft, "--peers", peers, "--token", self.token,
+            sys.executable,
+            "-m",
+            "configdb_nodes",
+            "--node-id",
+            node.node_id,
+            "--data-dir",
+            str(node.data_dir),
+            "--http",
+            f"127.0.0.1:{node.http_port}",
+            "--stream",
+            node.stream,
+            "--raft",
+            node.raft,
+            "--peers",
+            peers,
+            "--token",
+            self.token,
             *self.extra_args,
         ]
         logf = open(node.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        node.proc = subprocess.Popen(cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        node.proc = subprocess.Popen(
+            cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
         logf.close()
 
     def start(self, timeout: float = 20.0) -> None:
@@ -137,7 +152,9 @@ class LocalCluster:
                     raise RuntimeError(f"{node.node_id} exited: {node.log_path.read_text()[-2000:]}")
             sts = [self.status(n) for n in self.nodes if n.alive()]
             if all(sts):
-                leaders = [n for n in self.nodes if n.alive() and (self.status(n) or {}).get("role") == "leader"]
+                leaders = [
+                    n for n in self.nodes if n.alive() and (self.status(n) or {}).get("role") == "leader"
+                ]
                 if len(leaders) == 1:
                     return leaders[0]
             time.sleep(0.05)

@@ -35,10 +35,14 @@ def main() -> int:
         return 1
     print("\nThe local platform is up:")
     for n in cluster.nodes:
-        print(f"  configdb {n.node_id}: http {n.http}  stream tcp://{n.stream}  raft {n.raft}  log {n.log_path}")
+        print(
+            f"  configdb {n.node_id}: http {n.http}  stream tcp://{n.stream}  raft {n.raft}  log {n.log_path}"
+        )
     print(f"  token: {TOKEN}")
-    print("  try: .venv/bin/python -m configdb_nodes.admin --endpoints "
-          f"{','.join(cluster.endpoints)} --token {TOKEN} status")
+    print(
+        "  try: .venv/bin/python -m configdb_nodes.admin --endpoints "
+        f"{','.join(cluster.endpoints)} --token {TOKEN} status"
+    )
     print("Ctrl-C stops everything.", flush=True)
     while not stopping:
         for n in cluster.nodes:
