@@ -24,15 +24,15 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.rawhttp import RawHttp  # noqa: E402
-from infra.local.configdb_cluster import LocalCluster  # noqa: E402
+from bench.rawhttp import RawHttp
+from infra.local.configdb_cluster import LocalCluster
 
 _LEN = struct.Struct(">I")
 
 
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def port_of(url: str) -> int:
@@ -109,7 +109,9 @@ async def local_reads(cluster: LocalCluster, seconds: float) -> float:
     return rate
 
 
-async def _open_watch(port: int, token: str, prefix: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _open_watch(
+    port: int, token: str, prefix: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     r, w = await asyncio.open_connection("127.0.0.1", port)
     req = orjson.dumps({"token": token, "op": "watch", "prefix": prefix})
     w.write(_LEN.pack(len(req)) + req)
@@ -119,8 +121,10 @@ async def _open_watch(port: int, token: str, prefix: str) -> tuple[asyncio.Strea
 async def listener_latency(cluster: LocalCluster, listeners: int, writes: int) -> dict[str, float]:
     ack_at: dict[str, float] = {}
     lat: list[float] = []
-    conns = [await _open_watch(cluster.nodes[i % 3].stream_port, cluster.token, "bench/ev/")
-             for i in range(listeners)]
+    conns = [
+        await _open_watch(cluster.nodes[i % 3].stream_port, cluster.token, "bench/ev/")
+        for i in range(listeners)
+    ]
     await asyncio.sleep(0.5)
 
     async def listen(reader: asyncio.StreamReader, expect: int) -> None:
@@ -162,7 +166,9 @@ async def snapshot_time(cluster: LocalCluster, keys: int) -> tuple[float, int]:
         sem = asyncio.Semaphore(8)
 
         async def load(start: int) -> None:
-            ops = [{"put": f"bench/snap/{i:07d}", "value": value} for i in range(start, min(start + 500, keys))]
+            ops = [
+                {"put": f"bench/snap/{i:07d}", "value": value} for i in range(start, min(start + 500, keys))
+            ]
             async with sem:
                 r = await hc.post(f"{leader.http}/v1/txn", json={"success": ops})
                 assert r.status_code == 200, r.text
@@ -228,15 +234,25 @@ def main() -> None:
             loop = uvloop.new_event_loop()
             asyncio.set_event_loop(loop)
             seq = loop.run_until_complete(seq_writes(cluster, 300 if q else 2000))
-            rows.append(("replicated write latency, 1 sequential client",
-                         f"p50 {seq['p50']:.2f} ms, p99 {seq['p99']:.2f} ms", "p50 <= 5 ms, p99 <= 20 ms"))
+            rows.append(
+                (
+                    "replicated write latency, 1 sequential client",
+                    f"p50 {seq['p50']:.2f} ms, p99 {seq['p99']:.2f} ms",
+                    "p50 <= 5 ms, p99 <= 20 ms",
+                )
+            )
             rate = loop.run_until_complete(concurrent_writes(cluster, 32, 3 if q else 8))
             rows.append(("acknowledged writes over HTTP, 32 clients", f"{rate:,.0f} /s", ">= 2,000/s"))
             reads = loop.run_until_complete(local_reads(cluster, 3 if q else 6))
             rows.append(("local reads over HTTP, one node worker", f"{reads:,.0f} req/s", ">= 3,000 req/s"))
             ev = loop.run_until_complete(listener_latency(cluster, 100, 50 if q else 200))
-            rows.append(("commit to event at a listener, 100 listeners",
-                         f"p50 {ev['p50']:.1f} ms, p99 {ev['p99']:.1f} ms", "p99 <= 50 ms"))
+            rows.append(
+                (
+                    "commit to event at a listener, 100 listeners",
+                    f"p50 {ev['p50']:.1f} ms, p99 {ev['p99']:.1f} ms",
+                    "p99 <= 50 ms",
+                )
+            )
             snap, count = loop.run_until_complete(snapshot_time(cluster, 20_000 if q else 100_000))
             rows.append((f"snapshot of {count:,} keys of ~200 B", f"{snap:.2f} s", "<= 3 s"))
             fo = statistics.median([failover_time(cluster) for _ in range(1 if q else 3)])

@@ -17,8 +17,10 @@ class RawHttp:
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
         assert self.reader and self.writer
-        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
-                "Content-Type: application/json\r\n").encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
+            "Content-Type: application/json\r\n"
+        ).encode()
         self.writer.write(head + self.auth + b"\r\n" + body)
         status_line = await self.reader.readuntil(b"\r\n")
         status = int(status_line.split(b" ", 2)[1])
