@@ -52,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="revisions of watch history kept before compaction",
     )
     p.add_argument("--tick-ms", type=int, default=20)
+    p.add_argument(
+        "--listener-buffer",
+        type=int,
+        default=10_000,
+        help="revisions queued for one listener before it is disconnected as slow",
+    )
     args = p.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
@@ -88,6 +94,7 @@ async def serve(args: argparse.Namespace) -> None:
             stream_url=f"{'tls' if tls else 'tcp'}://{stream_host}:{stream_port}",
             tick_seconds=args.tick_ms / 1000,
             history_retain=args.history_retain,
+            listener_capacity=args.listener_buffer,
         )
     )
     await node.start()
