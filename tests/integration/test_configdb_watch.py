@@ -138,7 +138,6 @@ def test_slow_listener_is_disconnected_with_a_reason(cluster_factory) -> None:  
     conn = StreamConn(
         cluster.nodes[0].stream_port, {"token": cluster.token, "op": "watch", "prefix": "big/"}, timeout=30
     )
-    conn.sock.setsockopt(__import__("socket").SOL_SOCKET, __import__("socket").SO_RCVBUF, 4096)
     blob = "x" * 60_000
     with httpx.Client(headers=cluster.headers(), timeout=10) as c:
         for i in range(400):

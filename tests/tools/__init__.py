@@ -1,0 +1,1 @@
+"""Test-only helpers (history checkers, recorders) shared by unit and integration tests."""
