@@ -17,7 +17,7 @@ import os
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .apply import Applier
 from .commands import Command, Result
@@ -49,7 +49,7 @@ class NodeOptions:
     http_url: str
     stream_url: str
     tick_seconds: float = 0.02
-    raft: RaftConfig = RaftConfig()
+    raft: RaftConfig = field(default_factory=RaftConfig)
     history_retain: int = 100_000
     compact_every: int = 20_000
     compact_keep: int = 5_000
@@ -84,6 +84,8 @@ class Node:
         )
         self._wake = asyncio.Event()
         self._pending: dict[str, list[asyncio.Future[Result]]] = {}
+        self._inflight: dict[str, bytes] = {}  # rid -> encoded command, re-proposed on a leader change
+        self._leader_changed = False
         self._reads: dict[bytes, asyncio.Future[int]] = {}
         self._read_waiters: list[tuple[int, asyncio.Future[int]]] = []
         self._ctx = itertools.count(1)
@@ -124,9 +126,11 @@ class Node:
         fut: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         waiters = self._pending.setdefault(cmd.rid, [])
         waiters.append(fut)
+        data = cmd.encode()
         try:
-            if not self.core.propose(cmd.encode()):
+            if not self.core.propose(data):
                 raise NoLeader()
+            self._inflight[cmd.rid] = data
             self._wake.set()
             return await asyncio.wait_for(asyncio.shield(fut), self.opts.write_timeout)
         except TimeoutError as exc:
@@ -135,6 +139,7 @@ class Node:
             waiters.remove(fut)
             if not waiters:
                 self._pending.pop(cmd.rid, None)
+                self._inflight.pop(cmd.rid, None)
 
     async def read_barrier(self, timeout: float = 3.0) -> None:
         """Wait until this node has applied everything committed before the call (ReadIndex)."""
@@ -162,6 +167,8 @@ class Node:
                     rd = self.core.ready()
                     self._handle(rd)
                     self.core.advance(rd)
+                    if self._leader_changed:
+                        self._repropose()
             except Exception:
                 log.exception("raft loop failed; stopping the node")
                 os._exit(70)
@@ -205,6 +212,13 @@ class Node:
             meta, data = self.store.export_image()
             self.core.send_snapshot(peer, Snapshot(SnapshotMeta(meta.applied_index, meta.applied_term), data))
         self._maybe_compact()
+
+    def _repropose(self) -> None:
+        """A new leader may never have seen our in-flight writes: propose them again. The
+        request id makes a command that did commit under the old leader apply only once."""
+        self._leader_changed = False
+        for data in self._inflight.values():
+            self.core.propose(data)
 
     def _install(self, snap: Snapshot) -> None:
         log.info("installing snapshot index=%s term=%s", snap.meta.index, snap.meta.term)

@@ -185,6 +185,11 @@ class RaftLog:
 
 
 class RaftCore:
+    """One member's Raft state machine: elections (pre-vote, check-quorum lease), log
+    replication (probe/replicate/snapshot progress, pipelining, batching), commitment,
+    snapshots and ReadIndex reads. Drive it with the inputs below and `ready`/`advance`.
+    """
+
     def __init__(
         self,
         node_id: str,

@@ -60,13 +60,37 @@ class SimFailure(AssertionError):
 
 @dataclass(frozen=True, slots=True)
 class SimParams:
-    """Fault and traffic rates; the defaults are what the test suite runs."""
+    steps: int = 4000  # random steps before the final heal-and-check phase
 
-    steps: int = 400
-    drop: float = 0.05
-    dup: float = 0.03
-    in_order: float = 0.6  # chance that the oldest message is the next one delivered
-    max_down: int = -1  # nodes allowed down at once; -1 means a minority
+
+@dataclass(frozen=True, slots=True)
+class FaultProfile:
+    """Per-seed fault and traffic rates (drawn from the seed, so runs differ in character:
+    some calm, some stormy). Rates are relative weights of the step kinds."""
+
+    drop: float  # chance a delivered message is lost
+    dup: float  # chance a delivered message is delivered again later
+    in_order: float  # chance the oldest message is delivered next (else a random one)
+    crash: float
+    restart: float
+    partition: float
+    heal: float
+    propose: float
+    read: float
+
+    @classmethod
+    def draw(cls, rng: random.Random) -> FaultProfile:
+        return cls(
+            drop=rng.choice((0.0, 0.03, 0.1, 0.25)),
+            dup=rng.choice((0.0, 0.03, 0.1)),
+            in_order=rng.choice((0.2, 0.6, 0.9)),
+            crash=rng.choice((0.0, 0.15, 0.5)),
+            restart=rng.choice((0.3, 2.0)),
+            partition=rng.choice((0.0, 0.2, 0.8)),
+            heal=rng.choice((0.2, 1.0)),
+            propose=rng.choice((3.0, 8.0, 20.0)),
+            read=rng.choice((1.0, 5.0)),
+        )
 
 
 @dataclass(slots=True)
@@ -147,9 +171,10 @@ class Simulation:
             pre_vote=rng.random() < 0.8,
         )
         self.compact_threshold = rng.choice((2, 5, 20))
-        self.max_down = self.params.max_down if self.params.max_down >= 0 else (nodes - 1) // 2
-        self.drop = self.params.drop
-        self.dup = self.params.dup
+        self.profile = FaultProfile.draw(rng)
+        self.max_down = (nodes - 1) // 2
+        self.drop = self.profile.drop
+        self.dup = self.profile.dup
         self.ids = [f"n{i}" for i in range(nodes)]
         self.nodes = {i: SimNode(i) for i in self.ids}
         self.net: list[Message] = []
@@ -191,6 +216,7 @@ class Simulation:
             cmd += f" --steps {self.params.steps}"
         lines = [f"raft sim seed {self.seed} ({self.n} nodes) failed at step {self.step_no}: {what}"]
         lines.append(f"  config: {self.config}")
+        lines.append(f"  faults: {self.profile}")
         lines.append(f"  replay: {cmd} --trace")
         if self.trace:
             lines.append("  last events:")
@@ -205,16 +231,17 @@ class Simulation:
         rng = self.rng
         live = [n for n in self.nodes.values() if n.core is not None]
         down = self.n - len(live)
+        fp = self.profile
         actions: list[tuple[float, Callable[[], None]]] = [
-            (40.0 if self.net else 0.0, self._deliver_one),
+            (20.0 + 4.0 * len(self.net) if self.net else 0.0, self._deliver_one),  # keeps delays bounded
             (18.0, lambda: self._tick(rng.choice(live))),
             (24.0, lambda: self._ready_step(rng.choice(live))),
-            (7.0, lambda: self._propose(rng.choice(live))),
-            (4.0, lambda: self._read(rng.choice(live))),
-            (0.4 if down < self.max_down else 0.0, lambda: self._crash(rng.choice(live))),
-            (2.0 if down else 0.0, self._restart_one),
-            (0.8, self._partition),
-            (1.5 if self.blocked else 0.0, self._heal),
+            (fp.propose, lambda: self._propose(rng.choice(live))),
+            (fp.read, lambda: self._read(rng.choice(live))),
+            (fp.crash if down < self.max_down else 0.0, lambda: self._crash(rng.choice(live))),
+            (fp.restart if down else 0.0, self._restart_one),
+            (fp.partition, self._partition),
+            (fp.heal if self.blocked else 0.0, self._heal),
         ]
         r = rng.random() * sum(w for w, _ in actions)
         for weight, action in actions:
@@ -255,7 +282,7 @@ class Simulation:
     def _deliver_one(self, fifo: bool = False) -> None:
         """Deliver the oldest message, or (sometimes) a random one: reordering and delay."""
         net = self.net
-        i = 0 if fifo or self.rng.random() < self.params.in_order else self.rng.randrange(len(net))
+        i = 0 if fifo or self.rng.random() < self.profile.in_order else self.rng.randrange(len(net))
         msg = net.pop(i)
         if self.rng.random() < self.dup:
             net.append(msg)
