@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -34,11 +35,12 @@ class NodeProc:
     stream_port: int
     raft_port: int
     log_path: Path
+    scheme: str = "http"
     proc: subprocess.Popen[bytes] | None = None
 
     @property
     def http(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{self.scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def stream(self) -> str:
@@ -61,13 +63,17 @@ class LocalCluster:
     size: int = 3
     ports: list[tuple[int, int, int]] | None = None
     extra_args: list[str] = field(default_factory=list)
+    tls: tuple[Path, Path] | None = None  # (cert, key): serve HTTPS and TLS streams
     nodes: list[NodeProc] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         ports = self.ports or [(free_port(), free_port(), free_port()) for _ in range(self.size)]
         for i, (h, s, r) in enumerate(ports, start=1):
             nid = f"n{i}"
-            self.nodes.append(NodeProc(nid, self.base_dir / nid, h, s, r, self.base_dir / f"{nid}.log"))
+            scheme = "https" if self.tls else "http"
+            self.nodes.append(
+                NodeProc(nid, self.base_dir / nid, h, s, r, self.base_dir / f"{nid}.log", scheme)
+            )
 
     @property
     def endpoints(self) -> list[str]:
@@ -99,6 +105,8 @@ class LocalCluster:
             self.token,
             *self.extra_args,
         ]
+        if self.tls:
+            cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         logf = open(node.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         node.proc = subprocess.Popen(
             cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -130,7 +138,8 @@ class LocalCluster:
 
     def status(self, node: NodeProc, timeout: float = 1.0) -> dict[str, object] | None:
         try:
-            r = httpx.get(f"{node.http}/v1/status", headers=self.headers(), timeout=timeout)
+            verify = ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else True
+            r = httpx.get(f"{node.http}/v1/status", headers=self.headers(), timeout=timeout, verify=verify)
             return r.json() if r.status_code == 200 else None
         except httpx.HTTPError:
             return None
