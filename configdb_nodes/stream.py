@@ -12,11 +12,14 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import struct
 from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.configdb.frames import HEADER as _LEN
+from shared.configdb.frames import MAX_CLIENT_FRAME, MAX_SERVER_FRAME
+from shared.configdb.frames import encode_frame as _encode
 
 from .keys import InvalidKey, validate_prefix
 from .node import Node
@@ -24,8 +27,6 @@ from .storage import Event
 from .watch import Listener
 
 log = logging.getLogger("configdb.stream")
-_LEN = struct.Struct(">I")
-MAX_CLIENT_FRAME = 64 * 1024
 SNAPSHOT_CHUNK = 1000
 HISTORY_CHUNK = 500
 PROGRESS_SECONDS = 0.5
@@ -45,17 +46,21 @@ class Closed(Exception):
 
 
 def encode_frame(obj: Any) -> bytes:
-    body = orjson.dumps(obj)
-    return _LEN.pack(len(body)) + body
+    return _encode(obj, max_size=MAX_SERVER_FRAME)
 
 
-def _events_frame(batch: list[tuple[int, list[Event]]]) -> bytes:
-    """One `events` frame; values are spliced in as the raw JSON they are stored as."""
-    parts = []
+FRAME_TARGET = 1024 * 1024  # start a new frame past this; one revision is never split
+
+
+def _events_frames(batch: list[tuple[int, list[Event]]]) -> bytes:
+    """`events` frames for the batch; values are spliced in as the raw JSON they are stored as."""
+    out: list[bytes] = []
+    parts: list[bytes] = []
+    size = 0
     for rev, events in batch:
         r = str(rev).encode()
         for typ, key, value in events:
-            parts.append(
+            part = (
                 b'{"revision":'
                 + r
                 + b',"type":"'
@@ -66,6 +71,17 @@ def _events_frame(batch: list[tuple[int, list[Event]]]) -> bytes:
                 + (value if value is not None else b"null")
                 + b"}"
             )
+            parts.append(part)
+            size += len(part)
+        if size >= FRAME_TARGET:
+            out.append(_wrap_events(parts))
+            parts, size = [], 0
+    if parts:
+        out.append(_wrap_events(parts))
+    return b"".join(out)
+
+
+def _wrap_events(parts: list[bytes]) -> bytes:
     body = b'{"type":"events","events":[' + b",".join(parts) + b"]}"
     return _LEN.pack(len(body)) + body
 
@@ -195,7 +211,7 @@ class StreamServer:
             batch = [(rev, evs) for rev, evs in batch if evs]
             next_rev = upto + 1
             if batch:
-                writer.write(_events_frame(batch))
+                writer.write(_events_frames(batch))
                 await writer.drain()
         listener = self.node.hub.register(prefix)
         eof = asyncio.ensure_future(reader.read(1))  # the client never speaks again; EOF = gone
@@ -231,7 +247,7 @@ class StreamServer:
                 batch = [(rev, evs) for rev, evs in batch if rev >= next_rev]
                 if batch:
                     next_rev = batch[-1][0] + 1
-                    writer.write(_events_frame(batch))
+                    writer.write(_events_frames(batch))
                     await writer.drain()
             else:
                 writer.write(
