@@ -24,6 +24,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.etcd_cluster import EtcdCluster, b64
 from bench.rawhttp import RawHttp
 from infra.local.configdb_cluster import LocalCluster
 
@@ -39,29 +40,50 @@ def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
-async def seq_writes(cluster: LocalCluster, n: int) -> dict[str, float]:
-    leader = cluster.leader()
-    assert leader is not None
-    c = RawHttp("127.0.0.1", leader.http_port, cluster.token)
+VALUE = {"v": "x" * 180}
+
+
+class Target:
+    """How to write and read one key over HTTP: ours, or etcd's JSON gateway."""
+
+    def __init__(self, port: int, token: str, etcd: bool = False) -> None:
+        self.port, self.token, self.etcd = port, token, etcd
+
+    def conn(self) -> RawHttp:
+        return RawHttp("127.0.0.1", self.port, self.token)
+
+    def put(self, key: str) -> tuple[str, str, bytes]:
+        if self.etcd:
+            return (
+                "POST",
+                "/v3/kv/put",
+                orjson.dumps({"key": b64(key), "value": b64(orjson.dumps(VALUE).decode())}),
+            )
+        return "PUT", f"/v1/kv/{key}", orjson.dumps(VALUE)
+
+    def get(self, key: str) -> tuple[str, str, bytes]:
+        if self.etcd:
+            return "POST", "/v3/kv/range", orjson.dumps({"key": b64(key), "serializable": True})
+        return "GET", f"/v1/kv/{key}", b""
+
+
+async def seq_writes(target: Target, n: int) -> dict[str, float]:
+    c = target.conn()
     await c.connect()
     lat = []
-    body = orjson.dumps({"v": "x" * 180})
     for i in range(n):
         t = time.perf_counter()
-        status, _ = await c.request("PUT", f"/v1/kv/bench/seq/{i}", body)
+        status, _ = await c.request(*target.put(f"bench/seq/{i}"))
         lat.append((time.perf_counter() - t) * 1000)
         assert status == 200
     await c.close()
     return {"p50": statistics.median(lat), "p99": pct(lat, 99)}
 
 
-async def concurrent_writes(cluster: LocalCluster, clients: int, seconds: float) -> float:
-    leader = cluster.leader()
-    assert leader is not None
-    conns = [RawHttp("127.0.0.1", leader.http_port, cluster.token) for _ in range(clients)]
+async def concurrent_writes(target: Target, clients: int, seconds: float) -> float:
+    conns = [target.conn() for _ in range(clients)]
     for c in conns:
         await c.connect()
-    body = orjson.dumps({"v": "x" * 180})
     done = 0
     deadline = time.perf_counter() + seconds
 
@@ -69,7 +91,7 @@ async def concurrent_writes(cluster: LocalCluster, clients: int, seconds: float)
         nonlocal done
         i = 0
         while time.perf_counter() < deadline:
-            status, _ = await c.request("PUT", f"/v1/kv/bench/conc/{ci}/{i}", body)
+            status, _ = await c.request(*target.put(f"bench/conc/{ci}/{i}"))
             assert status == 200
             done += 1
             i += 1
@@ -82,13 +104,12 @@ async def concurrent_writes(cluster: LocalCluster, clients: int, seconds: float)
     return done / elapsed
 
 
-async def local_reads(cluster: LocalCluster, seconds: float) -> float:
-    node = cluster.nodes[1]
-    c = RawHttp("127.0.0.1", node.http_port, cluster.token)
+async def local_reads(target: Target, seconds: float) -> float:
+    c = target.conn()
     await c.connect()
-    await c.request("PUT", "/v1/kv/bench/read", orjson.dumps({"v": "x" * 180}))
-    # a few pipelined connections from one client process: the node is one worker
-    conns = [RawHttp("127.0.0.1", node.http_port, cluster.token) for _ in range(8)]
+    await c.request(*target.put("bench/read"))
+    # a few keep-alive connections from one client process: the node is one worker
+    conns = [target.conn() for _ in range(8)]
     for cc in conns:
         await cc.connect()
     done = 0
@@ -97,7 +118,7 @@ async def local_reads(cluster: LocalCluster, seconds: float) -> float:
     async def run(cc: RawHttp) -> None:
         nonlocal done
         while time.perf_counter() < deadline:
-            status, _ = await cc.request("GET", "/v1/kv/bench/read")
+            status, _ = await cc.request(*target.get("bench/read"))
             assert status == 200
             done += 1
 
@@ -233,7 +254,10 @@ def main() -> None:
         try:
             loop = uvloop.new_event_loop()
             asyncio.set_event_loop(loop)
-            seq = loop.run_until_complete(seq_writes(cluster, 300 if q else 2000))
+            leader = cluster.leader()
+            assert leader is not None
+            ours = Target(leader.http_port, cluster.token)
+            seq = loop.run_until_complete(seq_writes(ours, 300 if q else 2000))
             rows.append(
                 (
                     "replicated write latency, 1 sequential client",
@@ -241,9 +265,11 @@ def main() -> None:
                     "p50 <= 5 ms, p99 <= 20 ms",
                 )
             )
-            rate = loop.run_until_complete(concurrent_writes(cluster, 32, 3 if q else 8))
+            rate = loop.run_until_complete(concurrent_writes(ours, 32, 3 if q else 8))
             rows.append(("acknowledged writes over HTTP, 32 clients", f"{rate:,.0f} /s", ">= 2,000/s"))
-            reads = loop.run_until_complete(local_reads(cluster, 3 if q else 6))
+            reads = loop.run_until_complete(
+                local_reads(Target(cluster.nodes[1].http_port, cluster.token), 3 if q else 6)
+            )
             rows.append(("local reads over HTTP, one node worker", f"{reads:,.0f} req/s", ">= 3,000 req/s"))
             ev = loop.run_until_complete(listener_latency(cluster, 100, 50 if q else 200))
             rows.append(
@@ -266,7 +292,31 @@ def main() -> None:
     print(f"{'-' * w0}  {'-' * w1}  ------")
     for name, ours, target in rows:
         print(f"{name:<{w0}}  {ours:<{w1}}  {target}")
-    print("\netcd: not installed here, so no side-by-side ratios (apt package etcd-server).")
+    if not EtcdCluster.available():
+        print("\netcd: not installed here, so no side-by-side ratios (apt package etcd-server).")
+        return
+    with tempfile.TemporaryDirectory() as d:
+        etcd = EtcdCluster(Path(d))
+        etcd.start()
+        try:
+            loop = uvloop.new_event_loop()
+            et = Target(etcd.leader_port(), "", etcd=True)
+            e_seq = loop.run_until_complete(seq_writes(et, 300 if q else 2000))
+            e_rate = loop.run_until_complete(concurrent_writes(et, 32, 3 if q else 8))
+            e_reads = loop.run_until_complete(
+                local_reads(Target(etcd.client_ports[1], "", etcd=True), 3 if q else 6)
+            )
+        finally:
+            etcd.stop()
+    print("\nSide by side with etcd 3.4 (3 members, same machine, its HTTP gateway, same client):\n")
+    print(f"{'measure':<34}  {'ours':>12}  {'etcd':>12}  ours/etcd")
+    for name, a, b in [
+        ("write p50 (ms)", seq["p50"], e_seq["p50"]),
+        ("write p99 (ms)", seq["p99"], e_seq["p99"]),
+        ("writes/s, 32 clients", rate, e_rate),
+        ("local reads/s, one node", reads, e_reads),
+    ]:
+        print(f"{name:<34}  {a:>12,.2f}  {b:>12,.2f}  {a / b:.2f}")
 
 
 if __name__ == "__main__":

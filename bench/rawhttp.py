@@ -8,7 +8,7 @@ import asyncio
 class RawHttp:
     def __init__(self, host: str, port: int, token: str) -> None:
         self.host, self.port = host, port
-        self.auth = f"Authorization: Bearer {token}\r\n".encode()
+        self.auth = f"Authorization: Bearer {token}\r\n".encode() if token else b""
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
