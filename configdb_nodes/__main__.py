@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--tick-ms", type=int, default=20)
     p.add_argument(
+        "--snapshot-entries",
+        type=int,
+        default=20_000,
+        help="compact the raft log once this many entries are applied past the last compaction",
+    )
+    p.add_argument(
         "--listener-buffer",
         type=int,
         default=10_000,
@@ -95,6 +101,8 @@ async def serve(args: argparse.Namespace) -> None:
             tick_seconds=args.tick_ms / 1000,
             history_retain=args.history_retain,
             listener_capacity=args.listener_buffer,
+            compact_every=args.snapshot_entries,
+            compact_keep=max(1, args.snapshot_entries // 4),
         )
     )
     await node.start()

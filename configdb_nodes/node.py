@@ -167,6 +167,7 @@ class Node:
                     rd = self.core.ready()
                     self._handle(rd)
                     self.core.advance(rd)
+                    self._maybe_compact()
                     if self._leader_changed:
                         self._repropose()
             except Exception:
@@ -211,7 +212,6 @@ class Node:
         for peer in rd.snapshot_requests:
             meta, data = self.store.export_image()
             self.core.send_snapshot(peer, Snapshot(SnapshotMeta(meta.applied_index, meta.applied_term), data))
-        self._maybe_compact()
 
     def _repropose(self) -> None:
         """A new leader may never have seen our in-flight writes: propose them again. The

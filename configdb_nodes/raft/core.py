@@ -19,6 +19,10 @@ Conventions beyond types.py:
   as in etcd). A non-leader drops them.
 * A follower left in SNAPSHOT state (snapshot never built, lost or never acked) is
   probed again after `SNAPSHOT_RETRY_ELECTIONS` election timeouts.
+* `Ready.snapshot` replaces the whole log: the shell discards every stored entry (as
+  etcd's MemoryStorage.ApplySnapshot does), not only those up to the snapshot index.
+* `compact(index)` is clamped to the applied index the core knows, which moves at
+  `advance()`: compact after advancing the Ready whose entries were applied.
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ from .types import (
 
 LEADER_ROUNDS = 150  # rounds (one tick per node, then drain) to elect a leader after healing
 COMMIT_ROUNDS = 150  # rounds for a fresh command to be applied on every node
-DRAIN_LIMIT = 10_000  # events per drain before declaring the cluster chatty forever
+DRAIN_LIMIT = 10_000  # events per drain (plus DRAIN_PER_ENTRY per log entry) before giving up
+DRAIN_PER_ENTRY = 40
 
 _EMPTY_IMAGE = (0, 0, ())
 
@@ -590,7 +591,8 @@ class Simulation:
         for node in self.nodes.values():
             self._tick(node)
             self._check_step()
-        for _ in range(DRAIN_LIMIT):
+        backlog = max(n.core.last_index for n in self.nodes.values() if n.core is not None)
+        for _ in range(DRAIN_LIMIT + DRAIN_PER_ENTRY * backlog):
             progressed = False
             for node in self.nodes.values():
                 if node.held is not None or (node.core is not None and node.core.has_ready()):

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 
 
-class Role(str, enum.Enum):
+class Role(str, enum.Enum):  # noqa: UP042 - str(role) keeps printing the member
     FOLLOWER = "follower"
     PRE_CANDIDATE = "pre_candidate"
     CANDIDATE = "candidate"
@@ -24,7 +24,9 @@ class MsgType(enum.IntEnum):
     VOTE = 3
     VOTE_RESP = 4
     APP = 5  # index/log_term = entry preceding `entries`; commit = leader commit
-    APP_RESP = 6  # reject=False: index = last index now matching; reject=True: index = rejected prev, reject_hint = follower last index
+    # reject=False: index = last index now matching;
+    # reject=True: index = rejected prev, reject_hint = follower last index
+    APP_RESP = 6
     HEARTBEAT = 7  # commit = min(leader commit, follower match); context = read-index ctx or b""
     HEARTBEAT_RESP = 8  # context echoed
     SNAP = 9  # snapshot = the full snapshot to install

@@ -207,3 +207,24 @@ def test_graceful_restart_of_all_three(cluster: LocalCluster) -> None:
     with _client(cluster) as c:
         cluster.wait_applied(rev)
         assert all(_get(c, n.http, "x").json()["value"] == "kept" for n in cluster.nodes)
+
+
+def test_follower_behind_the_compacted_log_catches_up_by_snapshot(cluster_factory) -> None:  # type: ignore[no-untyped-def]
+    cluster: LocalCluster = cluster_factory(extra_args=["--snapshot-entries", "40"])
+    leader = cluster.wait_healthy()
+    lagging = next(n for n in cluster.nodes if n is not leader)
+    cluster.kill(lagging)
+    with _client(cluster) as c:
+        revs = {}
+        for i in range(200):
+            node = next(n for n in cluster.nodes if n.alive())
+            r = c.put(f"{node.http}/v1/kv/snap/{i:03d}", json={"i": i})
+            assert r.status_code == 200, r.text
+            revs[f"snap/{i:03d}"] = r.json()["revision"]
+        c.delete(f"{cluster.nodes[0].http if cluster.nodes[0].alive() else leader.http}/v1/kv/snap/000")
+        del revs["snap/000"]
+        cluster.start_node(lagging)
+        cluster.wait_applied(max(revs.values()) + 1, [lagging], timeout=30)
+        view = _all_items(c, lagging.http, "snap/")
+        assert {k: v[1] for k, v in view.items()} == revs
+    assert "installing snapshot" in lagging.log_path.read_text()
