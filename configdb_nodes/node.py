@@ -263,6 +263,7 @@ class Node:
             "commit_index": self.core.commit_index,
             "applied_index": meta.applied_index,
             "revision": meta.revision,
+            "applied_revision": meta.revision,
             "compact_revision": meta.compact_revision,
             "http": self.opts.http_url,
             "stream": self.opts.stream_url,
