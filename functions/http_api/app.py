@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from .errors import install_error_handlers
+
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Cloud PBX API", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    install_error_handlers(app)
 
     @app.get("/api/v1/health")
     async def health() -> dict[str, str]:
