@@ -1,0 +1,120 @@
+"""Typed documents in the ConfigDB, with their indexes kept in the same transaction.
+
+A document is a pydantic model stored as JSON under one key. Its ETag is the key's
+revision, so updates can be conditional (`If-Match`). Uniqueness claims (global indexes
+such as `idx/number/{e164}`, per-tenant ones such as extensions) are compared as absent
+and written in the same transaction as the document, so an index never points at
+nothing and two tenants can never hold the same claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from shared.configdb import AsyncConfigDBClient, Compare, ConfigDBUnavailable, Op
+from shared.errors import ConflictError, NotFoundError, PreconditionFailed, Unavailable
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Versioned(Generic[M]):
+    doc: M
+    revision: int
+
+
+@dataclass
+class IndexChanges:
+    """Index keys to claim (must be absent), to release, and to overwrite."""
+
+    claim: dict[str, Any] = field(default_factory=dict)
+    release: list[str] = field(default_factory=list)
+    put: dict[str, Any] = field(default_factory=dict)
+
+
+def _dump(doc: BaseModel) -> Any:
+    return doc.model_dump(mode="json")
+
+
+class ConfigRepo:
+    def __init__(self, db: AsyncConfigDBClient) -> None:
+        self.db = db
+
+    async def get(self, key: str, model: type[M]) -> Versioned[M] | None:
+        try:
+            kv = await self.db.get_or_none(key)
+        except ConfigDBUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+        return None if kv is None else Versioned(model.model_validate(kv.value), kv.revision)
+
+    async def require(self, key: str, model: type[M], what: str) -> Versioned[M]:
+        got = await self.get(key, model)
+        if got is None:
+            raise NotFoundError(what)
+        return got
+
+    async def raw(self, key: str) -> Any | None:
+        kv = await self.db.get_or_none(key)
+        return None if kv is None else kv.value
+
+    async def list(self, prefix: str, model: type[M]) -> list[Versioned[M]]:
+        try:
+            return [
+                Versioned(model.model_validate(kv.value), kv.revision)
+                async for kv in self.db.iter_prefix(prefix)
+            ]
+        except ConfigDBUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+
+    async def create(self, key: str, doc: BaseModel, index: IndexChanges | None = None) -> int:
+        """Write a new document and its claims atomically; ConflictError names the taken key."""
+        index = index or IndexChanges()
+        return await self._commit(key, 0, doc, index)
+
+    async def update(
+        self, key: str, doc: BaseModel, expected_revision: int, index: IndexChanges | None = None
+    ) -> int:
+        """Replace a document read at `expected_revision`; PreconditionFailed if it changed since."""
+        return await self._commit(key, expected_revision, doc, index or IndexChanges())
+
+    async def delete(self, key: str, expected_revision: int, release: list[str] | None = None) -> int:
+        ops = [Op.delete(key), *(Op.delete(k) for k in release or [])]
+        result = await self._txn([Compare(key, expected_revision)], ops)
+        if not result[0]:
+            await self._explain_failure(key, expected_revision, {})
+        return result[1]
+
+    async def _commit(self, key: str, expected: int, doc: BaseModel, index: IndexChanges) -> int:
+        compare = [Compare(key, expected), *(Compare(k, 0) for k in index.claim)]
+        ops = [
+            Op.put(key, _dump(doc)),
+            *(Op.put(k, v) for k, v in index.claim.items()),
+            *(Op.put(k, v) for k, v in index.put.items()),
+            *(Op.delete(k) for k in index.release),
+        ]
+        ok, revision = await self._txn(compare, ops)
+        if not ok:
+            await self._explain_failure(key, expected, index.claim)
+        return revision
+
+    async def _txn(self, compare: list[Compare], ops: list[Op]) -> tuple[bool, int]:
+        try:
+            result = await self.db.txn(compare, ops)
+        except ConfigDBUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+        return result.succeeded, result.revision
+
+    async def _explain_failure(self, key: str, expected: int, claims: dict[str, Any]) -> None:
+        for claim in claims:
+            if await self.db.get_or_none(claim) is not None:
+                raise ConflictError(claim)
+        current = await self.db.get_or_none(key)
+        current_rev = 0 if current is None else current.revision
+        if expected == 0:
+            raise ConflictError(key)
+        if current is None:
+            raise NotFoundError(key)
+        raise PreconditionFailed(key, current_rev)
