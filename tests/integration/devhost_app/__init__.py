@@ -1,0 +1,1 @@
+"""A test-only function app for tests/integration/test_devhost.py."""
