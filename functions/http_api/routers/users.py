@@ -1,0 +1,61 @@
+"""/users: staff of the caller's tenant."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
+
+from shared.models.user import UserCreate, UserOut, UserUpdate
+
+from ..deps import Ctx, IfMatch, Who, set_etag
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+class UserList(BaseModel):
+    items: list[UserOut]
+
+
+_CHANGE = {
+    403: {"description": "not allowed"},
+    404: {"description": "no such user"},
+    409: {"description": "email or extension taken, or last owner"},
+    412: {"description": "stale If-Match"},
+}
+
+
+@router.get("", response_model=UserList)
+async def list_users(ctx: Ctx, who: Who) -> UserList:
+    return UserList(items=[u.doc.to_out() for u in await ctx.users.list(who)])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut, responses=_CHANGE)
+async def create_user(body: UserCreate, ctx: Ctx, who: Who, response: Response) -> UserOut:
+    got = await ctx.users.create(who, body)
+    set_etag(response, got.revision)
+    response.headers["Location"] = f"/api/v1/users/{got.doc.id}"
+    return got.doc.to_out()
+
+
+@router.get("/{user_id}", response_model=UserOut, responses={404: _CHANGE[404]})
+async def get_user(user_id: str, ctx: Ctx, who: Who, response: Response) -> UserOut:
+    got = await ctx.users.get(who, user_id)
+    set_etag(response, got.revision)
+    return got.doc.to_out()
+
+
+@router.patch("/{user_id}", response_model=UserOut, responses=_CHANGE)
+async def update_user(
+    user_id: str, body: UserUpdate, ctx: Ctx, who: Who, expected: IfMatch, response: Response
+) -> UserOut:
+    got = await ctx.users.update(who, user_id, body, expected)
+    set_etag(response, got.revision)
+    return got.doc.to_out()
+
+
+@router.delete(
+    "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, responses=_CHANGE
+)
+async def delete_user(user_id: str, ctx: Ctx, who: Who, expected: IfMatch) -> Response:
+    await ctx.users.delete(who, user_id, expected)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,61 @@
+"""MessageBus over Azure Storage queues (Azurite locally).
+
+The body is JSON, sent base64-encoded: the Azure Functions host (and our local host in
+functions/devhost, `decode_body(..., "base64")`) decodes queue messages as base64 by
+default. Storage queues assign their own message ids, so the idempotency key travels in
+the body as `message_id` (added when the body has none). Queue names are used as given;
+a queue is created on first use.
+
+The synchronous SDK client runs in a worker thread: the async one needs aiohttp, which
+this deployment does not ship.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import threading
+from typing import Any
+
+from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.storage.queue import QueueServiceClient
+
+from shared.errors import Unavailable
+
+
+def encode_message(body: dict[str, Any], message_id: str) -> str:
+    """The queue message text: base64 of the JSON body, with `message_id` inside."""
+    payload = {"message_id": message_id, **body}
+    return base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+
+
+class StorageQueueBus:
+    def __init__(self, connection_string: str) -> None:
+        self._connection_string = connection_string
+        self._service: QueueServiceClient | None = None
+        self._created: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _send_sync(self, queue: str, text: str) -> None:
+        with self._lock:
+            if self._service is None:
+                self._service = QueueServiceClient.from_connection_string(self._connection_string)
+            service = self._service
+        client = service.get_queue_client(queue)
+        if queue not in self._created:
+            with contextlib.suppress(ResourceExistsError):
+                client.create_queue()
+            self._created.add(queue)
+        client.send_message(text)
+
+    async def send(self, queue: str, body: dict[str, Any], message_id: str) -> None:
+        try:
+            await asyncio.to_thread(self._send_sync, queue, encode_message(body, message_id))
+        except AzureError as exc:
+            raise Unavailable(f"queue {queue}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        if self._service is not None:
+            self._service.close()
