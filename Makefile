@@ -3,8 +3,10 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AZURITE := node_modules/.bin/azurite
+NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
-.PHONY: run test bench lint clean venv
+.PHONY: run test bench lint clean venv setup
 
 $(STAMP): requirements.txt
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -13,12 +15,21 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install -q -r requirements.txt
 	@touch $(STAMP)
 
+# Azurite (the storage emulator) comes from npm, pinned in package.json and package-lock.json.
+$(AZURITE): package.json package-lock.json
+	@command -v node >/dev/null || { echo "Node.js 20 is required (node not found): install nodejs and npm"; exit 1; }
+	@command -v npm >/dev/null || { echo "npm is required (npm not found): install npm"; exit 1; }
+	$(NPM_CI) || { rm -rf node_modules && $(NPM_CI); }
+	@touch $(AZURITE)
+
 venv: $(STAMP)
 
-run: $(STAMP)
+setup: $(STAMP) $(AZURITE)
+
+run: setup
 	$(BIN)/python -m infra.local.run
 
-test: $(STAMP)
+test: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 

@@ -1,7 +1,13 @@
-"""Azure Functions entry point (Python v2 model): wiring only."""
+"""Azure Functions entry point (Python v2 model): wiring only.
+
+One app object: the HTTP API is the FastAPI app inside AsgiFunctionApp, and the timer,
+queue and blob functions come from blueprints registered on that same app.
+"""
 
 import azure.functions as func
 
+from functions import queues
 from functions.http_api.app import create_app
 
 app = func.AsgiFunctionApp(app=create_app(), http_auth_level=func.AuthLevel.ANONYMOUS)
+app.register_functions(queues.bp)

@@ -1,7 +1,14 @@
 """`make run`: start the local platform in the foreground; Ctrl-C stops everything.
 
-For now the platform is one 3-node ConfigDB shard on the design's fixed ports
-(HTTP 7101-7103, stream 7201-7203, raft 7301-7303), with data under .data/configdb.
+Parts, on the design's fixed ports, with state under .data/:
+- Azurite (blob 10000, queue 10001, table 10002), data in .data/azurite
+- the ConfigDB shard: 3 nodes, HTTP 7101-7103, stream 7201-7203, raft 7301-7303, .data/configdb
+- the SMTP catcher on 2525, writing .eml files to .data/mail
+- the local functions host on 7071 (API under /api), when functions/devhost exists
+
+Each part is started, then waited on until it is healthy; the children get their settings
+through environment variables (shared.settings.Settings.as_env). If any part dies, the
+supervisor says which and stops the others. Stopping sends SIGTERM, then SIGKILL after 10 s.
 """
 
 from __future__ import annotations
@@ -9,51 +16,201 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
 
-from .configdb_cluster import REPO, LocalCluster
+from shared.settings import Settings, azurite_connection_string, get_settings
 
-PORTS = [(7101, 7201, 7301), (7102, 7202, 7302), (7103, 7203, 7303)]
-TOKEN = "dev-configdb-token"
+from .azurite import Azurite
+from .configdb_cluster import LocalCluster
+from .managed import REPO, ManagedProcess, http_ok, port_open, ports_open
+
+DATA = REPO / ".data"
+HOST = "127.0.0.1"
+CONFIGDB_PORTS = [(7101, 7201, 7301), (7102, 7202, 7302), (7103, 7203, 7303)]
+SMTP_PORT = 2525
+API_PORT = 7071
+MAIL_DIR = DATA / "mail"
+DEVHOST_MAIN = REPO / "functions" / "devhost" / "__main__.py"
+
+
+class Shutdown(Exception):
+    """Raised by the SIGINT/SIGTERM handler to leave the start-up or watch loop."""
+
+
+@dataclass
+class Part:
+    """What the supervisor needs from each part: start, wait until healthy, report death, stop."""
+
+    name: str
+    start: Callable[[], None]
+    wait_ready: Callable[[float], None]
+    died: Callable[[], str | None]  # None while healthy, else what died and where its log is
+    stop: Callable[[], None]
+    ready_timeout: float = 30.0
+
+
+def process_part(
+    p: ManagedProcess, timeout: float = 30.0, before_start: Callable[[], object] | None = None
+) -> Part:
+    def start() -> None:
+        if before_start is not None:
+            before_start()
+        p.start()
+
+    def died() -> str | None:
+        code = p.exit_code()
+        return None if code is None else f"{p.name} exited with code {code}; log {p.log_path}"
+
+    return Part(p.name, start, p.wait_ready, died, p.stop, timeout)
+
+
+def configdb_part(cluster: LocalCluster) -> Part:
+    """The shard as one part; its nodes are started by LocalCluster, as in the tests and benchmarks."""
+
+    def start() -> None:
+        for node in cluster.nodes:
+            cluster.start_node(node)
+
+    def died() -> str | None:
+        for n in cluster.nodes:
+            if n.proc is not None and not n.alive():
+                return f"configdb {n.node_id} exited with code {n.proc.poll()}; log {n.log_path}"
+        return None
+
+    def wait_ready(timeout: float) -> None:
+        cluster.wait_healthy(timeout)  # every node answers and one leads
+
+    return Part("configdb", start, wait_ready, died, cluster.stop)
+
+
+def _raise_shutdown(signum: int, _frame: FrameType | None) -> None:
+    raise Shutdown(signal.Signals(signum).name)
+
+
+def build(settings: Settings) -> tuple[list[Part], dict[int, str], Azurite, LocalCluster]:
+    """Every part of the platform, in start order, and the fixed ports they listen on."""
+    azurite = Azurite.fixed(DATA / "azurite")
+    cluster = LocalCluster(
+        base_dir=DATA / "configdb", token=settings.configdb_token.get_secret_value(), ports=CONFIGDB_PORTS
+    )
+    smtp_cmd = ["-m", "infra.local.smtp_catcher", "--host", HOST, "--port", str(SMTP_PORT)]
+    smtp = ManagedProcess(
+        "smtp",
+        [sys.executable, *smtp_cmd, "--dir", str(MAIL_DIR)],
+        DATA / "smtp.log",
+        ports_open(HOST, SMTP_PORT),
+    )
+    parts = [
+        process_part(
+            azurite.process, before_start=lambda: azurite.location.mkdir(parents=True, exist_ok=True)
+        ),
+        configdb_part(cluster),
+        process_part(smtp, 15),
+    ]
+    ports = {10000: "azurite blob", 10001: "azurite queue", 10002: "azurite table", SMTP_PORT: "smtp"}
+    for h, s, r in CONFIGDB_PORTS:
+        ports |= {h: "configdb http", s: "configdb stream", r: "configdb raft"}
+    if DEVHOST_MAIN.exists():
+        host_args = ["--app", "function_app:app", "--host", HOST, "--port", str(API_PORT)]
+        storage_args = ["--storage", settings.storage_connection, "--data-dir", str(DATA / "devhost")]
+        functions = ManagedProcess(
+            "functions",
+            [sys.executable, "-m", "functions.devhost", *host_args, *storage_args],
+            DATA / "functions.log",
+            http_ok(f"http://{HOST}:{API_PORT}/api/v1/health"),
+            env=settings.as_env(),
+        )
+        parts.append(process_part(functions, 90))
+        ports[API_PORT] = "functions host"
+    return parts, ports, azurite, cluster
+
+
+def local_settings() -> Settings:
+    """The settings with the fixed local endpoints filled in; passed to children as env."""
+    return get_settings().model_copy(
+        update={
+            "configdb_endpoints": [f"http://{HOST}:{h}" for h, _, _ in CONFIGDB_PORTS],
+            "storage_connection": azurite_connection_string(HOST, 10000, 10001, 10002),
+            "smtp_host": HOST,
+            "smtp_port": SMTP_PORT,
+            "data_dir": DATA,
+        }
+    )
 
 
 def main() -> int:
-    cluster = LocalCluster(base_dir=REPO / ".data" / "configdb", token=TOKEN, ports=PORTS)
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    print("starting the ConfigDB shard (3 nodes)...", flush=True)
-    try:
-        cluster.start()
-    except (RuntimeError, TimeoutError) as exc:
-        print(f"could not start: {exc}", file=sys.stderr)
-        cluster.stop()
+    settings = local_settings()
+    parts, ports, azurite, cluster = build(settings)
+    busy = [f"{port} ({who})" for port, who in ports.items() if port_open(HOST, port, timeout=0.2)]
+    if busy:
+        print(f"ports already in use: {', '.join(busy)}. Is another `make run` running?", file=sys.stderr)
         return 1
+
+    signal.signal(signal.SIGINT, _raise_shutdown)
+    signal.signal(signal.SIGTERM, _raise_shutdown)
+    started: list[Part] = []
+    code = 0
+    try:
+        # Storage, the shard and the mail catcher do not depend on each other: start them together.
+        # The functions host comes last: it needs them all.
+        for group in (parts[:3], parts[3:]):
+            for part in group:
+                print(f"starting {part.name}...", flush=True)
+                started.append(part)
+                part.start()
+            for part in group:
+                part.wait_ready(part.ready_timeout)
+                print(f"  {part.name} is ready", flush=True)
+        print_urls(settings, azurite, cluster, len(parts) > 3)
+        while True:
+            for part in started:
+                why = part.died()
+                if why:
+                    print(f"\n{why}: stopping everything", file=sys.stderr, flush=True)
+                    code = 1
+                    raise Shutdown("child died")
+            time.sleep(0.5)
+    except Shutdown:
+        pass
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"\ncould not start: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        # Stop in reverse order, without letting a second Ctrl-C interrupt the clean-up.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("\nstopping...", flush=True)
+        for part in reversed(started):
+            part.stop()
+            print(f"  {part.name} stopped", flush=True)
+        print("stopped.", flush=True)
+    return code
+
+
+def print_urls(settings: Settings, azurite: Azurite, cluster: LocalCluster, devhost: bool) -> None:
+    token = settings.configdb_token.get_secret_value()
     print("\nThe local platform is up:")
+    if devhost:
+        api = f"http://{HOST}:{API_PORT}/api"
+        print(f"  API:          {api}  (docs {api}/docs, health {api}/v1/health)  log .data/functions.log")
+    else:
+        print("  API:          not started (functions/devhost is missing)")
+    print(f"  Azurite:      blob {azurite.blob_url}  queue {azurite.queue_url}  table {azurite.table_url}")
+    print("                data .data/azurite  log .data/azurite.log")
+    print(
+        f"  SMTP:         smtp://{HOST}:{SMTP_PORT}  mail -> {MAIL_DIR.relative_to(REPO)}  log .data/smtp.log"
+    )
     for n in cluster.nodes:
-        print(
-            f"  configdb {n.node_id}: http {n.http}  stream tcp://{n.stream}  raft {n.raft}  log {n.log_path}"
-        )
-    print(f"  token: {TOKEN}")
+        log = n.log_path.relative_to(REPO)
+        print(f"  ConfigDB {n.node_id}:  {n.http}  stream tcp://{n.stream}  raft {n.raft}  log {log}")
+    print(f"  ConfigDB token: {token}")
     print(
         "  try: .venv/bin/python -m configdb_nodes.admin --endpoints "
-        f"{','.join(cluster.endpoints)} --token {TOKEN} status"
+        f"{','.join(cluster.endpoints)} --token {token} status"
     )
     print("Ctrl-C stops everything.", flush=True)
-    while not stopping:
-        for n in cluster.nodes:
-            if not n.alive():
-                print(f"{n.node_id} exited; see {n.log_path}", file=sys.stderr)
-                stopping = True
-        time.sleep(0.5)
-    print("\nstopping...", flush=True)
-    cluster.stop()
-    print("stopped.")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,106 @@
+"""/ivr-menus: the IVR menus (auto attendants) of the caller's tenant.
+
+`ConfigRoute` also serves /numbers: it answers a rejected configuration change (422) with every
+issue (`errors: [{pointer, code, message}]`, and `references` naming who still points at a
+menu being deleted), and a number claimed elsewhere (409) with the pointer `/number`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from shared.adapters.config_repo import ConfigRepo
+from shared.models.ivr import IvrMenuCreate, IvrMenuOut, IvrMenuUpdate
+from shared.services.menus import ConfigRejected, MenusService
+from shared.services.numbers import NumberTaken
+
+from ..deps import Ctx, IfMatch, Who, set_etag
+from ..errors import ApiError
+
+
+class ConfigRoute(APIRoute):
+    """Maps the configuration services' errors onto problem+json (see the module docstring)."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ConfigRejected as exc:
+                raise ApiError(
+                    422,
+                    "Invalid request",
+                    exc.message,
+                    "validation",
+                    errors=[i.model_dump() for i in exc.issues],
+                    **({"references": [r.model_dump() for r in exc.references]} if exc.references else {}),
+                ) from exc
+            except NumberTaken as exc:
+                errors = [{"pointer": exc.pointer, "code": "taken", "message": str(exc)}]
+                raise ApiError(409, "Conflict", str(exc), "conflict", field="number", errors=errors) from exc
+
+        return route
+
+
+def menus_service(ctx: Ctx) -> MenusService:
+    return MenusService(ConfigRepo(ctx.db), ctx.clock)
+
+
+Menus = Annotated[MenusService, Depends(menus_service)]
+
+router = APIRouter(prefix="/ivr-menus", tags=["ivr-menus"], route_class=ConfigRoute)
+
+
+class MenuList(BaseModel):
+    items: list[IvrMenuOut]
+
+
+_CHANGE = {
+    403: {"description": "not allowed (members only read)"},
+    404: {"description": "no such menu"},
+    412: {"description": "stale If-Match"},
+    422: {"description": "missing target, duplicate digit, endless loop, or menu still in use"},
+}
+
+
+@router.get("", response_model=MenuList)
+async def list_menus(menus: Menus, who: Who) -> MenuList:
+    return MenuList(items=[IvrMenuOut.from_menu(m.doc) for m in await menus.list(who)])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=IvrMenuOut, responses=_CHANGE)
+async def create_menu(body: IvrMenuCreate, menus: Menus, who: Who, response: Response) -> IvrMenuOut:
+    got = await menus.create(who, body)
+    set_etag(response, got.revision)
+    response.headers["Location"] = f"/api/v1/ivr-menus/{got.doc.id}"
+    return IvrMenuOut.from_menu(got.doc)
+
+
+@router.get("/{menu_id}", response_model=IvrMenuOut, responses={404: _CHANGE[404]})
+async def get_menu(menu_id: str, menus: Menus, who: Who, response: Response) -> IvrMenuOut:
+    got = await menus.get(who, menu_id)
+    set_etag(response, got.revision)
+    return IvrMenuOut.from_menu(got.doc)
+
+
+@router.patch("/{menu_id}", response_model=IvrMenuOut, responses=_CHANGE)
+async def update_menu(
+    menu_id: str, body: IvrMenuUpdate, menus: Menus, who: Who, expected: IfMatch, response: Response
+) -> IvrMenuOut:
+    got = await menus.update(who, menu_id, body, expected)
+    set_etag(response, got.revision)
+    return IvrMenuOut.from_menu(got.doc)
+
+
+@router.delete(
+    "/{menu_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, responses=_CHANGE
+)
+async def delete_menu(menu_id: str, menus: Menus, who: Who, expected: IfMatch) -> Response:
+    await menus.delete(who, menu_id, expected)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,240 @@
+"""Settings: the single entry point for configuration.
+
+Read once at start-up into a typed, frozen object (`get_settings()`), then passed down.
+No other module reads `os.environ`.
+
+Sources, highest priority first:
+1. keyword arguments to `Settings(...)` (tests),
+2. environment variables (Azure app settings, or what `make run` passes its children),
+3. the "Values" of `local.settings.json` at the repository root, when it exists
+   (the Azure Functions convention for local runs; it is not deployed),
+4. the field defaults below, which are the local development values.
+
+Environment names are the upper-case field names (case-insensitive), except
+`storage_connection`, which is Azure's `AzureWebJobsStorage`. Lists accept a
+comma-separated string (`a,b,c`) or a JSON array; maps accept a JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+LOCAL_SETTINGS_FILE = REPO / "local.settings.json"
+
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def azurite_connection_string(
+    host: str = "127.0.0.1", blob_port: int = 10000, queue_port: int = 10001, table_port: int = 10002
+) -> str:
+    """The connection string of a local Azurite with the well-known development account."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_ACCOUNT_KEY};"
+        f"BlobEndpoint=http://{host}:{blob_port}/{DEV_ACCOUNT};"
+        f"QueueEndpoint=http://{host}:{queue_port}/{DEV_ACCOUNT};"
+        f"TableEndpoint=http://{host}:{table_port}/{DEV_ACCOUNT};"
+    )
+
+
+class LocalSettingsJsonSource(EnvSettingsSource):
+    """The "Values" of local.settings.json, parsed exactly like environment variables."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        self.path = path
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        if self.path is None or not self.path.is_file():
+            return {}
+        try:
+            values = json.loads(self.path.read_text()).get("Values", {})
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{self.path}: cannot read its Values: {exc}") from exc
+        return {(k if self.case_sensitive else k.lower()): str(v) for k, v in values.items()}
+
+    def __repr__(self) -> str:
+        return f"LocalSettingsJsonSource(path={self.path!r})"
+
+
+def _split_list(value: Any) -> Any:
+    """`a, b,c` -> ["a", "b", "c"]; a JSON array string is parsed; lists pass through."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+SecretList = Annotated[list[SecretStr], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    # Where local.settings.json is read from; None turns that source off (tests do).
+    local_settings_file: ClassVar[Path | None] = LOCAL_SETTINGS_FILE
+
+    # --- Configuration DB
+    configdb_endpoints: CommaList = Field(
+        default=["http://127.0.0.1:7101", "http://127.0.0.1:7102", "http://127.0.0.1:7103"],
+        min_length=1,
+        description="ConfigDB node base URLs (CONFIGDB_ENDPOINTS, comma-separated).",
+    )
+    configdb_token: SecretStr = Field(default=SecretStr("dev-configdb-token"), min_length=1)
+
+    # --- Storage (blobs and queues): Azurite locally
+    storage_connection: str = Field(
+        default=azurite_connection_string(),
+        validation_alias=AliasChoices("AzureWebJobsStorage", "storage_connection"),
+        min_length=1,
+        repr=False,  # holds an account key
+    )
+
+    # --- History DB: embedded SQLite under data_dir unless MONGODB_URI is set
+    mongodb_uri: SecretStr | None = None
+    data_dir: Path = Field(default=REPO / ".data", description="Local state (DATA_DIR).")
+
+    # --- Auth
+    jwt_secret: SecretStr = Field(
+        default=SecretStr("dev-jwt-secret-not-for-production-0123456789"),
+        description="Signs new access tokens (JWT_SECRET, at least 32 characters).",
+    )
+    jwt_previous_secrets: SecretList = Field(
+        default_factory=list,
+        description="Still accepted when verifying, for rotation (JWT_PREVIOUS_SECRETS, comma-separated).",
+    )
+    access_token_ttl_seconds: int = Field(default=900, gt=0, le=24 * 3600)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
+
+    # --- Regions
+    region: str = Field(default="local", min_length=1, description="This deployment's region (REGION).")
+    region_base_urls: dict[str, str] = Field(
+        default={"local": "http://127.0.0.1:7071/api"},
+        description='API base URL per region (REGION_BASE_URLS, JSON: {"eu": "https://..."}).',
+    )
+
+    # --- Email
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=2525, ge=1, le=65535)
+    smtp_sender: str = Field(default="Cloud PBX <no-reply@cloudpbx.local>", min_length=3)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+
+    # --- Links in emails point at the web portal
+    public_base_url: str = Field(default="http://127.0.0.1:8080", description="PUBLIC_BASE_URL")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, LocalSettingsJsonSource(settings_cls, cls.local_settings_file))
+
+    @field_validator("configdb_endpoints", "jwt_previous_secrets", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("configdb_endpoints", "region_base_urls")
+    @classmethod
+    def _http_urls(cls, value: Any) -> Any:
+        urls = value.values() if isinstance(value, dict) else value
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        if isinstance(value, dict):
+            return {k: v.rstrip("/") for k, v in value.items()}
+        return [u.rstrip("/") for u in value]
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_length(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _region_known(self) -> Settings:
+        if self.region not in self.region_base_urls:
+            known = ", ".join(sorted(self.region_base_urls)) or "none"
+            raise ValueError(f"region {self.region!r} has no entry in REGION_BASE_URLS (known: {known})")
+        return self
+
+    # --- derived values
+
+    @property
+    def api_base_url(self) -> str:
+        """This region's API base URL."""
+        return self.region_base_urls[self.region]
+
+    @property
+    def jwt_verification_secrets(self) -> list[str]:
+        """The current secret first, then the previous ones."""
+        return [s.get_secret_value() for s in [self.jwt_secret, *self.jwt_previous_secrets]]
+
+    def as_env(self) -> dict[str, str]:
+        """Environment variables that reproduce these settings in a child process."""
+        env = {
+            "CONFIGDB_ENDPOINTS": ",".join(self.configdb_endpoints),
+            "CONFIGDB_TOKEN": self.configdb_token.get_secret_value(),
+            "AzureWebJobsStorage": self.storage_connection,
+            "DATA_DIR": str(self.data_dir),
+            "JWT_SECRET": self.jwt_secret.get_secret_value(),
+            "JWT_PREVIOUS_SECRETS": ",".join(s.get_secret_value() for s in self.jwt_previous_secrets),
+            "ACCESS_TOKEN_TTL_SECONDS": str(self.access_token_ttl_seconds),
+            "REFRESH_TOKEN_TTL_SECONDS": str(self.refresh_token_ttl_seconds),
+            "REGION": self.region,
+            "REGION_BASE_URLS": json.dumps(self.region_base_urls),
+            "SMTP_HOST": self.smtp_host,
+            "SMTP_PORT": str(self.smtp_port),
+            "SMTP_SENDER": self.smtp_sender,
+            "SMTP_STARTTLS": "true" if self.smtp_starttls else "false",
+            "PUBLIC_BASE_URL": self.public_base_url,
+        }
+        if self.mongodb_uri is not None:
+            env["MONGODB_URI"] = self.mongodb_uri.get_secret_value()
+        if self.smtp_username is not None:
+            env["SMTP_USERNAME"] = self.smtp_username
+        if self.smtp_password is not None:
+            env["SMTP_PASSWORD"] = self.smtp_password.get_secret_value()
+        return env
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once. Tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()
