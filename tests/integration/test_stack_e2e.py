@@ -6,128 +6,28 @@ the .eml completes the sign-up."""
 from __future__ import annotations
 
 import re
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 
 import httpx
 import pytest
 
-from infra.local.azurite import AZURITE_BIN, Azurite
-from infra.local.configdb_cluster import LocalCluster, free_port
-from infra.local.managed import ManagedProcess, http_ok, ports_open
+from infra.local.azurite import AZURITE_BIN
+from infra.local.stack import LocalStack, mail_text, wait_for_mail
 from shared.configdb import ConfigDBClient
-from shared.settings import Settings
 
 pytestmark = pytest.mark.skipif(
     not AZURITE_BIN.exists(), reason="azurite is not installed (make test installs it)"
 )
 
 
-@dataclass
-class Stack:
-    api: str
-    mail_dir: Path
-    cluster: LocalCluster
-    host: ManagedProcess
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    base = tmp_path_factory.mktemp("stack")
-    azurite = Azurite(base / "azurite")
-    cluster = LocalCluster(base_dir=base / "configdb")
-    smtp_port, api_port = free_port(), free_port()
-    mail_dir = base / "mail"
-    smtp = ManagedProcess(
-        "smtp",
-        [
-            sys.executable,
-            "-m",
-            "infra.local.smtp_catcher",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(smtp_port),
-            "--dir",
-            str(mail_dir),
-        ],
-        base / "smtp.log",
-        ports_open("127.0.0.1", smtp_port),
-    )
-    started: list[object] = []
-    try:
-        azurite.start()
-        started.append(azurite)
-        cluster.start()
-        started.append(cluster)
-        smtp.start()
-        started.append(smtp)
-        smtp.wait_ready(15)
-        settings = Settings(
-            configdb_endpoints=cluster.endpoints,
-            configdb_token=cluster.token,
-            storage_connection=azurite.connection_string,
-            smtp_host="127.0.0.1",
-            smtp_port=smtp_port,
-            data_dir=base / "data",
-            public_base_url="http://127.0.0.1:8080",
-        )
-        host = ManagedProcess(
-            "functions",
-            [
-                sys.executable,
-                "-m",
-                "functions.devhost",
-                "--app",
-                "function_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(api_port),
-                "--storage",
-                azurite.connection_string,
-                "--data-dir",
-                str(base / "devhost"),
-                "--retry-delay",
-                "1",
-            ],
-            base / "functions.log",
-            http_ok(f"http://127.0.0.1:{api_port}/api/v1/health"),
-            env=settings.as_env(),
-        )
-        host.start()
-        started.append(host)
-        host.wait_ready(60)
-        yield Stack(f"http://127.0.0.1:{api_port}/api/v1", mail_dir, cluster, host)
-    finally:
-        for part in reversed(started):
-            part.stop()  # type: ignore[attr-defined]
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(Path(tmp_path_factory.mktemp("stack"))) as s:
+        yield s
 
 
-def _wait_for_mail(mail_dir: Path, to: str, timeout: float = 30) -> Message:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for path in sorted(mail_dir.glob("*.eml")) if mail_dir.exists() else []:
-            msg = message_from_bytes(path.read_bytes())
-            if msg["To"] == to:
-                return msg
-        time.sleep(0.2)
-    raise AssertionError(f"no mail to {to} arrived in {timeout}s")
-
-
-def _body_text(msg: Message) -> str:
-    for part in msg.walk():
-        if part.get_content_type() == "text/plain":
-            return part.get_payload(decode=True).decode()  # type: ignore[union-attr]
-    raise AssertionError("no text part")
-
-
-def test_signup_verify_by_email_login_and_configure(stack: Stack) -> None:
+def test_signup_verify_by_email_login_and_configure(stack: LocalStack) -> None:
     email = "owner@acme.example"
     with httpx.Client(base_url=stack.api, timeout=10) as api:
         r = api.post(
@@ -147,9 +47,8 @@ def test_signup_verify_by_email_login_and_configure(stack: Stack) -> None:
             == 403
         )
 
-        mail = _wait_for_mail(stack.mail_dir, email)
-        match = re.search(r"token=([A-Za-z0-9_\-]+)", _body_text(mail))
-        assert match, _body_text(mail)
+        match = re.search(r"token=([A-Za-z0-9_\-]+)", mail_text(wait_for_mail(stack.mail_dir, email)))
+        assert match
         assert api.post("/signup/verify", json={"token": match.group(1)}).status_code == 200
 
         login = api.post("/auth/login", json={"email": email, "password": "correct horse battery"})
@@ -175,5 +74,5 @@ def test_signup_verify_by_email_login_and_configure(stack: Stack) -> None:
         keys = [kv.key for kv in db.iter_prefix(f"t/{tenant_id}/")]
     assert any("/user/" in k for k in keys)
     # The host logged the queue invocation as a structured line.
-    log = (stack.host.log_path).read_text()
+    log = stack.host.log_path.read_text()
     assert '"function": "email_sink"' in log or '"function":"email_sink"' in log
