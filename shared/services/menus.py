@@ -33,6 +33,7 @@ from shared.models.tenant import Tenant
 from shared.models.user import User
 from shared.ports import Clock
 from shared.security.tokens import Principal
+from shared.services.access import existing_id, is_manager
 from shared.services.accounts import Forbidden, InvalidField
 from shared.services.ivr_validation import (
     Reference,
@@ -41,7 +42,6 @@ from shared.services.ivr_validation import (
     references_to,
     validate_menu_change,
 )
-from shared.services.users import existing_id, is_manager
 
 # --------------------------------------------------------------------------- errors
 

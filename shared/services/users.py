@@ -29,20 +29,16 @@ from shared.configdb_keys import (
     user_devices_prefix,
     user_key,
 )
-from shared.errors import ConflictError, NotFoundError, PreconditionFailed
-from shared.models.common import apply_patch, is_id, new_ulid
+from shared.errors import ConflictError, PreconditionFailed
+from shared.models.common import apply_patch, new_ulid
 from shared.models.device import Device, DeviceCreate
 from shared.models.tenant import Tenant, TenantPatch
 from shared.models.user import Role, User, UserCreate, UserUpdate
 from shared.ports import Clock
 from shared.security.tokens import Principal
+from shared.services.access import existing_id, is_manager
 from shared.services.accounts import Forbidden, hash_in_thread, unverified_key
-
-MANAGERS = frozenset({Role.OWNER.value, Role.ADMIN.value})
-
-
-def is_manager(who: Principal) -> bool:
-    return who.role in MANAGERS
+from shared.services.menus import ensure_user_unreferenced
 
 
 def field_of_conflict(key: str) -> str:
@@ -52,13 +48,6 @@ def field_of_conflict(key: str) -> str:
     if "/idx/ext/" in key:
         return "extension"
     return "id"
-
-
-def existing_id(value: str, what: str) -> str:
-    """A path id in canonical form; anything that is not a ULID or UUID4 cannot exist (404)."""
-    if not is_id(value):
-        raise NotFoundError(what)
-    return value.upper() if len(value) == 26 else value.lower()
 
 
 def _check_revision(current: int, if_match: int | None, key: str) -> int:
@@ -162,6 +151,7 @@ class UsersService:
                 raise Forbidden("only an owner can remove an owner")
             await self._not_last_owner(who, cur.doc, "deleted")
         expected = _check_revision(cur.revision, if_match, key)
+        await ensure_user_unreferenced(self.repo, who.tenant_id, cur.doc.id)  # 422 naming who points at them
         release = [email_index_key(cur.doc.email), unverified_key(user_id)]
         if cur.doc.extension is not None:
             release.append(extension_index_key(who.tenant_id, cur.doc.extension))
