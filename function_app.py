@@ -6,8 +6,9 @@ queue and blob functions come from blueprints registered on that same app.
 
 import azure.functions as func
 
-from functions import queues
+from functions import blobs, queues
 from functions.http_api.app import create_app
 
 app = func.AsgiFunctionApp(app=create_app(), http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(queues.bp)
+app.register_functions(blobs.bp)

@@ -20,7 +20,7 @@ from shared.settings import Settings, get_settings
 from .context import build_context
 from .deps import install_domain_errors
 from .errors import install_error_handlers
-from .routers import menus, numbers, v1_router
+from .routers import menus, numbers, prompts, v1_router
 
 
 def create_app(
@@ -55,4 +55,5 @@ def create_app(
     app.include_router(v1_router())
     app.include_router(numbers.router, prefix="/api/v1")
     app.include_router(menus.router, prefix="/api/v1")
+    app.include_router(prompts.router, prefix="/api/v1")
     return app

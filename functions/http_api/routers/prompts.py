@@ -1,0 +1,149 @@
+"""/prompts: audio prompts of the caller's tenant (upload, list, get, audio, delete).
+
+Audio never goes through the function (AsgiFunctionApp buffers whole responses): uploads land
+in Blob storage and are converted by the `prompt_convert` blob trigger; `GET /{id}/audio`
+answers 302 to a read-only Blob SAS URL valid for 5 minutes, which serves Range requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile, status
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+
+from shared.adapters.blob_media import BlobMedia
+from shared.adapters.config_repo import ConfigRepo
+from shared.models.prompt import Prompt, PromptList, PromptOut
+from shared.services.prompts import (
+    MAX_UPLOAD_BYTES,
+    PromptNotReady,
+    PromptsService,
+    PromptTooLarge,
+    UnsupportedAudio,
+)
+
+from ..deps import Ctx, Who, set_etag
+from ..errors import ApiError
+
+# Multipart framing around the file: boundaries, part headers and a name field.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _too_large(detail: str) -> ApiError:
+    return ApiError(413, "Payload too large", detail, "payload-too-large", limit=MAX_UPLOAD_BYTES)
+
+
+class PromptRoute(APIRoute):
+    """Refuses oversize bodies before they are parsed, and maps the prompt errors to problems."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > MAX_UPLOAD_BYTES + _MULTIPART_OVERHEAD:
+                raise _too_large(f"the body is {length} bytes; a prompt may be at most {MAX_UPLOAD_BYTES}")
+            try:
+                return await handler(request)
+            except PromptTooLarge as exc:
+                raise _too_large(str(exc)) from exc
+            except UnsupportedAudio as exc:
+                raise ApiError(
+                    415, "Unsupported media type", str(exc), "unsupported-media-type", accepted=["wav", "mp3"]
+                ) from exc
+            except PromptNotReady as exc:
+                raise ApiError(
+                    409, "Conflict", str(exc), "prompt-not-ready", status_of_prompt=exc.status
+                ) from exc
+
+        return route
+
+
+def prompt_media(request: Request, ctx: Ctx) -> BlobMedia:
+    """One BlobMedia per app, created on first use and closed with the app's context."""
+    media: BlobMedia | None = getattr(request.app.state, "prompt_media", None)
+    if media is None:
+        media = BlobMedia(ctx.settings.storage_connection)
+        request.app.state.prompt_media = media
+        ctx.owned.append(media)
+    return media
+
+
+def prompts_service(ctx: Ctx, media: Annotated[BlobMedia, Depends(prompt_media)]) -> PromptsService:
+    return PromptsService(ConfigRepo(ctx.db), media, ctx.clock)
+
+
+Prompts = Annotated[PromptsService, Depends(prompts_service)]
+
+router = APIRouter(prefix="/prompts", tags=["prompts"], route_class=PromptRoute)
+
+_NOT_FOUND = {404: {"description": "no such prompt in this account"}}
+
+
+def _out(prompt: Prompt) -> PromptOut:
+    return PromptOut.model_validate(prompt.model_dump())
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PromptOut,
+    responses={
+        413: {"description": "over 10 MB"},
+        415: {"description": "not a WAV or MP3 (judged by content)"},
+    },
+)
+async def upload_prompt(
+    prompts: Prompts,
+    who: Who,
+    response: Response,
+    file: Annotated[UploadFile, File(description="a WAV or MP3, at most 10 MB")],
+    name: Annotated[str | None, Form(max_length=100)] = None,
+) -> PromptOut:
+    """Store the upload; the prompt is "processing" until the blob trigger converts it."""
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    got = await prompts.upload(who, data, name, file.filename)
+    set_etag(response, got.revision)
+    response.headers["Location"] = f"/api/v1/prompts/{got.doc.id}"
+    return _out(got.doc)
+
+
+@router.get("", response_model=PromptList)
+async def list_prompts(prompts: Prompts, who: Who) -> PromptList:
+    return PromptList(items=[_out(p.doc) for p in await prompts.list(who)])
+
+
+@router.get("/{prompt_id}", response_model=PromptOut, responses=_NOT_FOUND)
+async def get_prompt(prompt_id: str, prompts: Prompts, who: Who, response: Response) -> PromptOut:
+    got = await prompts.get(who, prompt_id)
+    set_etag(response, got.revision)
+    return _out(got.doc)
+
+
+@router.get(
+    "/{prompt_id}/audio",
+    status_code=status.HTTP_302_FOUND,
+    response_class=RedirectResponse,
+    responses={
+        302: {"description": "Location: a read-only Blob SAS URL of the 8 kHz WAV, valid 5 minutes"},
+        409: {"description": "not converted yet (processing) or conversion failed"},
+        **_NOT_FOUND,
+    },
+)
+async def prompt_audio(prompt_id: str, prompts: Prompts, who: Who) -> RedirectResponse:
+    url = await prompts.audio_url(who, prompt_id)
+    return RedirectResponse(url, status_code=status.HTTP_302_FOUND, headers={"Cache-Control": "no-store"})
+
+
+@router.delete(
+    "/{prompt_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={403: {"description": "members cannot delete prompts"}, **_NOT_FOUND},
+)
+async def delete_prompt(prompt_id: str, prompts: Prompts, who: Who) -> Response:
+    await prompts.delete(who, prompt_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,1 @@
+"""Pure media helpers (no I/O): audio sniffing and conversion."""
