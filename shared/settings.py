@@ -21,7 +21,7 @@ import json
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -146,6 +146,26 @@ class Settings(BaseSettings):
     # --- Links in emails point at the web portal
     public_base_url: str = Field(default="http://127.0.0.1:8080", description="PUBLIC_BASE_URL")
 
+    # --- SIP edge (sip_edge/): the trunk, the provider side and the call-control API
+    sip_host: str = Field(default="127.0.0.1", description="SIP listen address, UDP and TCP (SIP_HOST).")
+    sip_port: int = Field(default=5060, ge=1, le=65535, description="SIP listen port (SIP_PORT).")
+    trunk_allowed_sources: CommaList = Field(
+        default=["127.0.0.1"],
+        description="Sources allowed to send INVITEs; others get 403 (TRUNK_ALLOWED_SOURCES).",
+    )
+    provider_address: str = Field(
+        default="127.0.0.1:5070", min_length=3, description="host:port of the provider for outbound legs."
+    )
+    caller_id_policy: Literal["pass_through", "called_number"] = Field(
+        default="pass_through",
+        description="Caller ID on forwarded legs: the original caller, or the number called.",
+    )
+    edge_control_port: int = Field(default=7401, ge=1, le=65535, description="Call-control HTTP API port.")
+    edge_control_url: str = Field(default="http://127.0.0.1:7401", description="Where functions reach it.")
+    edge_control_token: SecretStr = Field(default=SecretStr("dev-edge-control-token"), min_length=1)
+    edge_max_legs: int = Field(default=256, ge=2, le=256, description="Call legs per edge process.")
+    edge_drain_seconds: float = Field(default=60.0, ge=0, description="Grace for live calls on SIGTERM.")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -157,7 +177,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, LocalSettingsJsonSource(settings_cls, cls.local_settings_file))
 
-    @field_validator("configdb_endpoints", "jwt_previous_secrets", mode="before")
+    @field_validator("configdb_endpoints", "jwt_previous_secrets", "trunk_allowed_sources", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -224,6 +244,16 @@ class Settings(BaseSettings):
             "SMTP_SENDER": self.smtp_sender,
             "SMTP_STARTTLS": "true" if self.smtp_starttls else "false",
             "PUBLIC_BASE_URL": self.public_base_url,
+            "SIP_HOST": self.sip_host,
+            "SIP_PORT": str(self.sip_port),
+            "TRUNK_ALLOWED_SOURCES": ",".join(self.trunk_allowed_sources),
+            "PROVIDER_ADDRESS": self.provider_address,
+            "CALLER_ID_POLICY": self.caller_id_policy,
+            "EDGE_CONTROL_PORT": str(self.edge_control_port),
+            "EDGE_CONTROL_URL": self.edge_control_url,
+            "EDGE_CONTROL_TOKEN": self.edge_control_token.get_secret_value(),
+            "EDGE_MAX_LEGS": str(self.edge_max_legs),
+            "EDGE_DRAIN_SECONDS": str(self.edge_drain_seconds),
         }
         if self.mongodb_uri is not None:
             env["MONGODB_URI"] = self.mongodb_uri.get_secret_value()
