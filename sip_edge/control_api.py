@@ -1,0 +1,145 @@
+"""The edge's call-control HTTP API (port 7401), for the functions app.
+
+Routes (JSON; errors are `application/problem+json`):
+
+    GET    /health                          liveness, draining flag, active calls, config revision
+    GET    /metrics                         Prometheus text
+    POST   /v1/calls                        click-to-call: {"tenant_id", "user_id", "destination"}
+    GET    /v1/tenants/{tenant_id}/calls    the tenant's active calls
+    DELETE /v1/tenants/{tenant_id}/calls/{call_id}   hang a call up
+
+Everything under `/v1` needs `Authorization: Bearer <EDGE_CONTROL_TOKEN>`. A call id of another
+tenant answers 404, like an unknown one. The app talks to the edge only through `CallControl`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Protocol
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shared.models.common import E164
+
+MAX_BODY = 16 * 1024
+
+
+class ClickToCall(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tenant_id: str = Field(min_length=1, max_length=64)
+    user_id: str = Field(min_length=1, max_length=64)
+    destination: E164
+
+
+class ActiveCall(BaseModel):
+    call_id: str
+    tenant_id: str
+    direction: str
+    caller: str | None = None
+    number_called: str | None = None
+    user_id: str | None = None
+    state: str
+    started_at: str
+
+
+class CallControlError(Exception):
+    """Raised by `CallControl` for a request it refuses; becomes a problem response."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+class CallControl(Protocol):
+    async def click_to_call(self, request: ClickToCall) -> ActiveCall: ...
+
+    def active_calls(self, tenant_id: str) -> list[ActiveCall]: ...
+
+    async def hangup(self, tenant_id: str, call_id: str) -> bool: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+    def metrics(self) -> tuple[bytes, str]: ...
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(orjson.dumps(body), status, headers=headers, media_type="application/problem+json")
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def create_control_app(control: CallControl, token: str) -> Starlette:
+    expected = f"Bearer {token}".encode()
+
+    def authorised(request: Request) -> bool:
+        given = request.headers.get("authorization", "").encode()
+        return hmac.compare_digest(given, expected)
+
+    async def health(request: Request) -> Response:
+        info = control.health()
+        return _json(info, 503 if info.get("draining") else 200)
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = control.metrics()
+        return Response(body, 200, media_type=content_type)
+
+    async def click_to_call(request: Request) -> Response:
+        if not authorised(request):
+            return problem(401, "Unauthorized", "missing or wrong bearer token")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return problem(413, "Payload Too Large", f"the body is over {MAX_BODY} bytes")
+        try:
+            body = ClickToCall.model_validate_json(raw or b"{}")
+        except ValidationError as exc:
+            errors = [
+                {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
+                for e in exc.errors(include_url=False)
+            ]
+            return problem(422, "Invalid request", "the body does not validate", errors=errors)
+        try:
+            call = await control.click_to_call(body)
+        except CallControlError as exc:
+            return problem(exc.status, exc.title, exc.detail)
+        return _json(call.model_dump(), 202)
+
+    async def list_calls(request: Request) -> Response:
+        if not authorised(request):
+            return problem(401, "Unauthorized", "missing or wrong bearer token")
+        calls = control.active_calls(request.path_params["tenant_id"])
+        return _json({"items": [c.model_dump() for c in calls]})
+
+    async def hangup(request: Request) -> Response:
+        if not authorised(request):
+            return problem(401, "Unauthorized", "missing or wrong bearer token")
+        tenant_id, call_id = request.path_params["tenant_id"], request.path_params["call_id"]
+        if not await control.hangup(tenant_id, call_id):
+            return problem(404, "Not Found", f"no active call {call_id!r} in this tenant")
+        return Response(status_code=204)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return problem(404, "Not Found", f"no route {request.url.path}")
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return problem(405, "Method Not Allowed", f"{request.method} is not allowed on {request.url.path}")
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/v1/calls", click_to_call, methods=["POST"]),
+            Route("/v1/tenants/{tenant_id}/calls", list_calls, methods=["GET"]),
+            Route("/v1/tenants/{tenant_id}/calls/{call_id}", hangup, methods=["DELETE"]),
+        ],
+        exception_handlers={404: not_found, 405: not_allowed},
+    )
