@@ -1,0 +1,1 @@
+"""The SIP/RTP edge (issue 4)."""
