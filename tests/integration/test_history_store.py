@@ -1,0 +1,524 @@
+"""The History DB contract, run against every adapter.
+
+SQLite always runs. MongoDB runs whenever `MONGODB_URI` is set (each test uses a fresh database
+that is dropped afterwards) and is skipped otherwise: no MongoDB server can be installed here.
+Concurrency tests start real second processes (`tests/integration/history_writer.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from shared.errors import ConflictError, NotFoundError, Unavailable
+from shared.history import DailyStats, HistoryStore, InvalidCursor, default_sqlite_path, open_history_store
+from shared.history.codec import to_us
+from shared.history.sqlite_store import SqliteHistoryStore
+from shared.models.call import ActivityItem, CallRecord, PathStep
+from shared.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+MONGODB_URI = os.environ.get("MONGODB_URI", "")
+T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class Backend:
+    name: str
+    open: Callable[[], HistoryStore]
+    writer_args: list[str]  # how history_writer.py opens the same database
+
+
+@pytest.fixture(params=["sqlite", "mongo"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    opened: list[HistoryStore] = []
+
+    def track(make: Callable[[], HistoryStore]) -> Callable[[], HistoryStore]:
+        def open_() -> HistoryStore:
+            store = make()
+            opened.append(store)
+            return store
+
+        return open_
+
+    if request.param == "sqlite":
+        path = tmp_path / "history.sqlite3"
+        yield Backend("sqlite", track(lambda: SqliteHistoryStore(path)), ["--sqlite", str(path)])
+    else:
+        if not MONGODB_URI:
+            pytest.skip("MONGODB_URI is not set: no MongoDB server to test against")
+        from shared.history.mongo_store import MongoHistoryStore
+
+        database = f"history_test_{uuid.uuid4().hex[:12]}"
+        yield Backend(
+            "mongo",
+            track(lambda: MongoHistoryStore(MONGODB_URI, database=database)),
+            ["--mongo", MONGODB_URI, "--database", database],
+        )
+        cleanup = MongoHistoryStore(MONGODB_URI, database=database)
+        cleanup.client.drop_database(database)
+        cleanup.close()
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(backend: Backend) -> HistoryStore:
+    return backend.open()
+
+
+def call(
+    tenant: str,
+    call_id: str,
+    started: dt.datetime,
+    *,
+    disposition: str = "answered",
+    talk: int = 60,
+    user_id: str | None = "U1",
+    number_called: str = "+15550000001",
+    caller: str = "+15551112222",
+    direction: str = "inbound",
+    voicemail_blob: str | None = None,
+) -> CallRecord:
+    answered = started + dt.timedelta(seconds=3) if disposition == "answered" else None
+    return CallRecord(
+        call_id=call_id,
+        tenant_id=tenant,
+        number_called=number_called,
+        caller=caller,
+        direction=direction,  # type: ignore[arg-type]
+        started_at=started,
+        answered_at=answered,
+        ended_at=(answered or started) + dt.timedelta(seconds=talk),
+        disposition=disposition,  # type: ignore[arg-type]
+        user_id=user_id,
+        voicemail_blob=voicemail_blob,
+    )
+
+
+def activity(
+    tenant: str, item_id: str, created: dt.datetime, *, user_id: str = "U1", kind: str = "missed_call"
+) -> ActivityItem:
+    return ActivityItem(
+        id=item_id,
+        tenant_id=tenant,
+        user_id=user_id,
+        kind=kind,  # type: ignore[arg-type]
+        created_at=created,
+        title=f"{kind} {item_id}",
+        data={"n": item_id},
+    )
+
+
+def all_calls(store: HistoryStore, tenant: str, limit: int = 7, **filters: Any) -> list[CallRecord]:
+    out: list[CallRecord] = []
+    cursor = None
+    while True:
+        items, cursor = store.list_calls(tenant, limit=limit, cursor=cursor, **filters)
+        out += items
+        if cursor is None:
+            return out
+
+
+def key(c: CallRecord) -> tuple[int, str]:
+    return to_us(c.started_at), c.call_id
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def test_put_call_is_idempotent_and_round_trips(store: HistoryStore) -> None:
+    rec = call("T1", "C1", T0, voicemail_blob="T1/vm/C1.wav")
+    rec.path = [PathStep(menu_id="M1", input="1", action="go_menu", target="M2")]
+    assert store.put_call(rec) is True
+    assert store.put_call(rec) is False
+    assert store.put_call(rec.model_dump(mode="json")) is False  # a dict is validated at the edge
+    assert store.get_call("T1", "C1") == rec
+    assert [c.call_id for c in store.list_calls("T1").items] == ["C1"]
+    [day] = store.get_stats("T1", T0.date(), T0.date())
+    assert day.calls == 1 and day.voicemails == 1
+
+
+def test_microsecond_times_survive(store: HistoryStore) -> None:
+    started = T0.replace(microsecond=123456)
+    store.put_call(call("T1", "C1", started))
+    got = store.get_call("T1", "C1")
+    assert got is not None and got.started_at == started
+
+
+def test_bad_records_are_rejected_at_the_edge(store: HistoryStore) -> None:
+    with pytest.raises(ValidationError):
+        store.put_call({"call_id": "C1", "tenant_id": "T1"})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        store.add_activity({"id": "A1", "tenant_id": "T1", "kind": "nope", "created_at": T0})  # type: ignore[arg-type]
+    assert store.list_calls("T1").items == []
+
+
+def test_replace_call_keeps_stats(store: HistoryStore) -> None:
+    rec = call("T1", "C1", T0, voicemail_blob="T1/vm/C1.wav")
+    store.put_call(rec)
+    store.replace_call(rec.model_copy(update={"voicemail_blob": None}))
+    got = store.get_call("T1", "C1")
+    assert got is not None and got.voicemail_blob is None
+    assert store.get_stats("T1", T0.date(), T0.date())[0].voicemails == 1
+    with pytest.raises(NotFoundError):
+        store.replace_call(call("T1", "nope", T0))
+    with pytest.raises(NotFoundError):
+        store.replace_call(call("T2", "C1", T0))  # another tenant's id
+
+
+def test_list_calls_orders_newest_first_with_call_id_tiebreak_and_pages(store: HistoryStore) -> None:
+    recs = [call("T1", f"C{i:03d}", T0 + dt.timedelta(seconds=i // 3)) for i in range(40)]  # 3 per second
+    for rec in reversed(recs):
+        store.put_call(rec)
+    expected = sorted(recs, key=key, reverse=True)
+    assert all_calls(store, "T1", limit=7) == expected
+    assert all_calls(store, "T1", limit=40) == expected
+    page = store.list_calls("T1", limit=40)
+    assert page.next_cursor is None  # exactly one full page: no empty page after it
+    first, cursor = store.list_calls("T1", limit=39)
+    assert first == expected[:39]
+    assert cursor is not None and store.list_calls("T1", cursor=cursor).items == expected[39:]
+
+
+def test_list_calls_filters(store: HistoryStore) -> None:
+    store.put_call(call("T1", "A", T0, user_id="U1"))
+    store.put_call(call("T1", "B", T0 + dt.timedelta(hours=1), disposition="missed", user_id="U2"))
+    store.put_call(call("T1", "C", T0 + dt.timedelta(hours=2), direction="outbound", caller="+15553334444"))
+    store.put_call(
+        call("T1", "D", T0 + dt.timedelta(hours=3), disposition="voicemail", number_called="+15559990000")
+    )
+
+    def ids(**filters: Any) -> list[str]:
+        return [c.call_id for c in all_calls(store, "T1", limit=2, **filters)]
+
+    assert ids() == ["D", "C", "B", "A"]
+    assert ids(since=T0 + dt.timedelta(hours=1)) == ["D", "C", "B"]
+    assert ids(until=T0 + dt.timedelta(hours=1)) == ["A"]  # half-open
+    assert ids(since=T0 + dt.timedelta(minutes=30), until=T0 + dt.timedelta(hours=3)) == ["C", "B"]
+    assert ids(user_id="U2") == ["B"]
+    assert ids(number="+15559990000") == ["D"]  # the number called
+    assert ids(number="+15553334444") == ["C"]  # or the caller
+    assert ids(direction="outbound") == ["C"]
+    assert ids(disposition="missed") == ["B"]
+    assert ids(disposition="answered", user_id="U1") == ["C", "A"]
+    assert ids(user_id="nobody") == []
+
+
+def test_bad_arguments(store: HistoryStore) -> None:
+    for limit in (0, -1, 10_000):
+        with pytest.raises(ValueError):
+            store.list_calls("T1", limit=limit)
+    with pytest.raises(ValueError):
+        store.list_calls("T1", since=dt.datetime(2024, 1, 1))  # naive
+    for garbage in ("", "x", "!!!!", "eyJ2IjoxfQ", "a" * 600):
+        with pytest.raises(InvalidCursor):
+            store.list_calls("T1", cursor=garbage)
+    for i in range(3):
+        store.put_call(call("T1", f"C{i}", T0 + dt.timedelta(minutes=i)))
+    cursor = store.list_calls("T1", limit=1).next_cursor
+    assert cursor is not None
+    with pytest.raises(InvalidCursor):
+        store.list_calls("T1", cursor=cursor, disposition="missed")  # other filters
+    store.list_calls("T1", cursor=cursor, limit=5)  # another page size is fine
+    with pytest.raises(ValueError):
+        store.get_stats("T1", T0.date(), T0.date() - dt.timedelta(days=1))
+    with pytest.raises(ValueError):
+        store.get_stats("T1", dt.date(2000, 1, 1), dt.date(2024, 1, 1))
+
+
+# --------------------------------------------------------------------------- stats
+
+
+def test_stats_count_each_call_once_per_utc_day(store: HistoryStore) -> None:
+    day1 = T0.date()
+    store.put_call(call("T1", "C1", T0, talk=61))  # 2 minutes billed
+    store.put_call(call("T1", "C2", T0 + dt.timedelta(hours=1), talk=30))  # 1 minute
+    store.put_call(call("T1", "C3", T0, disposition="missed", talk=20))
+    store.put_call(call("T1", "C4", T0, disposition="voicemail", voicemail_blob="T1/vm/C4.wav"))
+    store.put_call(call("T1", "C5", T0 + dt.timedelta(hours=12), direction="outbound"))  # next UTC day
+    for rec_id in ("C1", "C2", "C3", "C4"):  # replays change nothing
+        rec = store.get_call("T1", rec_id)
+        assert rec is not None and store.put_call(rec) is False
+    first, second, third = store.get_stats("T1", day1, day1 + dt.timedelta(days=2))
+    assert first == DailyStats(
+        day=day1,
+        calls=4,
+        minutes=3,
+        seconds=91,
+        voicemails=1,
+        by_disposition={"answered": 2, "missed": 1, "voicemail": 1},
+        by_direction={"inbound": 4},
+    )
+    assert second.day == day1 + dt.timedelta(days=1)
+    assert (second.calls, second.minutes, second.by_direction) == (1, 1, {"outbound": 1})
+    assert third == DailyStats(day=day1 + dt.timedelta(days=2))  # zero-filled
+    assert store.get_stats("T2", day1, day1) == [DailyStats(day=day1)]
+
+
+# --------------------------------------------------------------------------- activities
+
+
+def test_activities_feed(store: HistoryStore) -> None:
+    for i in range(12):
+        assert store.add_activity(activity("T1", f"A{i:02d}", T0 + dt.timedelta(minutes=i))) is True
+    assert store.add_activity(activity("T1", "A00", T0)) is False  # idempotent by event id
+    store.add_activity(activity("T1", "OTHER", T0, user_id="U2"))
+    assert store.unread_count("T1", "U1") == 12
+
+    def ids(**filters: Any) -> list[str]:
+        out, cursor = [], None
+        while True:
+            items, cursor = store.list_activities("T1", "U1", limit=5, cursor=cursor, **filters)
+            out += [a.id for a in items]
+            if cursor is None:
+                return out
+
+    assert ids() == [f"A{i:02d}" for i in reversed(range(12))]
+    read = store.update_activity("T1", "U1", "A03", read=True)
+    assert read.read is True and read.archived is False and read.data == {"n": "A03"}
+    store.update_activity("T1", "U1", "A04", archived=True)
+    assert store.unread_count("T1", "U1") == 10
+    assert "A04" not in ids()  # archived items are hidden by default
+    assert ids(archived=True) == ["A04"]
+    assert ids(read=True) == ["A03"]
+    assert len(ids(archived=None)) == 12
+    assert len(ids(read=False, archived=None)) == 11 and "A04" in ids(read=False, archived=None)
+    assert ids(kind="voicemail") == []
+    unchanged = store.update_activity("T1", "U1", "A05")
+    assert unchanged.read is False
+    assert store.mark_all_read("T1", "U1") == 11  # the archived unread one too
+    assert store.mark_all_read("T1", "U1") == 0
+    assert store.unread_count("T1", "U1") == 0
+    got = store.get_activity("T1", "U1", "A07")
+    assert got is not None and got.read is True and got.title == "missed_call A07"
+    assert store.unread_count("T1", "U2") == 1  # another user's feed is untouched
+    with pytest.raises(NotFoundError):
+        store.update_activity("T1", "U1", "OTHER", read=True)  # U2's item
+    assert store.delete_activity("T1", "U1", "A07") is True
+    assert store.delete_activity("T1", "U1", "A07") is False
+    assert store.get_activity("T1", "U1", "A07") is None
+
+
+# --------------------------------------------------------------------------- tenants
+
+
+def test_tenant_isolation(store: HistoryStore) -> None:
+    for i in range(3):
+        store.put_call(call("T1", f"C{i}", T0 + dt.timedelta(minutes=i)))
+    store.add_activity(activity("T1", "A1", T0))
+    assert store.get_call("T2", "C0") is None
+    assert store.list_calls("T2").items == []
+    assert store.get_activity("T2", "U1", "A1") is None
+    assert store.list_activities("T2", "U1").items == []
+    assert store.unread_count("T2", "U1") == 0
+    assert store.mark_all_read("T2", "U1") == 0
+    assert store.delete_activity("T2", "U1", "A1") is False
+    with pytest.raises(NotFoundError):
+        store.update_activity("T2", "U1", "A1", read=True)
+    with pytest.raises(ConflictError):
+        store.put_call(call("T2", "C0", T0))  # cannot take over another tenant's call id
+    with pytest.raises(ConflictError):
+        store.add_activity(activity("T2", "A1", T0))
+    cursor = store.list_calls("T1", limit=1).next_cursor
+    assert cursor is not None
+    with pytest.raises(InvalidCursor):
+        store.list_calls("T2", cursor=cursor)
+    assert store.get_stats("T2", T0.date(), T0.date())[0].calls == 0
+    # T1 is untouched by all of the above
+    assert store.unread_count("T1", "U1") == 1
+    assert [c.tenant_id for c in all_calls(store, "T1")] == ["T1"] * 3
+    assert store.get_stats("T1", T0.date(), T0.date())[0].calls == 3
+
+
+def test_delete_tenant_removes_only_that_tenant(store: HistoryStore) -> None:
+    for i in range(1203):  # more than one delete batch
+        store.put_call(call("T1", f"C{i}", T0 + dt.timedelta(seconds=i)))
+    store.add_activity(activity("T1", "A1", T0))
+    store.put_call(call("T2", "K1", T0))
+    store.add_activity(activity("T2", "B1", T0))
+    deleted = store.delete_tenant("T1")
+    assert deleted["calls"] == 1203 and deleted["activities"] == 1 and deleted["stats_daily"] >= 1
+    assert store.list_calls("T1").items == [] and store.get_call("T1", "C0") is None
+    assert store.list_activities("T1", "U1", archived=None).items == []
+    assert store.get_stats("T1", T0.date(), T0.date())[0].calls == 0
+    assert store.delete_tenant("T1") == {"calls": 0, "activities": 0, "stats_daily": 0}  # repeatable
+    assert store.get_call("T2", "K1") is not None and store.unread_count("T2", "U1") == 1
+    assert store.get_stats("T2", T0.date(), T0.date())[0].calls == 1
+
+
+# --------------------------------------------------------------------------- several processes
+
+
+def start_writer(backend: Backend, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.history_writer", *backend.writer_args, *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 120) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    assert "locked" not in err.lower()
+    return out
+
+
+def test_pagination_is_stable_while_another_process_inserts(backend: Backend, store: HistoryStore) -> None:
+    # 300 calls in the hour after T0, 3 per timestamp so the call id tiebreak matters
+    initial = [call("T1", f"I{i:04d}", T0 + dt.timedelta(seconds=12 * (i // 3))) for i in range(300)]
+    for rec in initial:
+        store.put_call(rec)
+    # the writer inserts 400 calls spread over an hour before T0 to an hour after the newest,
+    # so some land ahead of the reader's position and some behind it
+    writer = start_writer(
+        backend,
+        "--tenant", "T1", "--prefix", "W", "--count", "400", "--interval", "0.002",
+        "--base-us", str(to_us(T0 - dt.timedelta(hours=1))), "--span-us", str(3 * 3600 * 10**6),
+    )  # fmt: skip
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "started"
+        seen: list[CallRecord] = []
+        cursor = None
+        count_at_start = len(all_calls(store, "T1", limit=500))
+        while True:
+            items, cursor = store.list_calls("T1", limit=9, cursor=cursor)
+            seen += items
+            if cursor is None:
+                break
+            time.sleep(0.01)
+        count_at_end = len(all_calls(store, "T1", limit=500))
+    finally:
+        out = finish(writer)
+    assert "done 400" in out
+    assert count_at_end > count_at_start, "the writer did not overlap the paging"
+    ids = [c.call_id for c in seen]
+    assert len(ids) == len(set(ids)), "a call was returned twice"
+    assert {r.call_id for r in initial} <= set(ids), "a call present from the start was skipped"
+    keys = [key(c) for c in seen]
+    assert keys == sorted(keys, reverse=True)
+    assert all(i.startswith(("I", "W")) for i in ids)
+    assert len(all_calls(store, "T1", limit=500)) == 700
+
+
+def test_two_processes_write_at_once(backend: Backend, store: HistoryStore) -> None:
+    n = 250
+    writers = [
+        start_writer(backend, "--tenant", "T1", "--prefix", prefix, "--count", str(n), "--seed", str(seed))
+        for seed, prefix in enumerate(("P", "Q"))
+    ]
+    # this process reads and writes meanwhile too
+    extra = 0
+    while any(w.poll() is None for w in writers):
+        store.list_calls("T1", limit=20)
+        store.unread_count("T1", "U1")
+        store.put_call(call("T1", f"R{extra:04d}", T0 + dt.timedelta(seconds=extra)))
+        extra += 1
+    for w in writers:
+        assert f"done {n}" in finish(w)
+    total = 2 * n + extra
+    assert len(all_calls(store, "T1", limit=500)) == total
+    assert store.unread_count("T1", "U1") == 2 * n
+    days = store.get_stats("T1", T0.date() - dt.timedelta(days=1), T0.date() + dt.timedelta(days=1))
+    assert sum(d.calls for d in days) == total
+    assert sum(d.by_disposition.get("answered", 0) for d in days) == total
+
+
+def test_replaying_from_another_process_does_not_double_count(backend: Backend, store: HistoryStore) -> None:
+    first = start_writer(backend, "--tenant", "T1", "--prefix", "P", "--count", "50")
+    replay = start_writer(backend, "--tenant", "T1", "--prefix", "P", "--count", "50")  # same ids, same seed
+    finish(first)
+    finish(replay)
+    assert len(all_calls(store, "T1", limit=500)) == 50
+    assert store.unread_count("T1", "U1") == 50
+    assert sum(d.calls for d in store.get_stats("T1", T0.date(), T0.date() + dt.timedelta(days=1))) == 50
+
+
+# --------------------------------------------------------------------------- adapter specifics
+
+
+def test_sqlite_lock_held_past_busy_timeout_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    store = SqliteHistoryStore(path, busy_timeout_ms=200)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer that does not let go
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unavailable):
+            store.put_call(call("T1", "C1", T0))
+        assert time.monotonic() - started < 5
+        assert store.list_calls("T1").items == []  # readers are not blocked by the writer (WAL)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.put_call(call("T1", "C1", T0)) is True
+    store.close()
+
+
+def test_sqlite_file_is_wal(tmp_path: Path) -> None:
+    store = SqliteHistoryStore(tmp_path / "sub" / "h.sqlite3")
+    store.put_call(call("T1", "C1", T0))
+    store.close()
+    conn = sqlite3.connect(tmp_path / "sub" / "h.sqlite3")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_factory_chooses_the_adapter(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    store = open_history_store(settings)
+    assert isinstance(store, SqliteHistoryStore)
+    assert store.path == default_sqlite_path(tmp_path) == tmp_path / "history" / "history.sqlite3"
+    store.close()
+    other = open_history_store(None, tmp_path / "x.sqlite3")
+    assert isinstance(other, SqliteHistoryStore)
+    other.close()
+    with pytest.raises(ValueError):
+        open_history_store("postgres://nope")
+    with pytest.raises(ValueError):
+        open_history_store(None)
+
+
+def test_unreachable_mongodb_is_unavailable() -> None:
+    from shared.history.mongo_store import MongoHistoryStore
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(Unavailable):
+        MongoHistoryStore(f"mongodb://127.0.0.1:{port}/x", server_selection_timeout_ms=300)
+
+
+@pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set: no MongoDB server to test against")
+def test_mongo_creates_its_indexes() -> None:
+    from shared.history.mongo_store import MongoHistoryStore
+
+    database = f"history_test_{uuid.uuid4().hex[:12]}"
+    store = open_history_store(Settings(mongodb_uri=MONGODB_URI))
+    store.close()
+    mongo = MongoHistoryStore(MONGODB_URI, database=database)
+    try:
+        calls = mongo.calls.index_information()
+        assert calls["call_id_unique"]["unique"] is True
+        assert calls["tenant_time"]["key"] == [("tenant_id", 1), ("started_us", -1), ("call_id", -1)]
+        assert calls["user_time"]["key"][:3] == [("tenant_id", 1), ("user_id", 1), ("started_us", -1)]
+        assert mongo.activities.index_information()["id_unique"]["unique"] is True
+    finally:
+        mongo.client.drop_database(database)
+        mongo.close()
