@@ -1,0 +1,269 @@
+"""The few things the baresip-python binding does not expose, done on the SIP thread.
+
+baresip-python 0.5.2a3 gives Python a fixed command set (``BP_CMD_*``); it has no
+generic "run a baresip command" entry. Two things the edge needs are missing:
+
+* **Reject with any status.** ``Call.reject()`` always sends ``486 Busy Here``
+  (the shim hard-codes ``ua_hangup(ua, call, 486, "Busy Here")``) and
+  ``BP_CMD_CALL_HANGUP`` passes status 0. The edge needs 404, 403, 488, 503.
+* **The INVITE's packet source and Request-URI.** Call events carry the call's
+  From URI, Call-ID and allowlisted headers, never the transport source address
+  (``msg->src``) nor the Request-URI.
+
+Both are done here with ``ctypes`` against symbols the binding's own extension exports
+(libre/baresip are linked into it statically and their API is exported):
+
+* ``ua_hangup(call_get_ua(call), call, status, reason)`` — the very call the shim
+  makes for ``reject()``, with our status — after ``uag_call_find(call_id)``.
+* ``sip_set_trace_handler(uag_sip(), handler)`` — libre calls the handler for every
+  SIP message it receives (after parsing, before any processing), with the packet's
+  source address and transport. The handler records, per Call-ID, each INVITE's
+  source, transport and raw Request-URI/From, so the CALL_INCOMING that follows can be
+  matched to them. (It replaces the binding's own trace hook, so
+  ``Config.sip_trace`` has no effect while this module is installed; we log
+  what matters ourselves.)
+
+libre is single-threaded: these functions may only run on the SIP ("re") thread, and
+only at a point where no baresip call processing is on the stack. The binding offers
+exactly one such point: ``BP_CMD_PING``, whose handler emits ``PONG`` from the top of
+the command-queue dispatcher. We wrap the binding's event sink (``baresip._events``),
+and when the PONG for one of our pings passes through it — on the re thread — we run
+the queued jobs there, before the PONG goes on to the runtime. Everything is pinned to
+the installed version in requirements.txt; if a later binding grows a
+``reject(status)`` or exposes the source address, this module should go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ctypes
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from baresip import _events, _native
+from baresip._native import lib
+
+log = logging.getLogger("sip_edge.sip")
+
+_so = ctypes.CDLL(_native.__file__)  # already loaded: same handle, same globals
+
+_so.uag_call_find.restype = ctypes.c_void_p
+_so.uag_call_find.argtypes = [ctypes.c_char_p]
+_so.call_get_ua.restype = ctypes.c_void_p
+_so.call_get_ua.argtypes = [ctypes.c_void_p]
+_so.call_state.restype = ctypes.c_int
+_so.call_state.argtypes = [ctypes.c_void_p]
+_so.ua_hangup.restype = None
+_so.ua_hangup.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_char_p]
+_so.uag_sip.restype = ctypes.c_void_p
+_so.uag_sip.argtypes = []
+_so.sa_ntop.restype = ctypes.c_int
+_so.sa_ntop.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+_so.sa_port.restype = ctypes.c_uint16
+_so.sa_port.argtypes = [ctypes.c_void_p]
+_so.sip_transp_name.restype = ctypes.c_char_p
+_so.sip_transp_name.argtypes = [ctypes.c_int]
+
+# void (*sip_trace_h)(bool tx, enum sip_transp tp, const struct sa *src,
+#                     const struct sa *dst, const uint8_t *pkt, size_t len, void *arg)
+_TRACE_H = ctypes.CFUNCTYPE(
+    None,
+    ctypes.c_bool,
+    ctypes.c_int,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_size_t,
+    ctypes.c_void_p,
+)
+_so.sip_set_trace_handler.restype = None
+_so.sip_set_trace_handler.argtypes = [ctypes.c_void_p, _TRACE_H]
+
+# baresip's enum call_state: IDLE, INCOMING, OUTGOING, RINGING, EARLY, ESTABLISHED, ...
+_CALL_STATE_INCOMING = 1
+
+_RE_THREAD = "baresip-re"
+
+
+@dataclass(frozen=True)
+class InviteTrace:
+    """What the trace handler saw of one received INVITE."""
+
+    call_id: str
+    src_host: str
+    src_port: int
+    transport: str
+    request_uri: str
+    from_value: str
+    seen_at: float
+
+
+_HDR_COMPACT = {"i": "call-id", "f": "from"}
+_REQ_LINE = re.compile(rb"^INVITE\s+(\S+)\s+SIP/2\.0", re.IGNORECASE)
+
+
+def _parse_invite(pkt: bytes) -> tuple[str, str, str] | None:
+    """(Call-ID, Request-URI, From value) of a raw INVITE, or None."""
+    head, _, _ = pkt.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    m = _REQ_LINE.match(lines[0])
+    if not m:
+        return None
+    found: dict[str, str] = {}
+    for raw in lines[1:]:
+        name, sep, value = raw.partition(b":")
+        if not sep:
+            continue
+        key = name.strip().decode("latin-1").lower()
+        key = _HDR_COMPACT.get(key, key)
+        if key in ("call-id", "from") and key not in found:
+            found[key] = value.strip().decode("utf-8", "replace")
+    if "call-id" not in found:
+        return None
+    return found["call-id"], m.group(1).decode("utf-8", "replace"), found.get("from", "")
+
+
+class NativeBridge:
+    """Runs jobs on the SIP thread and keeps the per-Call-ID INVITE traces.
+
+    One per process (like the Runtime). ``install()`` once the runtime is running.
+    """
+
+    # Traces whose CALL_INCOMING never came (baresip answered the INVITE itself:
+    # 488, 486 max calls, retransmissions) are dropped after this many seconds.
+    TRACE_TTL_S = 30.0
+    TRACE_MAX = 4096
+
+    def __init__(self, runtime: Any, on_invite_seen: Callable[[InviteTrace], None] | None = None):
+        self._runtime = runtime
+        self._jobs: collections.deque[tuple[Callable[[], Any], asyncio.Future[Any]]] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._prev_sink: Callable[..., None] | None = None
+        self._traces: collections.OrderedDict[str, InviteTrace] = collections.OrderedDict()
+        self._traces_lock = threading.Lock()
+        self._trace_cb = _TRACE_H(self._on_trace)  # kept alive for the process
+        self._on_invite_seen = on_invite_seen
+
+    # -- running code on the re thread -----------------------------------------------
+
+    async def install(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._prev_sink = _events.set_sink(self._sink)
+        if self._prev_sink is None:
+            raise RuntimeError("baresip runtime is not running (no event sink)")
+        sip = await self.on_re_thread(_so.uag_sip)
+        if not sip:
+            raise RuntimeError("baresip has no SIP stack (uag_sip() is NULL)")
+        await self.on_re_thread(lambda: _so.sip_set_trace_handler(sip, self._trace_cb))
+
+    def uninstall(self) -> None:
+        if self._prev_sink is not None and _events._sink == self._sink:
+            _events.set_sink(self._prev_sink)
+
+    async def on_re_thread(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn()`` on the SIP thread at a safe point; return its result."""
+        assert self._loop is not None
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._jobs.append((fn, fut))
+        await self._runtime.cmd(lib.BP_CMD_PING)
+        # The job ran before the PONG was dispatched; its result was scheduled on the
+        # loop before the PONG's, so it is normally done here already.
+        return await asyncio.wait_for(fut, 2.0)
+
+    def _sink(self, ev: int, handle: int, payload: bytes | None) -> None:
+        # RE THREAD (every native event passes here). Jobs run only on PONG: that is
+        # emitted from the command dispatcher's top level, never from inside baresip's
+        # call processing, so freeing a call there cannot pull it from under anyone.
+        if ev == lib.BP_EV_PONG and self._jobs:
+            while self._jobs:
+                fn, fut = self._jobs.popleft()
+                try:
+                    result, exc = fn(), None
+                except Exception as e:  # pragma: no cover - defensive
+                    result, exc = None, e
+                self._resolve(fut, result, exc)
+        prev = self._prev_sink
+        if prev is not None:
+            prev(ev, handle, payload)
+
+    def _resolve(self, fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+        def done() -> None:
+            if fut.done():
+                return
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(done)
+
+    # -- reject with any status --------------------------------------------------------
+
+    async def reject(self, call_id: str, status: int, reason: str) -> bool:
+        """Send ``status reason`` to a still-ringing inbound call. False if it is gone."""
+        cid = call_id.encode()
+        text = reason.encode()
+
+        def job() -> bool:
+            call = _so.uag_call_find(cid)
+            if not call or _so.call_state(call) != _CALL_STATE_INCOMING:
+                return False
+            # Same as the binding's reject(), which hard-codes 486: sends the final
+            # response, emits CALL_CLOSED (which frees the binding's handle slot).
+            _so.ua_hangup(_so.call_get_ua(call), call, status, text)
+            return True
+
+        return bool(await self.on_re_thread(job))
+
+    # -- INVITE traces -------------------------------------------------------------------
+
+    def _on_trace(self, tx: bool, tp: int, src: int, dst: int, pkt: int, n: int, arg: int) -> None:
+        # RE THREAD, for every SIP message in or out. Cheap reject of all but INVITEs.
+        try:
+            if tx or n < 8 or ctypes.string_at(pkt, 7).upper() != b"INVITE ":
+                return
+            parsed = _parse_invite(ctypes.string_at(pkt, min(n, 16384)))
+            if parsed is None:
+                return
+            call_id, ruri, from_value = parsed
+            buf = ctypes.create_string_buffer(64)
+            host = buf.value.decode() if _so.sa_ntop(src, buf, 64) == 0 else "?"
+            name = _so.sip_transp_name(tp)
+            trace = InviteTrace(
+                call_id=call_id,
+                src_host=host,
+                src_port=int(_so.sa_port(src)),
+                transport=(name or b"udp").decode().lower(),
+                request_uri=ruri,
+                from_value=from_value,
+                seen_at=time.monotonic(),
+            )
+            with self._traces_lock:
+                if call_id in self._traces:  # a retransmission or a re-INVITE
+                    return
+                self._traces[call_id] = trace
+                self._prune()
+            if self._on_invite_seen is not None:
+                self._on_invite_seen(trace)
+        except Exception:  # never raise into C
+            log.exception("sip trace handler failed")
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        while self._traces:
+            first = next(iter(self._traces.values()))
+            if len(self._traces) <= self.TRACE_MAX and now - first.seen_at < self.TRACE_TTL_S:
+                break
+            self._traces.popitem(last=False)
+
+    def take_trace(self, call_id: str) -> InviteTrace | None:
+        """The INVITE trace for ``call_id`` (kept for re-INVITE dedup until it expires)."""
+        with self._traces_lock:
+            return self._traces.get(call_id)
