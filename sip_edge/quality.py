@@ -47,7 +47,7 @@ def mos_from_r(r: float) -> float:
 def estimate_mos(loss_pct: float, jitter_ms: float, latency_ms: float = 20.0) -> float:
     """Estimated MOS (1.0-4.5, two decimals) of a G.711 stream with `loss_pct` percent random
     packet loss, `jitter_ms` interarrival jitter and `latency_ms` one-way network latency.
-    A clean loopback call scores about 4.4; 5 % loss about 3.6; 20 % loss about 2.2."""
+    A clean loopback call scores about 4.4; 5 % loss about 3.9; 20 % loss about 2.6."""
     return round(max(1.0, min(4.5, mos_from_r(r_factor(loss_pct, jitter_ms, latency_ms)))), 2)
 
 
