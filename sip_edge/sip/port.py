@@ -209,6 +209,11 @@ class Leg(Protocol):
     @property
     def audio(self) -> LegAudio: ...
 
+    @property
+    def ended(self) -> LegEnded | None:
+        """How the leg ended; None while it lives."""
+        ...
+
     async def wait_answered(self, timeout: float) -> None:
         """Outbound: wait for 200 OK. Raises LegBusy / LegDeclined / LegNoAnswer /
         LegFailed (with ``status``); on timeout the leg is cancelled first.

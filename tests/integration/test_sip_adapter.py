@@ -213,7 +213,8 @@ def test_garbage_on_the_sip_port_does_not_kill_the_edge(edge: Edge, tmp_path: Pa
         b"garbage\r\n\r\n",
         b"INVITE sip:x SIP/2.0\r\nVia: broken\r\nContent-Length: 99999\r\n\r\nv=0",
         b"SIP/2.0 200 OK\r\n\r\n",
-        b"INVITE sip:1@127.0.0.1 SIP/2.0\r\nCall-ID: x\r\nCSeq: banana\r\nContent-Type: application/sdp\r\n\r\n",
+        b"INVITE sip:1@127.0.0.1 SIP/2.0\r\nCall-ID: x\r\nCSeq: banana\r\n"
+        b"Content-Type: application/sdp\r\n\r\n",
     ]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
         for j in junk:

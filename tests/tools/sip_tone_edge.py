@@ -54,7 +54,7 @@ async def play_and_record(leg: Leg, freq: float, record: Path | None) -> None:
     for _ in range(3):
         leg.audio.write(tone(freq, rate, ptime, phase))
         phase += frame_bytes // 2
-    while leg.ended is None:  # type: ignore[attr-defined]
+    while leg.ended is None:
         leg.audio.write(tone(freq, rate, ptime, phase))
         phase += frame_bytes // 2
         received += leg.audio.read(frame_bytes * 4)
