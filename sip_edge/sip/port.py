@@ -277,7 +277,7 @@ class InboundInvite(Protocol):
 
     @property
     def headers(self) -> Mapping[str, str]:
-        """Selected INVITE headers by canonical name (To, P-Called-Party-ID, Diversion, Via...)."""
+        """Allowlisted INVITE headers present (StackSettings.expose_headers)."""
         ...
 
     @property
