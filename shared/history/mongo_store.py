@@ -2,8 +2,8 @@
 
 Collections and the indexes created on open (idempotent `create_index` calls):
 - `calls`: `call_id` unique; (tenant_id, started_us desc, call_id desc) for the tenant's timeline;
-  (tenant_id, user_id, started_us desc, call_id desc) for a user's; (tenant_id, number_called,
-  started_us desc) and (tenant_id, caller, started_us desc) for the number filter.
+  (tenant_id, X, started_us desc, call_id desc) for X in user_id, number_called, caller,
+  disposition and direction, so a filtered page walks an index in order and stops at the limit.
 - `activities`: `id` unique; (tenant_id, user_id, created_us desc, id desc).
 - `stats_daily`: `_id` is "{tenant_id}|{day}"; (tenant_id, day).
 
@@ -103,14 +103,16 @@ class MongoHistoryStore:
                 ],
                 name="user_time",
             )
-            self.calls.create_index(
-                [("tenant_id", ASCENDING), ("number_called", ASCENDING), ("started_us", DESCENDING)],
-                name="number_time",
-            )
-            self.calls.create_index(
-                [("tenant_id", ASCENDING), ("caller", ASCENDING), ("started_us", DESCENDING)],
-                name="caller_time",
-            )
+            for field in ("number_called", "caller", "disposition", "direction"):
+                self.calls.create_index(
+                    [
+                        ("tenant_id", ASCENDING),
+                        (field, ASCENDING),
+                        ("started_us", DESCENDING),
+                        ("call_id", DESCENDING),
+                    ],
+                    name=f"{field}_time",
+                )
             self.activities.create_index([("id", ASCENDING)], unique=True, name="id_unique")
             self.activities.create_index(
                 [

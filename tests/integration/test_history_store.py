@@ -481,7 +481,7 @@ def test_sqlite_file_is_wal(tmp_path: Path) -> None:
 
 
 def test_factory_chooses_the_adapter(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, mongodb_uri=None)
     store = open_history_store(settings)
     assert isinstance(store, SqliteHistoryStore)
     assert store.path == default_sqlite_path(tmp_path) == tmp_path / "history" / "history.sqlite3"
@@ -495,7 +495,7 @@ def test_factory_chooses_the_adapter(tmp_path: Path) -> None:
         open_history_store(None)
 
 
-def test_unreachable_mongodb_is_unavailable() -> None:
+def test_unreachable_mongodb_is_unavailable(tmp_path: Path) -> None:
     from shared.history.mongo_store import MongoHistoryStore
 
     with socket.socket() as s:  # a port nobody listens on
@@ -503,6 +503,9 @@ def test_unreachable_mongodb_is_unavailable() -> None:
         port = s.getsockname()[1]
     with pytest.raises(Unavailable):
         MongoHistoryStore(f"mongodb://127.0.0.1:{port}/x", server_selection_timeout_ms=300)
+    with pytest.raises(Unavailable):  # the factory picks MongoDB when the settings carry a URI
+        open_history_store(Settings(mongodb_uri=f"mongodb://127.0.0.1:{port}/x"), tmp_path / "unused.sqlite3")
+    assert not (tmp_path / "unused.sqlite3").exists()
 
 
 @pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set: no MongoDB server to test against")
@@ -510,8 +513,6 @@ def test_mongo_creates_its_indexes() -> None:
     from shared.history.mongo_store import MongoHistoryStore
 
     database = f"history_test_{uuid.uuid4().hex[:12]}"
-    store = open_history_store(Settings(mongodb_uri=MONGODB_URI))
-    store.close()
     mongo = MongoHistoryStore(MONGODB_URI, database=database)
     try:
         calls = mongo.calls.index_information()
