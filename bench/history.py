@@ -89,7 +89,12 @@ def run(name: str, store: HistoryStore, records: list[CallRecord], queries: int)
     for rec in records:
         store.put_call(rec)
     elapsed = time.perf_counter() - t
-    rows.append((f"{name}: insert {len(records)} call records (one put_call each)", f"{len(records) / elapsed:,.0f}/s"))
+    rows.append(
+        (
+            f"{name}: insert {len(records)} call records (one put_call each)",
+            f"{len(records) / elapsed:,.0f}/s",
+        )
+    )
     t0 = "T0"
     cursor = store.list_calls(t0, limit=50).next_cursor
     for _ in range(40):  # a cursor 40 pages deep
