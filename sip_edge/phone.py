@@ -669,10 +669,11 @@ class Phone:
         self._bridge_obj = NativeBridge(self._runtime)
         await self._bridge_obj.install()
         # No ;transport= on the catch-all: with one, INVITEs over the other transport got 404.
+        # video_codecs=none: no re-INVITE after answering (found by the edge's SIP adapter).
         self._catchall = await UserAgent.create(
             self._runtime,
             f"<sip:{s.user}@{s.host}:{s.port}>;regint=0;catchall=yes;answermode=manual;"
-            f"audio_codecs={','.join(s.codecs)};dtmfmode=rtpevent",
+            f"audio_codecs={','.join(s.codecs)};dtmfmode=rtpevent;video_codecs=none",
         )
         self._catchall.on_incoming(self._on_incoming)
         self._runtime.subscribe(self._buffer_early)
@@ -748,7 +749,7 @@ class Phone:
             ua = await UserAgent.create(
                 self._runtime,
                 f"<sip:{user}@{s.host}:{s.port}>;regint=0;answermode=manual;"
-                f"audio_codecs={','.join(s.codecs)};dtmfmode={dtmf}",
+                f"audio_codecs={','.join(s.codecs)};dtmfmode={dtmf};video_codecs=none",
             )
             ua.on_incoming(self._on_incoming)
             self._uas[key] = ua
