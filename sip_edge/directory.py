@@ -180,6 +180,11 @@ class TenantDirectory:
             return []
         return list(data.devices.get(user_id, {}).values())
 
+    def numbers_of(self, tenant_id: str) -> list[str]:
+        """The tenant's numbers (E.164), sorted."""
+        data = self._tenants.get(tenant_id)
+        return sorted(data.numbers) if data is not None else []
+
     def tenant_ids(self) -> list[str]:
         return [tid for tid, d in self._tenants.items() if d.tenant is not None]
 

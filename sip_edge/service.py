@@ -1,0 +1,381 @@
+"""The edge process: SIP stack, media engine, config follower and call-control API, wired.
+
+`EdgeService.start()` loads the ConfigDB snapshot (so the first call already routes), starts
+following updates, binds SIP (UDP and TCP) and the control API. Each INVITE goes through
+`handle_invite`:
+
+    source not on the trunk      -> 403
+    over capacity / draining     -> 503
+    unknown number               -> 404
+    suspended / expired tenant   -> answer, announcement, hang-up (call record: rejected)
+    otherwise                    -> answer, `InboundCall` runs the IVR
+
+`drain()` (SIGTERM) refuses new calls with 503 and lets live ones finish, up to a limit.
+The process shares nothing with other edge processes but ConfigDB, History and Blob, so
+capacity grows by running more of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from shared.models.call import CallRecord
+from shared.models.call import Leg as LegDoc
+from shared.models.user import RingStrategy
+from shared.ports import Clock, SystemClock
+from sip_edge.call_flow import EdgeDeps, InboundCall, LegTrack, dial_out, event, new_id, ring_in_turn
+from sip_edge.control_api import ActiveCall, CallControlError, ClickToCall
+from sip_edge.routing import Announce, Reject, route_inbound
+from sip_edge.sip.port import CallerId, InboundInvite, LegFailed
+
+log = logging.getLogger("sip_edge.service")
+
+ANNOUNCEMENT_FOR = {
+    "tenant_suspended": "service_suspended",
+    "trial_expired": "service_suspended",
+    "no_entry": "number_not_in_service",
+}
+
+
+@dataclass
+class TrunkPolicy:
+    """Which sources may send INVITEs: addresses or CIDR networks."""
+
+    allowed: tuple[str, ...]
+
+    def allows(self, host: str | None) -> bool:
+        if host is None:
+            return False
+        try:
+            addr = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return host in self.allowed
+        for entry in self.allowed:
+            try:
+                if addr in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                if entry == host:
+                    return True
+        return False
+
+
+class CallTable:
+    """The process's live calls, by call id."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, InboundCall] = {}
+
+    def add(self, call: InboundCall) -> None:
+        self.calls[call.call_id] = call
+
+    def remove(self, call: InboundCall) -> None:
+        self.calls.pop(call.call_id, None)
+
+    def of_tenant(self, tenant_id: str) -> list[InboundCall]:
+        return [c for c in self.calls.values() if c.tenant_id == tenant_id]
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+
+class EdgeCalls:
+    """Takes INVITEs and control requests; owns the call table. Implements `CallControl`."""
+
+    def __init__(
+        self,
+        deps: EdgeDeps,
+        trunk: TrunkPolicy,
+        *,
+        max_legs: int,
+        clock: Clock | None = None,
+        config_status: Any = None,
+    ) -> None:
+        self.deps = deps
+        self.trunk = trunk
+        self.max_legs = max_legs
+        self.clock = clock or SystemClock()
+        self.table = CallTable()
+        self.draining = False
+        self.config_status = config_status
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    # -- inbound
+
+    async def handle_invite(self, invite: InboundInvite) -> None:
+        received = time.perf_counter()
+        m = self.deps.metrics
+        source = invite.source
+        if not self.trunk.allows(source.host if source else None):
+            await self._reject(invite, 403, "Forbidden", "source_not_on_trunk", source=str(source))
+            return
+        if self.draining:
+            await self._reject(invite, 503, "Service Unavailable", "draining")
+            return
+        if self.deps.stack.active_legs >= self.max_legs - 1:
+            await self._reject(invite, 503, "Service Unavailable", "capacity")
+            return
+        decision = route_inbound(
+            self.deps.directory, invite.request_uri_user, invite.to_user, self.clock.now()
+        )
+        if isinstance(decision, Reject):
+            await self._reject(
+                invite, decision.status, "Not Found", decision.reason, called=invite.called_number
+            )
+            return
+        leg = await invite.answer()
+        m.setup_seconds.observe(time.perf_counter() - received)
+        if isinstance(decision, Announce):
+            await self._announce(invite, decision, leg)
+            return
+        call = InboundCall(
+            self.deps,
+            tenant=decision.tenant,
+            number_called=decision.number.number,
+            caller=invite.from_user,
+            entry=decision.entry,
+            caller_leg=leg,
+        )
+        event(
+            "invite_answered",
+            call.call_id,
+            call.tenant_id,
+            sip_call_id=invite.call_id,
+            answer_ms=round((time.perf_counter() - received) * 1000, 2),
+        )
+        await self._run(call)
+
+    async def _run(self, call: InboundCall) -> None:
+        self.table.add(call)
+        self.deps.metrics.active_calls.set(len(self.table))
+        try:
+            await call.run()
+        finally:
+            self.table.remove(call)
+            self.deps.metrics.active_calls.set(len(self.table))
+
+    async def _reject(self, invite: InboundInvite, status: int, reason: str, why: str, **fields: Any) -> None:
+        self.deps.metrics.rejected_invites.labels(str(status)).inc()
+        self.deps.metrics.failures.labels(why).inc()
+        log.info(
+            json.dumps(
+                {
+                    "event": "invite_rejected",
+                    "call_id": None,
+                    "tenant_id": None,
+                    "sip_call_id": invite.call_id,
+                    "status": status,
+                    "why": why,
+                    **fields,
+                }
+            )
+        )
+        await invite.reject(status, reason)
+
+    async def _announce(self, invite: InboundInvite, decision: Announce, leg: Any) -> None:
+        call_id = new_id()
+        tenant_id = decision.tenant.id
+        started = self.clock.now()
+        self.deps.metrics.failures.labels(decision.reason).inc()
+        event("announcement", call_id, tenant_id, reason=decision.reason, sip_call_id=invite.call_id)
+        with contextlib.suppress(Exception):
+            await leg.wait_media(2.0)
+            media = self.deps.engine.attach(leg.audio, leg_id=leg.leg_id)
+            pcm = self.deps.prompts.system(ANNOUNCEMENT_FOR.get(decision.reason, "number_not_in_service"))
+            await asyncio.wait_for(asyncio.wrap_future(media.play(pcm, rate=8000).future), 30)
+        await leg.hangup()
+        ended = self.clock.now()
+        record = CallRecord(
+            call_id=call_id,
+            tenant_id=tenant_id,
+            number_called=decision.number.number,
+            caller=invite.from_user,
+            legs=[
+                LegDoc(
+                    leg_id=leg.leg_id,
+                    kind="caller",
+                    started_at=started,
+                    answered_at=started,
+                    ended_at=ended,
+                    outcome="answered",
+                    sip_status=200,
+                )
+            ],
+            started_at=started,
+            ended_at=ended,
+            disposition="rejected",
+            hangup_reason=decision.reason,
+        )
+        with contextlib.suppress(Exception):
+            await self.deps.history.put_call(record)
+        self.deps.metrics.calls.labels("rejected").inc()
+
+    # -- CallControl
+
+    async def click_to_call(self, request: ClickToCall) -> ActiveCall:
+        d = self.deps.directory
+        user = d.user(request.tenant_id, request.user_id)
+        tenant = d.tenant(request.tenant_id)
+        if user is None or tenant is None:
+            raise CallControlError(404, "Not Found", "no such user in this tenant")
+        if not user.forwarding_numbers:
+            raise CallControlError(422, "No phone", "the user has no forwarding number to ring first")
+        if self.draining:
+            raise CallControlError(503, "Draining", "this edge is shutting down")
+        numbers = d.numbers_of(tenant.id)
+        presented = numbers[0] if numbers else None
+        call = ClickToCallSession(self, tenant, user, request.destination, presented)
+        task = asyncio.ensure_future(call.run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return call.info
+
+    def active_calls(self, tenant_id: str) -> list[ActiveCall]:
+        return [ActiveCall(**c.info()) for c in self.table.of_tenant(tenant_id)]
+
+    async def hangup(self, tenant_id: str, call_id: str) -> bool:
+        call = self.table.calls.get(call_id)
+        if call is None or call.tenant_id != tenant_id:
+            return False
+        await call.hangup("hangup_requested")
+        return True
+
+    def health(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "status": "draining" if self.draining else "ok",
+            "draining": self.draining,
+            "active_calls": len(self.table),
+            "active_legs": self.deps.stack.active_legs,
+        }
+        if self.config_status is not None:
+            info["config"] = self.config_status()
+        return info
+
+    def metrics(self) -> tuple[bytes, str]:
+        from sip_edge.metrics import CONTENT_TYPE
+
+        self.deps.metrics.active_legs.set(self.deps.stack.active_legs)
+        return self.deps.metrics.render(), CONTENT_TYPE
+
+    async def drain(self, timeout: float) -> None:
+        """Refuse new calls (503) and wait for live ones, up to `timeout` seconds."""
+        self.draining = True
+        self.deps.metrics.draining.set(1)
+        deadline = time.monotonic() + timeout
+        log.info(json.dumps({"event": "draining", "active_calls": len(self.table), "timeout_s": timeout}))
+        while len(self.table) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        for call in list(self.table.calls.values()):
+            await call.hangup("edge_shutdown")
+        await asyncio.sleep(0)
+
+
+class ClickToCallSession:
+    """Ring the user's phone; when they answer, dial the destination and bridge the two."""
+
+    def __init__(
+        self, edge: EdgeCalls, tenant: Any, user: Any, destination: str, presented: str | None
+    ) -> None:
+        self.edge, self.tenant, self.user = edge, tenant, user
+        self.destination, self.presented = destination, presented
+        self.call_id = new_id()
+        self.started_at = edge.clock.now()
+        self.info = ActiveCall(
+            call_id=self.call_id,
+            tenant_id=tenant.id,
+            direction="click_to_call",
+            caller=user.forwarding_numbers[0],
+            number_called=destination,
+            user_id=user.id,
+            state="ringing_user",
+            started_at=self.started_at.isoformat().replace("+00:00", "Z"),
+        )
+
+    async def run(self) -> None:
+        deps = self.edge.deps
+        placed: list[LegTrack] = []
+        first = await ring_in_turn(
+            deps,
+            tuple(self.user.forwarding_numbers[:1]),
+            RingStrategy.SEQUENTIAL,
+            self.user.ring_timeout_s,
+            caller_id=CallerId(self.destination),
+            call_id=self.call_id,
+            tenant_id=self.tenant.id,
+            placed=placed,
+        )
+        second: LegTrack | None = None
+        reason = "user_no_answer"
+        try:
+            if first is not None:
+                self.info.state = "dialing_destination"
+                for t in placed:
+                    t.doc.kind = "click_to_call"
+                try:
+                    second = await dial_out(
+                        deps,
+                        self.destination,
+                        caller_id=CallerId(self.presented) if self.presented else None,
+                        ring_timeout_s=60,
+                        kind="forward",
+                        call_id=self.call_id,
+                        tenant_id=self.tenant.id,
+                    )
+                except (LegFailed, Exception) as exc:
+                    track = getattr(exc, "track", None)
+                    if track is not None:
+                        placed.append(track)
+                    reason = "destination_failed"
+                if second is not None:
+                    placed.append(second)
+                    self.info.state = "bridged"
+                    await first.leg.wait_media(2.0)
+                    await second.leg.wait_media(2.0)
+                    a = deps.engine.attach(first.leg.audio, leg_id=first.leg.leg_id)
+                    b = deps.engine.attach(second.leg.audio, leg_id=second.leg.leg_id)
+                    deps.engine.bridge(a, b)
+                    ended = asyncio.Event()
+                    loop = asyncio.get_running_loop()
+                    for t in (first, second):
+                        t.leg.on_ended(lambda _e: loop.call_soon_threadsafe(ended.set))
+                    await ended.wait()
+                    reason = "hangup"
+        finally:
+            now = deps.clock.now()
+            for t in placed:
+                with contextlib.suppress(Exception):
+                    await t.leg.hangup()
+                t.close(now, "cancelled")
+            from sip_edge.quality import disposition_of
+
+            legs = [t.doc for t in placed]
+            record = CallRecord(
+                call_id=self.call_id,
+                tenant_id=self.tenant.id,
+                number_called=self.destination,
+                caller=self.user.forwarding_numbers[0],
+                direction="click_to_call",
+                legs=legs,
+                started_at=self.started_at,
+                answered_at=second.doc.answered_at if second else None,
+                ended_at=now,
+                disposition=disposition_of(legs=legs[1:] if second else legs),
+                user_id=self.user.id,
+                hangup_reason=reason,
+            )
+            with contextlib.suppress(Exception):
+                await deps.history.put_call(record)
+            event(
+                "click_to_call_ended",
+                self.call_id,
+                self.tenant.id,
+                reason=reason,
+                disposition=record.disposition,
+            )
