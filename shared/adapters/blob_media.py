@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobSasPermissions, BlobServiceClient, ContentSettings, generate_blob_sas
@@ -28,8 +28,10 @@ T = TypeVar("T")
 
 
 class BlobMedia:
-    def __init__(self, connection_string: str) -> None:
-        self.service = BlobServiceClient.from_connection_string(connection_string)
+    def __init__(self, connection_string: str, **client_options: Any) -> None:
+        """`client_options` go to the SDK client, e.g. ``retry_total=0`` for a caller that
+        retries on its own (the SDK's default retries take over a minute to give up)."""
+        self.service = BlobServiceClient.from_connection_string(connection_string, **client_options)
         credential = self.service.credential
         self._account_name: str = self.service.account_name or ""
         self._account_key: str | None = getattr(credential, "account_key", None)
