@@ -131,6 +131,23 @@ def is_silent(pcm: bytes, threshold: float = DEFAULT_SILENCE_RMS) -> bool:
     return rms(pcm) < threshold
 
 
+def trim_silence(
+    pcm: bytes,
+    rate: int,
+    threshold: float = DEFAULT_SILENCE_RMS,
+    *,
+    keep_ms: float = 100.0,
+    frame_ms: int = 10,
+) -> bytes:
+    """Cut leading and trailing silence (judged per `frame_ms` frame), keeping `keep_ms`."""
+    fb = frame_bytes(rate, frame_ms)
+    voiced = [i for i in range(0, len(pcm), fb) if not is_silent(pcm[i : i + fb], threshold)]
+    if not voiced:
+        return b""
+    keep = frame_bytes(rate, int(keep_ms))
+    return pcm[max(0, voiced[0] - keep) : min(len(pcm), voiced[-1] + fb + keep)]
+
+
 def tone_power(pcm: bytes, rate: int, freq: float) -> float:
     """Goertzel: the normalised power of `freq` in the block, about amplitude**2 / 4 for a
     pure sine of that frequency at `amplitude` (0-1 of full scale); ~0 when absent."""

@@ -1,0 +1,206 @@
+"""Upload recordings to Blob through a local spool, so none is lost while Blob is down.
+
+``await uploader.submit(container, name, wav)`` first writes the file to
+``{spool_dir}/{container}/{name}`` (atomically: a ``.part`` file renamed into place), then
+tries the upload (`attempts` times, `retry_delay_s` apart). The spooled file is deleted only
+after an upload succeeded. A background task (``start()``) re-uploads whatever is left in
+the spool: once at start-up (files left by an earlier run) and then with exponential
+back-off (`retry_initial_s` doubling to `retry_max_s`, reset by a success).
+
+Blob names: `voicemail_blob_name` -> ``{tenant}/{user}/{id}.wav`` in container ``voicemail``,
+`recording_blob_name` -> ``{tenant}/{call_id}.wav`` in container ``recordings``.
+
+Give the Blob client few or no SDK retries (``BlobMedia(conn, retry_total=0)``): this
+module retries on its own, and the SDK's defaults take over a minute to fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Protocol
+
+from shared.errors import Unavailable
+
+log = logging.getLogger("sip_edge.media.uploader")
+
+VOICEMAIL_CONTAINER = "voicemail"
+RECORDINGS_CONTAINER = "recordings"
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]{0,127}$")
+_CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+_CONTENT_TYPES = {".wav": "audio/wav", ".json": "application/json"}
+
+
+def voicemail_blob_name(tenant_id: str, user_id: str, voicemail_id: str) -> str:
+    return f"{tenant_id}/{user_id}/{voicemail_id}.wav"
+
+
+def recording_blob_name(tenant_id: str, call_id: str) -> str:
+    return f"{tenant_id}/{call_id}.wav"
+
+
+class BlobWriter(Protocol):
+    """What the uploader needs from Blob (`shared.adapters.blob_media.BlobMedia` has it).
+    Raises `shared.errors.Unavailable` when storage cannot be reached."""
+
+    async def upload(self, container: str, name: str, data: bytes, content_type: str) -> None: ...
+
+
+def _event(event: str, **fields: object) -> None:
+    log.info(json.dumps({"event": event, **fields}, default=str))
+
+
+def _check(container: str, name: str) -> None:
+    if not _CONTAINER.fullmatch(container):
+        raise ValueError(f"invalid container name {container!r}")
+    parts = name.split("/")
+    if not all(_SEGMENT.fullmatch(p) for p in parts) or any(p.endswith(".part") for p in parts):
+        raise ValueError(f"invalid blob name {name!r}")
+
+
+class SpoolingUploader:
+    def __init__(
+        self,
+        blobs: BlobWriter,
+        spool_dir: Path,
+        *,
+        attempts: int = 2,
+        retry_delay_s: float = 0.5,
+        retry_initial_s: float = 2.0,
+        retry_max_s: float = 60.0,
+    ) -> None:
+        self.blobs = blobs
+        self.spool_dir = Path(spool_dir)
+        self.attempts = max(1, attempts)
+        self.retry_delay_s = retry_delay_s
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self._inflight: set[Path] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._kick = asyncio.Event()
+        self.uploaded = 0
+        self.failures = 0
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        """Start the retry loop; it first uploads what an earlier run left in the spool."""
+        if self._task is None:
+            self.spool_dir.mkdir(parents=True, exist_ok=True)
+            self._task = asyncio.create_task(self._retry_loop(), name="spool-uploader")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # -- public
+
+    async def submit(self, container: str, name: str, data: bytes, content_type: str | None = None) -> bool:
+        """Spool, then upload. True when uploaded now; False when it stays spooled for the
+        retry loop (never raises for a storage outage; ValueError for an invalid name)."""
+        _check(container, name)
+        path = self.spool_dir / container / name
+        await asyncio.to_thread(_write_atomic, path, data)
+        _event("upload_spooled", container=container, blob=name, bytes=len(data))
+        for attempt in range(self.attempts):
+            if attempt:
+                await asyncio.sleep(self.retry_delay_s)
+            if await self._upload_path(path, content_type):
+                return True
+        self._kick.set()  # make sure the loop is armed
+        return False
+
+    def pending(self) -> list[tuple[str, str]]:
+        """(container, name) of every spooled file not yet uploaded."""
+        return [self._split(p) for p in self._spooled()]
+
+    async def flush(self) -> int:
+        """Try every spooled file once now; returns how many remain."""
+        for path in self._spooled():
+            await self._upload_path(path, None)
+        return len(self._spooled())
+
+    # -- internals
+
+    def _spooled(self) -> list[Path]:
+        if not self.spool_dir.exists():
+            return []
+        return sorted(p for p in self.spool_dir.rglob("*") if p.is_file() and not p.name.endswith(".part"))
+
+    def _split(self, path: Path) -> tuple[str, str]:
+        rel = path.relative_to(self.spool_dir).parts
+        return rel[0], "/".join(rel[1:])
+
+    async def _upload_path(self, path: Path, content_type: str | None) -> bool:
+        if path in self._inflight:
+            return False
+        self._inflight.add(path)
+        container, name = self._split(path)
+        try:
+            try:
+                data = await asyncio.to_thread(path.read_bytes)
+            except FileNotFoundError:
+                return True  # uploaded and removed by someone else meanwhile
+            ctype = content_type or _CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+            try:
+                await self.blobs.upload(container, name, data, ctype)
+            except Unavailable as exc:
+                self.failures += 1
+                _event("upload_failed", container=container, blob=name, reason=str(exc)[:200])
+                return False
+            await asyncio.to_thread(_remove, path, self.spool_dir)
+            self.uploaded += 1
+            _event("upload_done", container=container, blob=name, bytes=len(data))
+            return True
+        finally:
+            self._inflight.discard(path)
+
+    async def _retry_loop(self) -> None:
+        delay = self.retry_initial_s
+        while True:
+            remaining = ok = 0
+            for path in self._spooled():
+                if await self._upload_path(path, None):
+                    ok += 1
+                else:
+                    remaining += 1
+            if remaining == 0:
+                delay = self.retry_initial_s
+                self._kick.clear()
+                await self._kick.wait()  # idle until a submit leaves something behind
+                await asyncio.sleep(self.retry_initial_s)
+                continue
+            if ok:
+                delay = self.retry_initial_s
+            _event("upload_retry_scheduled", pending=remaining, in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(self.retry_max_s, delay * 2)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _remove(path: Path, root: Path) -> None:
+    path.unlink(missing_ok=True)
+    parent = path.parent
+    while parent != root and parent.is_relative_to(root):
+        try:
+            parent.rmdir()  # only when empty
+        except OSError:
+            break
+        parent = parent.parent
