@@ -58,8 +58,8 @@ class PromptSource(Protocol):
 
 
 class MediaStore(Protocol):
-    async def store(self, container: str, name: str, wav: bytes) -> None:
-        """Keep `wav` for upload to Blob `container/name`; survives a failed upload."""
+    async def submit(self, container: str, name: str, data: bytes, content_type: str | None = None) -> bool:
+        """Spool `data` for Blob `container/name` and try the upload (False: kept for a retry)."""
         ...
 
 
@@ -497,7 +497,7 @@ class InboundCall:
             )
         else:
             name = f"{self.tenant_id}/{user.id}/{new_id()}.wav"
-            await self.deps.media.store("voicemail", name, result.wav)
+            await self.deps.media.submit("voicemail", name, result.wav)
             self.voicemail_blob = f"voicemail/{name}"
             self.voicemail_seconds = round(result.duration_s, 2)
             event(
@@ -580,7 +580,7 @@ class InboundCall:
         if recording.duration_s < 1.0:
             return
         name = f"{self.tenant_id}/{self.call_id}.wav"
-        await self.deps.media.store("recordings", name, recording.wav)
+        await self.deps.media.submit("recordings", name, recording.wav)
         self.recording_blob = f"recordings/{name}"
 
     async def write(self, record: CallRecord, user: User | None) -> None:

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import socket
 import sys
 import time
@@ -94,6 +95,10 @@ async def _run(phone: Phone, uri: str, args: argparse.Namespace, out: Printer) -
     deadline = time.monotonic() + (args.hangup_after if args.hangup_after is not None else args.timeout)
     out("trying", f"trying {uri} from {args.from_ or 'caller'}@{phone.address}", uri=uri, t=0.0)
     call = await phone.dial(uri, from_user=args.from_, dtmf=dtmf)
+    # Ctrl-C or SIGTERM hangs up (BYE, or CANCEL while ringing); the run then ends as usual.
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: loop.create_task(call.hangup()))
 
     def on_call(kind: str, d: dict[str, Any]) -> None:
         t = round(d.get("t", call.now()), 3)

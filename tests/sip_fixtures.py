@@ -257,6 +257,7 @@ def start_caller(
     hangup_after: float | None = None,
     from_: str | None = None,
     transport: str | None = None,
+    listen: str | None = None,
     timeout: float = 60.0,
 ) -> CallerProcess:
     """Start ``python -m sip_edge.caller NUMBER --edge EDGE --json ...`` in the background."""
@@ -275,6 +276,7 @@ def start_caller(
         ("--hangup-after", hangup_after),
         ("--from", from_),
         ("--transport", transport),
+        ("--listen", listen),
     ]
     for flag, value in options:
         if value is not None:

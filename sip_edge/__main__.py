@@ -1,0 +1,154 @@
+"""`python -m sip_edge`: one edge process (one unit of capacity).
+
+Settings come from `shared.settings.Settings` (environment / local.settings.json):
+SIP_HOST, SIP_PORT, TRUNK_ALLOWED_SOURCES, PROVIDER_ADDRESS, CALLER_ID_POLICY,
+EDGE_CONTROL_PORT, EDGE_CONTROL_TOKEN, EDGE_MAX_LEGS, EDGE_DRAIN_SECONDS, CONFIGDB_*,
+AzureWebJobsStorage, DATA_DIR, MONGODB_URI. Command-line flags override the ports.
+
+SIGTERM or SIGINT: refuse new calls (503), let live calls finish for up to EDGE_DRAIN_SECONDS,
+then stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from pathlib import Path
+
+import uvicorn
+
+from shared.adapters.blob_media import BlobMedia
+from shared.adapters.storage_queue_bus import StorageQueueBus
+from shared.configdb.aio import AsyncConfigDBClient
+from shared.history import open_history_store
+from shared.history.aio import AsyncHistoryStore
+from shared.logs import configure_logging
+from shared.ports import SystemClock
+from shared.settings import Settings
+from sip_edge.announcements import EdgePrompts
+from sip_edge.call_flow import EdgeDeps
+from sip_edge.config_sync import ConfigSync
+from sip_edge.control_api import create_control_app
+from sip_edge.directory import TenantDirectory
+from sip_edge.media.engine import MediaEngine
+from sip_edge.media.prompts import PromptCache
+from sip_edge.media.uploader import SpoolingUploader
+from sip_edge.metrics import EdgeMetrics
+from sip_edge.service import EdgeCalls, TrunkPolicy
+from sip_edge.sip.baresip_stack import BaresipStack
+from sip_edge.sip.port import ListenAddress, StackSettings
+
+log = logging.getLogger("sip_edge")
+
+
+async def serve(settings: Settings, *, data_dir: Path) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    metrics = EdgeMetrics()
+    directory = TenantDirectory()
+    token = settings.configdb_token.get_secret_value()
+    db = AsyncConfigDBClient(settings.configdb_endpoints, token, timeout=3.0)
+    sync = ConfigSync(db, directory, on_change=lambda _c: metrics.config_revision.set(directory.revision))
+    await sync.start()
+    metrics.config_revision.set(directory.revision)
+
+    blobs = BlobMedia(settings.storage_connection, retry_total=0)  # the uploader retries on its own
+    uploader = SpoolingUploader(blobs, data_dir / "spool")
+    await uploader.start()
+    history = AsyncHistoryStore(open_history_store(settings))
+    bus = StorageQueueBus(settings.storage_connection)
+    engine = MediaEngine(loop=loop)
+    engine.start()
+    stack = BaresipStack(StackSettings(max_legs=settings.edge_max_legs, bind_address=settings.sip_host))
+    deps = EdgeDeps(
+        stack=stack,
+        engine=engine,
+        directory=directory,
+        prompts=EdgePrompts(PromptCache(blobs, data_dir / "prompts")),
+        media=uploader,
+        history=history,
+        bus=bus,
+        metrics=metrics,
+        clock=SystemClock(),
+        provider=settings.provider_address,
+        caller_id_policy=settings.caller_id_policy,
+    )
+    edge = EdgeCalls(
+        deps,
+        TrunkPolicy(tuple(settings.trunk_allowed_sources)),
+        max_legs=settings.edge_max_legs,
+        config_status=sync.status,
+    )
+    stack.on_invite(edge.handle_invite)
+    await stack.start(ListenAddress(settings.sip_host, settings.sip_port))
+
+    app = create_control_app(edge, settings.edge_control_token.get_secret_value())
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=settings.edge_control_port, log_level="warning", lifespan="off"
+        )
+    )
+    server_task = asyncio.create_task(server.serve())
+    log.info(
+        json.dumps(
+            {
+                "event": "edge_ready",
+                "sip": f"{settings.sip_host}:{settings.sip_port}",
+                "control": f"http://127.0.0.1:{settings.edge_control_port}",
+                "provider": settings.provider_address,
+                "config_revision": directory.revision,
+                "tenants": len(directory.tenant_ids()),
+            }
+        )
+    )
+    await stop.wait()
+    await edge.drain(settings.edge_drain_seconds)
+    await stack.drain(1.0)
+    server.should_exit = True
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(server_task, 5)
+    await stack.stop()
+    engine.stop()
+    await sync.stop()
+    await uploader.stop()
+    await db.aclose()
+    with contextlib.suppress(Exception):
+        await bus.aclose()
+    with contextlib.suppress(Exception):
+        await blobs.aclose()
+    log.info(json.dumps({"event": "edge_stopped"}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sip_edge", description=__doc__.splitlines()[0])
+    parser.add_argument("--sip-host")
+    parser.add_argument("--sip-port", type=int)
+    parser.add_argument("--control-port", type=int)
+    parser.add_argument("--provider", help="host:port of the provider for outbound legs")
+    parser.add_argument("--data-dir", type=Path, help="spool and prompt cache (default DATA_DIR/edge)")
+    args = parser.parse_args(argv)
+    overrides = {
+        k: v
+        for k, v in {
+            "sip_host": args.sip_host,
+            "sip_port": args.sip_port,
+            "edge_control_port": args.control_port,
+            "provider_address": args.provider,
+        }.items()
+        if v is not None
+    }
+    settings = Settings(**overrides)
+    configure_logging(logging.INFO, service="sip_edge")
+    data_dir = args.data_dir or settings.data_dir / "edge"
+    asyncio.run(serve(settings, data_dir=data_dir))
+
+
+if __name__ == "__main__":
+    main()

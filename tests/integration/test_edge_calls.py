@@ -1,0 +1,330 @@
+"""Real calls through the SIP edge: the whole platform (Azurite, 3 ConfigDB nodes, the functions
+host), the edge process, the provider stand-in answering forwarded legs, and the caller placing
+calls as the provider would. Everything is configured through the public API; assertions are on
+audio (tones detected by frequency), on the History DB and on Blob storage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from infra.local.configdb_cluster import free_port
+from infra.local.managed import ManagedProcess, http_ok
+from infra.local.stack import LocalStack, signup_verified
+from shared.adapters.blob_media import BlobMedia
+from shared.history import open_history_store
+from shared.models.call import CallRecord
+from sip_edge.media import dsp
+from tests.sip_fixtures import SimProcess, run_caller, start_caller, start_provider_sim
+
+pytestmark = pytest.mark.timeout(600)
+
+NUMBER = "+15557770100"
+ALICE_PHONE = "+15550001001"  # answers after 0.5 s, plays 1000 Hz
+BOB_PHONE = "+15550001002"  # never answers
+RULES = {
+    ALICE_PHONE: {"action": "answer", "ring_s": 0.5, "tone_hz": 1000, "echo": False, "hangup_after_s": 4.0},
+    BOB_PHONE: {"action": "no_answer"},
+}
+
+
+@dataclass
+class Edge:
+    stack: LocalStack
+    sim: SimProcess
+    proc: ManagedProcess
+    sip_port: int
+    control_port: int
+    token: str
+    tenant_id: str
+    menu_id: str
+    alice: str
+    bob: str
+    access: str
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.sip_port}"
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.stack.api, headers={"Authorization": f"Bearer {self.access}"}, timeout=10
+        )
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        out = []
+        for line in self.proc.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    continue
+                if doc.get("event") == name:
+                    out.append(doc)
+        return out
+
+    def record(self, call_id: str, timeout: float = 10.0) -> CallRecord:
+        store = open_history_store(self.stack.settings)
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                rec = store.get_call(self.tenant_id, call_id)
+                if rec is not None:
+                    return rec
+                time.sleep(0.1)
+        finally:
+            store.close()
+        raise AssertionError(f"no call record {call_id}")
+
+    def last_call_id(self, before: int, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ended = self.events("call_ended")
+            if len(ended) > before:
+                return str(ended[-1]["call_id"])
+            time.sleep(0.1)
+        raise AssertionError(f"no call ended; edge log tail:\n{self.proc.log_tail()}")
+
+
+def configure(stack: LocalStack) -> tuple[str, str, str, str, str]:
+    tenant_id, access = signup_verified(stack, "owner@edge-test.example")
+    with httpx.Client(base_url=stack.api, headers={"Authorization": f"Bearer {access}"}, timeout=10) as api:
+        alice = api.post(
+            "/users",
+            json={
+                "name": "Alice",
+                "email": "alice@edge-test.example",
+                "extension": "101",
+                "forwarding_numbers": [ALICE_PHONE],
+                "ring_timeout_s": 10,
+            },
+        )
+        alice.raise_for_status()
+        bob = api.post(
+            "/users",
+            json={
+                "name": "Bob",
+                "email": "bob@edge-test.example",
+                "extension": "102",
+                "forwarding_numbers": [BOB_PHONE],
+                "ring_timeout_s": 5,
+                "voicemail_enabled": True,
+            },
+        )
+        bob.raise_for_status()
+        alice_id, bob_id = alice.json()["id"], bob.json()["id"]
+        menu = api.post(
+            "/ivr-menus",
+            json={
+                "name": "Main",
+                "greeting": {"text": "Welcome. Press 1 for Alice, 2 for Bob."},
+                "options": [
+                    {"digit": "1", "action": {"type": "transfer_user", "user_id": alice_id}},
+                    {"digit": "2", "action": {"type": "transfer_user", "user_id": bob_id}},
+                ],
+                "timeout_s": 5,
+            },
+        )
+        menu.raise_for_status()
+        menu_id = menu.json()["id"]
+        api.post(
+            "/numbers", json={"number": NUMBER, "entry": {"type": "menu", "id": menu_id}}
+        ).raise_for_status()
+    return tenant_id, menu_id, alice_id, bob_id, access
+
+
+def start_edge(stack: LocalStack, sim: SimProcess, base: Path, **env: str) -> tuple[ManagedProcess, int, int]:
+    sip_port, control_port = free_port(), free_port()
+    proc = ManagedProcess(
+        "sip_edge",
+        [sys.executable, "-m", "sip_edge", "--data-dir", str(base / f"edge-{sip_port}")],
+        base / f"edge-{sip_port}.log",
+        http_ok(f"http://127.0.0.1:{control_port}/health"),
+        env={
+            **stack.settings.as_env(),
+            "SIP_HOST": "127.0.0.1",
+            "SIP_PORT": str(sip_port),
+            "EDGE_CONTROL_PORT": str(control_port),
+            "PROVIDER_ADDRESS": sim.address,
+            "EDGE_CONTROL_TOKEN": "test-edge-token",
+            "EDGE_DRAIN_SECONDS": "5",
+            **env,
+        },
+    )
+    proc.start()
+    try:
+        proc.wait_ready(40)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, sip_port, control_port
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    base = tmp_path_factory.mktemp("edge")
+    with LocalStack(base / "stack") as stack:
+        tenant_id, menu_id, alice, bob, access = configure(stack)
+        sim = start_provider_sim(base / "sim", RULES)
+        try:
+            proc, sip_port, control_port = start_edge(stack, sim, base)
+            try:
+                yield Edge(
+                    stack,
+                    sim,
+                    proc,
+                    sip_port,
+                    control_port,
+                    "test-edge-token",
+                    tenant_id,
+                    menu_id,
+                    alice,
+                    bob,
+                    access,
+                )
+            finally:
+                proc.stop()
+        finally:
+            sim.stop()
+
+
+def share(pcm: bytes, rate: int, freq: float, others: tuple[float, ...]) -> float:
+    powers = {f: dsp.tone_power(pcm, rate, f) for f in (freq, *others)}
+    total = sum(powers.values()) or 1.0
+    return powers[freq] / total
+
+
+def test_ivr_digit_forwards_to_user_and_bridges_audio_both_ways(edge: Edge, tmp_path: Path) -> None:
+    before = len(edge.events("call_ended"))
+    result = run_caller(NUMBER, edge.address, tmp_path, digits="1", digit_delay=1.0, tone=440, timeout=40)
+    assert result.answered, result.log[-3000:]
+    call_id = edge.last_call_id(before)
+    # the caller heard Alice's phone (1000 Hz) once bridged
+    pcm, rate = result.recorded()
+    tail = pcm[-int(rate * 2 * 2.5) :]  # the last 2.5 s: the bridge
+    assert share(tail, rate, 1000, (440, 800, 1200)) > 0.5
+    # Alice's phone heard the caller (440 Hz)
+    hangup = edge.sim.wait_event("hangup", number=ALICE_PHONE)
+    assert any(abs(f - 440) < 15 for f in hangup.get("heard_hz") or []), hangup
+    rec = edge.record(call_id)
+    assert rec.disposition == "answered"
+    assert [(s.menu_id, s.input, s.action) for s in rec.path][:1] == [(edge.menu_id, "1", "transfer_user")]
+    forward = [leg for leg in rec.legs if leg.kind == "forward"]
+    assert forward and forward[0].destination == ALICE_PHONE and forward[0].outcome == "answered"
+    assert rec.user_id == edge.alice
+
+
+def test_no_answer_goes_to_voicemail_with_the_callers_tone(edge: Edge, tmp_path: Path) -> None:
+    before = len(edge.events("call_ended"))
+    caller = start_caller(NUMBER, edge.address, tmp_path, digits="2", digit_delay=1.0, tone=440, timeout=60)
+    # wait until the edge records, then let the caller speak for ~3 s and hang up
+    deadline = time.monotonic() + 40
+    while not [e for e in edge.events("voicemail_recording") if e.get("user_id") == edge.bob]:
+        assert time.monotonic() < deadline, edge.proc.log_tail()
+        time.sleep(0.05)
+    started = time.monotonic()
+    time.sleep(3.0)
+    caller.proc.stop()  # the caller hangs up (SIGTERM: BYE)
+    spoke = time.monotonic() - started
+    caller.wait()
+    call_id = edge.last_call_id(before)
+    rec = edge.record(call_id)
+    assert rec.disposition == "voicemail", rec
+    assert rec.voicemail_blob and rec.voicemail_blob.startswith(f"voicemail/{edge.tenant_id}/{edge.bob}/")
+    blobs = BlobMedia(edge.stack.azurite.connection_string)
+    try:
+        container, name = rec.voicemail_blob.split("/", 1)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                wav = __import__("asyncio").run(blobs.download(container, name))
+                break
+            except Exception:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        blobs.close()
+    pcm, rate = dsp.read_wav(wav)
+    seconds = len(pcm) / 2 / rate
+    assert abs(seconds - spoke) < 1.0, (seconds, spoke)
+    assert share(pcm, rate, 440, (1000, 800, 600)) > 0.6
+    legs = [leg for leg in rec.legs if leg.kind == "forward"]
+    assert legs and legs[0].outcome == "no_answer"
+    store = open_history_store(edge.stack.settings)
+    try:
+        items = store.list_activities(edge.tenant_id, edge.bob).items
+    finally:
+        store.close()
+    assert any(i.kind == "voicemail" and i.call_id == call_id and not i.read for i in items)
+
+
+def test_menu_changed_through_the_api_applies_to_the_next_call(edge: Edge, tmp_path: Path) -> None:
+    with edge.api() as api:
+        got = api.get(f"/ivr-menus/{edge.menu_id}")
+        got.raise_for_status()
+        options = got.json()["options"]
+        options = [o for o in options if o["digit"] != "3"] + [{"digit": "3", "action": {"type": "hang_up"}}]
+        r = api.patch(
+            f"/ivr-menus/{edge.menu_id}", json={"options": options}, headers={"If-Match": got.headers["ETag"]}
+        )
+        r.raise_for_status()
+    time.sleep(0.5)  # well above the measured propagation (milliseconds); the bound is 1 s
+    before = len(edge.events("call_ended"))
+    result = run_caller(NUMBER, edge.address, tmp_path, digits="3", digit_delay=1.0, timeout=30)
+    assert result.answered
+    rec = edge.record(edge.last_call_id(before))
+    assert [(s.input, s.action) for s in rec.path] == [("3", "hang_up")]
+
+
+def test_unknown_number_gets_404(edge: Edge, tmp_path: Path) -> None:
+    result = run_caller("+15559990000", edge.address, tmp_path, timeout=15)
+    assert result.status == 404, result.log[-2000:]
+
+
+def test_hang_up_during_the_greeting_is_recorded_as_abandoned(edge: Edge, tmp_path: Path) -> None:
+    before = len(edge.events("call_ended"))
+    result = run_caller(NUMBER, edge.address, tmp_path, hangup_after=1.5, timeout=15)
+    assert result.answered
+    rec = edge.record(edge.last_call_id(before))
+    assert rec.disposition == "abandoned"
+    assert rec.hangup_reason == "caller_hangup"
+
+
+def test_invite_from_an_address_off_the_trunk_gets_403(edge: Edge, tmp_path: Path) -> None:
+    # a second edge whose trunk is elsewhere: our loopback caller is a stranger to it
+    proc, sip_port, _ = start_edge(edge.stack, edge.sim, tmp_path, TRUNK_ALLOWED_SOURCES="192.0.2.0/24")
+    try:
+        result = run_caller(NUMBER, f"127.0.0.1:{sip_port}", tmp_path, timeout=15)
+        assert result.status == 403, result.log[-2000:]
+        assert "source_not_on_trunk" in proc.log_path.read_text()
+    finally:
+        proc.stop()
+
+
+def test_control_api_health_metrics_and_auth(edge: Edge) -> None:
+    base = f"http://127.0.0.1:{edge.control_port}"
+    health = httpx.get(f"{base}/health").json()
+    assert health["status"] == "ok" and health["active_calls"] == 0
+    metrics = httpx.get(f"{base}/metrics").text
+    assert "edge_calls_total" in metrics and "edge_active_calls" in metrics
+    r = httpx.get(f"{base}/v1/tenants/{edge.tenant_id}/calls")
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    auth = {"Authorization": f"Bearer {edge.token}"}
+    assert httpx.get(f"{base}/v1/tenants/{edge.tenant_id}/calls", headers=auth).json() == {"items": []}
+    bad = httpx.post(
+        f"{base}/v1/calls",
+        headers=auth,
+        json={"tenant_id": edge.tenant_id, "user_id": edge.alice, "destination": "not-a-number"},
+    )
+    assert bad.status_code == 422
+    gone = httpx.delete(f"{base}/v1/tenants/{edge.tenant_id}/calls/nope", headers=auth)
+    assert gone.status_code == 404
