@@ -5,6 +5,8 @@ Parts, on the design's fixed ports, with state under .data/:
 - the ConfigDB shard: 3 nodes, HTTP 7101-7103, stream 7201-7203, raft 7301-7303, .data/configdb
 - the SMTP catcher on 2525, writing .eml files to .data/mail
 - the local functions host on 7071 (API under /api), when functions/devhost exists
+- the provider stand-in on 5070 (control 5072): answers the legs the edge forwards, by rules
+- the SIP edge on 5060 UDP+TCP (control API 7401)
 
 Each part is started, then waited on until it is healthy; the children get their settings
 through environment variables (shared.settings.Settings.as_env). If any part dies, the
@@ -13,6 +15,7 @@ supervisor says which and stops the others. Stopping sends SIGTERM, then SIGKILL
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
@@ -33,6 +36,18 @@ SMTP_PORT = 2525
 API_PORT = 7071
 MAIL_DIR = DATA / "mail"
 DEVHOST_MAIN = REPO / "functions" / "devhost" / "__main__.py"
+SIP_PORT = 5060
+EDGE_CONTROL_PORT = 7401
+PROVIDER_SIP_PORT = 5070
+PROVIDER_CONTROL_PORT = 5072
+PROVIDER_RULES = DATA / "provider_rules.json"
+# What the stand-in for the phone network does with a forwarded leg, by number ("*": the rest).
+DEFAULT_PROVIDER_RULES = {
+    "*": {"action": "answer", "ring_s": 3.0, "echo": True},
+    "+15550000486": {"action": "busy", "ring_s": 1.0},
+    "+15550000603": {"action": "decline", "ring_s": 2.0},
+    "+15550000408": {"action": "no_answer"},
+}
 
 
 class Shutdown(Exception):
@@ -124,7 +139,49 @@ def build(settings: Settings) -> tuple[list[Part], dict[int, str], Azurite, Loca
         )
         parts.append(process_part(functions, 90))
         ports[API_PORT] = "functions host"
+    parts += sip_parts(settings)
+    ports |= {
+        SIP_PORT: "sip edge",
+        EDGE_CONTROL_PORT: "sip edge control",
+        PROVIDER_SIP_PORT: "provider stand-in",
+        PROVIDER_CONTROL_PORT: "provider stand-in control",
+    }
     return parts, ports, azurite, cluster
+
+
+def sip_parts(settings: Settings) -> list[Part]:
+    """The provider stand-in (the phone network's side of the trunk) and the SIP edge."""
+
+    def write_rules() -> None:
+        if not PROVIDER_RULES.exists():
+            PROVIDER_RULES.write_text(json.dumps(DEFAULT_PROVIDER_RULES, indent=2) + "\n")
+
+    provider = ManagedProcess(
+        "provider",
+        [
+            sys.executable,
+            "-m",
+            "sip_edge.provider_sim",
+            "--listen",
+            f"{HOST}:{PROVIDER_SIP_PORT}",
+            "--edge",
+            f"{HOST}:{SIP_PORT}",
+            "--rules",
+            str(PROVIDER_RULES),
+            "--control-port",
+            str(PROVIDER_CONTROL_PORT),
+        ],
+        DATA / "provider.log",
+        http_ok(f"http://{HOST}:{PROVIDER_CONTROL_PORT}/health"),
+    )
+    edge = ManagedProcess(
+        "sip_edge",
+        [sys.executable, "-m", "sip_edge"],
+        DATA / "sip_edge.log",
+        http_ok(f"http://{HOST}:{EDGE_CONTROL_PORT}/health"),
+        env=settings.as_env(),
+    )
+    return [process_part(provider, 30, before_start=write_rules), process_part(edge, 60)]
 
 
 def local_settings() -> Settings:
@@ -136,6 +193,11 @@ def local_settings() -> Settings:
             "smtp_host": HOST,
             "smtp_port": SMTP_PORT,
             "data_dir": DATA,
+            "sip_host": HOST,
+            "sip_port": SIP_PORT,
+            "edge_control_port": EDGE_CONTROL_PORT,
+            "edge_control_url": f"http://{HOST}:{EDGE_CONTROL_PORT}",
+            "provider_address": f"{HOST}:{PROVIDER_SIP_PORT}",
         }
     )
 
@@ -163,7 +225,7 @@ def main() -> int:
             for part in group:
                 part.wait_ready(part.ready_timeout)
                 print(f"  {part.name} is ready", flush=True)
-        print_urls(settings, azurite, cluster, len(parts) > 3)
+        print_urls(settings, azurite, cluster, DEVHOST_MAIN.exists())
         while True:
             for part in started:
                 why = part.died()
@@ -206,6 +268,16 @@ def print_urls(settings: Settings, azurite: Azurite, cluster: LocalCluster, devh
         log = n.log_path.relative_to(REPO)
         print(f"  ConfigDB {n.node_id}:  {n.http}  stream tcp://{n.stream}  raft {n.raft}  log {log}")
     print(f"  ConfigDB token: {token}")
+    print(
+        f"  SIP edge:     sip:{HOST}:{SIP_PORT} (UDP and TCP)  control http://{HOST}:{EDGE_CONTROL_PORT}"
+        "  log .data/sip_edge.log"
+    )
+    print(
+        f"  Provider:     sip:{HOST}:{PROVIDER_SIP_PORT} answers forwarded legs;"
+        f" rules {PROVIDER_RULES.relative_to(REPO)} (live: http://{HOST}:{PROVIDER_CONTROL_PORT}/rules)"
+        "  log .data/provider.log"
+    )
+    print(f"  try a call:   .venv/bin/python -m sip_edge.caller +1555... --edge {HOST}:{SIP_PORT} --digits 1")
     print(
         "  try: .venv/bin/python -m configdb_nodes.admin --endpoints "
         f"{','.join(cluster.endpoints)} --token {token} status"
