@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 AZURITE := node_modules/.bin/azurite
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
-.PHONY: run test bench lint clean venv setup
+.PHONY: run test bench lint clean venv setup system-deps
 
 $(STAMP): requirements.txt
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -22,9 +22,18 @@ $(AZURITE): package.json package-lock.json
 	$(NPM_CI) || { rm -rf node_modules && $(NPM_CI); }
 	@touch $(AZURITE)
 
+# Debian packages the tests drive: SIPp (sip-tester), the third-party SIP peer.
+APT_PACKAGES := sip-tester
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+system-deps:
+	@command -v sipp >/dev/null || { \
+	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null; }
+
 venv: $(STAMP)
 
-setup: $(STAMP) $(AZURITE)
+setup: $(STAMP) $(AZURITE) system-deps
 
 run: setup
 	$(BIN)/python -m infra.local.run
