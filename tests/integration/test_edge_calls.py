@@ -6,6 +6,7 @@ audio (tones detected by frequency), on the History DB and on Blob storage.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -106,6 +107,7 @@ def configure(stack: LocalStack) -> tuple[str, str, str, str, str]:
                 "extension": "101",
                 "forwarding_numbers": [ALICE_PHONE],
                 "ring_timeout_s": 10,
+                "recording_enabled": True,
             },
         )
         alice.raise_for_status()
@@ -197,6 +199,23 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
             sim.stop()
 
 
+def download(edge: Edge, blob: str, timeout: float = 20.0) -> bytes:
+    """A blob ("container/name"), waiting for the edge's upload to land."""
+    container, name = blob.split("/", 1)
+    blobs = BlobMedia(edge.stack.azurite.connection_string)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                return asyncio.run(blobs.download(container, name))
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        blobs.close()
+
+
 def share(pcm: bytes, rate: int, freq: float, others: tuple[float, ...]) -> float:
     powers = {f: dsp.tone_power(pcm, rate, f) for f in (freq, *others)}
     total = sum(powers.values()) or 1.0
@@ -221,6 +240,14 @@ def test_ivr_digit_forwards_to_user_and_bridges_audio_both_ways(edge: Edge, tmp_
     forward = [leg for leg in rec.legs if leg.kind == "forward"]
     assert forward and forward[0].destination == ALICE_PHONE and forward[0].outcome == "answered"
     assert rec.user_id == edge.alice
+    caller_leg = next(leg for leg in rec.legs if leg.kind == "caller")
+    assert caller_leg.quality is not None and caller_leg.quality.packets_rx > 100
+    assert caller_leg.quality.mos is not None and caller_leg.quality.mos > 4.0
+    # Alice records her calls: both directions mixed into one WAV in Blob `recordings`
+    assert rec.recording_blob == f"recordings/{edge.tenant_id}/{call_id}.wav"
+    pcm, rate = dsp.read_wav(download(edge, rec.recording_blob))
+    assert dsp.tone_power(pcm, rate, 440) > 0 and share(pcm, rate, 1000, (440,)) > 0.1
+    assert share(pcm, rate, 440, (1000,)) > 0.1
 
 
 def test_no_answer_goes_to_voicemail_with_the_callers_tone(edge: Edge, tmp_path: Path) -> None:
@@ -240,19 +267,7 @@ def test_no_answer_goes_to_voicemail_with_the_callers_tone(edge: Edge, tmp_path:
     rec = edge.record(call_id)
     assert rec.disposition == "voicemail", rec
     assert rec.voicemail_blob and rec.voicemail_blob.startswith(f"voicemail/{edge.tenant_id}/{edge.bob}/")
-    blobs = BlobMedia(edge.stack.azurite.connection_string)
-    try:
-        container, name = rec.voicemail_blob.split("/", 1)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                wav = __import__("asyncio").run(blobs.download(container, name))
-                break
-            except Exception:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
-    finally:
-        blobs.close()
+    wav = download(edge, rec.voicemail_blob)
     pcm, rate = dsp.read_wav(wav)
     seconds = len(pcm) / 2 / rate
     assert abs(seconds - spoke) < 1.0, (seconds, spoke)
@@ -279,7 +294,8 @@ def test_menu_changed_through_the_api_applies_to_the_next_call(edge: Edge, tmp_p
         r.raise_for_status()
     time.sleep(0.5)  # well above the measured propagation (milliseconds); the bound is 1 s
     before = len(edge.events("call_ended"))
-    result = run_caller(NUMBER, edge.address, tmp_path, digits="3", digit_delay=1.0, timeout=30)
+    # this time the digit travels as SIP INFO instead of RFC 4733
+    result = run_caller(NUMBER, edge.address, tmp_path, digits="3", digit_delay=1.0, dtmf="info", timeout=30)
     assert result.answered
     rec = edge.record(edge.last_call_id(before))
     assert [(s.input, s.action) for s in rec.path] == [("3", "hang_up")]
