@@ -462,7 +462,7 @@ class InboundCall:
         await track.leg.wait_media(2.0)
         track.media = self.deps.engine.attach(track.leg.audio, leg_id=track.leg.leg_id)
         mix: CallRecorder | None = None
-        if (user is not None and user.recording_enabled) or getattr(self.tenant, "recording_enabled", False):
+        if (user is not None and user.recording_enabled) or self.tenant.recording_enabled:
             mix = self.recording_sink = CallRecorder()
         self.deps.engine.bridge(self.media, track.media, mix_sink=mix)
         loop = asyncio.get_running_loop()

@@ -54,6 +54,8 @@ class Tenant(StoredModel):
     open_entry: EntryPoint | None = None
     closed_entry: EntryPoint | None = None
     owner_user_id: Id | None = None
+    recording_enabled: bool = False
+    """Record every bridged call of the tenant (users can also turn recording on for themselves)."""
 
     @model_validator(mode="after")
     def _trial_has_end(self) -> Tenant:
@@ -85,6 +87,7 @@ class TenantPatch(PatchModel):
     holidays: Holidays | None = None
     open_entry: EntryPoint | None = None
     closed_entry: EntryPoint | None = None
+    recording_enabled: bool | None = None
 
 
 class TenantOut(OutputModel):
@@ -101,3 +104,4 @@ class TenantOut(OutputModel):
     open_entry: EntryPoint | None
     closed_entry: EntryPoint | None
     owner_user_id: str | None
+    recording_enabled: bool = False
