@@ -17,6 +17,7 @@ from __future__ import annotations
 import array
 import io
 import math
+import operator
 import sys
 import wave
 from collections.abc import Iterable, Sequence
@@ -114,7 +115,7 @@ def rms(pcm: bytes) -> float:
     a = samples(pcm)
     if not a:
         return 0.0
-    return math.sqrt(math.fsum(x * x for x in a) / len(a))
+    return math.sqrt(sum(map(operator.mul, a, a)) / len(a))
 
 
 def dbfs(pcm: bytes) -> float:
@@ -297,7 +298,10 @@ def mix(a: bytes, b: bytes) -> bytes:
     xa, xb = samples(a), samples(b)
     if len(xa) < len(xb):
         xa, xb = xb, xa
-    out = array.array("h", map(_sat, map(int.__add__, xa, xb)))
+    summed = list(map(operator.add, xa, xb))
+    if summed and (max(summed) > MAX_SAMPLE or min(summed) < MIN_SAMPLE):
+        summed = list(map(_sat, summed))  # rare: only when the sum clips
+    out = array.array("h", summed)
     if len(xa) > len(xb):
         out.extend(xa[len(xb) :])
     return to_bytes(out)

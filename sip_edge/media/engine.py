@@ -19,8 +19,10 @@ Pacing: per leg the engine keeps an estimate of when the audio it has written ru
 (``tx_until``) and tops the transmit buffer up to ``lead_ms`` (60 ms) ahead on each tick,
 one 20 ms frame per write, so a late wake-up of up to ``lead_ms - frame_ms`` leaves no gap.
 Should the estimate show the buffer ran dry while audio was waiting, that is an underrun
-(``MediaLeg.underruns``, summed in `EngineStats`). Bridged audio is forwarded as it
-arrives; the sending leg's own clock paces it.
+(``MediaLeg.underruns``, summed in `EngineStats`). Bridged audio goes through a small
+playout buffer per direction: it starts after 40 ms have gathered and is then paced the
+same way (so a frame arriving a little late does not leave a hole); beyond 200 ms queued
+(the two far ends' clocks drifting apart) the oldest audio is dropped.
 
 Threading: public methods only append a command to a deque and wake the thread; the
 thread owns all per-leg state. Sink callbacks and ``Playback`` completion run on the
@@ -255,6 +257,8 @@ class MediaLeg:
         self.queue: collections.deque[_Item] = collections.deque()
         self.taps: list[_Tap] = []
         self.bridge: Bridge | None = None
+        self.inbound = bytearray()  # bridged audio waiting to be sent to this leg
+        self.inbound_primed = False
         self.tx_until = 0.0  # 0: idle (nothing in flight)
         self.rate = 0
         self.underruns = 0
@@ -295,6 +299,9 @@ class MediaLeg:
 
 
 class MediaEngine:
+    BRIDGE_PRIME_S = 0.04  # playout delay before bridged audio starts (absorbs arrival jitter)
+    BRIDGE_MAX_S = 0.2  # bridged audio queued beyond this is dropped (clock drift)
+
     def __init__(
         self,
         *,
@@ -473,6 +480,8 @@ class MediaEngine:
             return
         if op == "play":
             leg.queue.append(arg)
+            leg.inbound.clear()  # a prompt takes the line from bridged audio
+            leg.inbound_primed = False
             dirty.add(leg)
         elif op == "stop":
             self._stop_playback(leg, now, force=bool(arg))
@@ -548,13 +557,13 @@ class MediaEngine:
             if rs is None or rs.src_rate != rate or rs.dst_rate != peer.rate:
                 rs = br.resamplers[id(leg)] = dsp.Resampler(rate, peer.rate)
             data = rs.process(data)
-        try:
-            taken = peer.audio.write(data)
-        except Exception as exc:
-            self._detach(peer, f"audio error: {type(exc).__name__}: {exc}")
-            return
-        if taken < len(data):
-            br.dropped_bytes += len(data) - taken
+        buf = peer.inbound
+        buf += data
+        cap = int(self.BRIDGE_MAX_S * peer.rate) * 2
+        if len(buf) > cap:  # the far ends' clocks drift apart (or a burst): drop the oldest
+            excess = len(buf) - int(self.lead_s * peer.rate) * 2
+            del buf[:excess]
+            br.dropped_bytes += excess
 
     def _service_tx(self, leg: MediaLeg, now: float) -> None:
         """Resolve what has finished playing, then top the tx buffer up to lead ahead."""
@@ -565,8 +574,11 @@ class MediaEngine:
                 PlayResult(PlayOutcome.COMPLETED, dsp.duration_ms(item.conv, item.conv_rate))
             )
         if not q:
-            if leg.tx_until and leg.tx_until < now:
+            if leg.inbound:
+                self._service_bridge_tx(leg, now)
+            elif leg.tx_until and leg.tx_until < now:
                 leg.tx_until = 0.0
+                leg.inbound_primed = False
             return
         rate = leg.rate or leg.audio.sample_rate
         if rate <= 0:
@@ -596,6 +608,33 @@ class MediaEngine:
             for item, end_off, _took in parts:
                 if item.fully_written and end_off <= taken:
                     item.end_due = start + end_off / (2 * rate)
+
+    def _service_bridge_tx(self, leg: MediaLeg, now: float) -> None:
+        """Send bridged audio with a small playout delay: start once `BRIDGE_PRIME_S` has
+        gathered, then keep the leg's buffer topped up to the lead like a prompt."""
+        rate = leg.rate
+        if rate <= 0:
+            return
+        buf = leg.inbound
+        if not leg.inbound_primed:
+            if len(buf) < int(self.BRIDGE_PRIME_S * rate) * 2:
+                return
+            leg.inbound_primed = True
+            leg.tx_until = max(leg.tx_until, now)
+        elif leg.tx_until < now:
+            leg.tx_until = now  # the far end paused (or a packet was lost): not our underrun
+        frame = dsp.frame_bytes(rate, self.frame_ms)
+        horizon = now + self.lead_s
+        while leg.tx_until < horizon and len(buf) >= 2:
+            chunk = bytes(buf[:frame])
+            chunk = chunk[: len(chunk) & ~1]
+            taken = leg.audio.write(chunk)
+            taken = max(0, taken - (taken & 1))
+            if taken == 0:
+                break
+            del buf[:taken]
+            leg.tx_until += taken / (2 * rate)
+            leg.frames_written += 1
 
     @staticmethod
     def _next_frame(leg: MediaLeg, frame: int, rate: int) -> tuple[bytes, list[tuple[_Item, int, int]]]:
@@ -679,6 +718,8 @@ class MediaEngine:
         for one in (br.a, br.b):
             if one.bridge is br:
                 one.bridge = None
+                one.inbound.clear()
+                one.inbound_primed = False
         if br in self._bridges:
             self._bridges.remove(br)
         self.stats.bridges = len(self._bridges)

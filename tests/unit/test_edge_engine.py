@@ -179,6 +179,7 @@ def test_bridge_carries_tones_both_ways_across_rates(engine: MediaEngine) -> Non
     assert len(heard_by_b) >= 0.6 * 32000 and len(heard_by_a) >= 0.6 * 16000
     assert dsp.dominant_frequency(heard_by_b[-16000:], 16000, FREQS) == 440
     assert dsp.dominant_frequency(heard_by_a[-8000:], 8000, FREQS) == 1000
+    assert a.gaps == [] and b.gaps == []  # the bridge's playout buffer paces it without holes
     br.unbridge()
     recording = rec.result(2)
     assert recording.end_reason == "unbridged"
