@@ -259,6 +259,8 @@ class MediaLeg:
         self.bridge: Bridge | None = None
         self.inbound = bytearray()  # bridged audio waiting to be sent to this leg
         self.inbound_primed = False
+        self.tx_refused = False  # the last write was cut short by the leg
+        self.stalled_since = 0.0
         self.tx_until = 0.0  # 0: idle (nothing in flight)
         self.rate = 0
         self.underruns = 0
@@ -301,6 +303,7 @@ class MediaLeg:
 class MediaEngine:
     BRIDGE_PRIME_S = 0.04  # playout delay before bridged audio starts (absorbs arrival jitter)
     BRIDGE_MAX_S = 0.2  # bridged audio queued beyond this is dropped (clock drift)
+    STALL_S = 5.0  # a leg refusing all audio this long while a prompt waits is detached
 
     def __init__(
         self,
@@ -507,10 +510,14 @@ class MediaEngine:
                 rate = leg.audio.sample_rate
                 if rate <= 0:
                     leg.tx_until = 0.0
+                    if leg.rate > 0 and leg.queue:  # media went away under a prompt
+                        self._check_stall(leg, now, stalled=True)
                     continue
                 if rate != leg.rate:
                     leg.rate = rate
                     leg.tx_until = 0.0
+                    leg.inbound.clear()
+                    leg.inbound_primed = False
                 data = leg.audio.read(rate * read_chunk_ms // 1000 * 2)
                 if data:
                     leg.bytes_received += len(data)
@@ -586,12 +593,14 @@ class MediaEngine:
         leg.rate = rate
         if leg.tx_until == 0.0:
             leg.tx_until = now  # a fresh start, not an underrun
-        elif leg.tx_until < now and any(not it.fully_written for it in q):
-            leg.underruns += 1
+        elif leg.tx_until < now:
+            if not leg.tx_refused and any(not it.fully_written for it in q):
+                leg.underruns += 1
             leg.tx_until = now
         frame = dsp.frame_bytes(rate, self.frame_ms)
         horizon = now + self.lead_s
         audio = leg.audio
+        leg.tx_refused = False
         while leg.tx_until < horizon:
             chunk, parts = self._next_frame(leg, frame, rate)
             if not chunk:
@@ -600,14 +609,27 @@ class MediaEngine:
             taken = max(0, taken - (taken & 1))
             if taken < len(chunk):
                 self._rewind(parts, len(chunk) - taken)
+                leg.tx_refused = True  # its buffer is full (or the call is ending): not an underrun
             if taken == 0:
+                self._check_stall(leg, now, stalled=True)
                 break
+            leg.stalled_since = 0.0
             start = leg.tx_until
             leg.tx_until += taken / (2 * rate)
             leg.frames_written += 1
             for item, end_off, _took in parts:
                 if item.fully_written and end_off <= taken:
                     item.end_due = start + end_off / (2 * rate)
+
+    def _check_stall(self, leg: MediaLeg, now: float, *, stalled: bool) -> None:
+        """A leg that takes no audio for `STALL_S` while a prompt waits (its call ended
+        without anyone detaching it) is let go, so that nobody awaits its playback forever."""
+        if not stalled:
+            leg.stalled_since = 0.0
+        elif not leg.stalled_since:
+            leg.stalled_since = now
+        elif now - leg.stalled_since > self.STALL_S:
+            self._detach(leg, "audio stalled")
 
     def _service_bridge_tx(self, leg: MediaLeg, now: float) -> None:
         """Send bridged audio with a small playout delay: start once `BRIDGE_PRIME_S` has

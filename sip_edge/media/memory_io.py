@@ -7,7 +7,8 @@ arrived, the gap is recorded (``gaps``: (when it ran dry, seconds of silence)).
 ``heard()`` rebuilds what the far end heard: the written audio with those gaps as silence.
 Receive: ``read`` returns the frames of ``rx_source`` (looped) that are due by now, in
 whole 20 ms frames, as a stack's jitter buffer would. ``hang_up()`` makes every method
-raise, like an audio object whose call has ended.
+raise, like an audio object whose call has ended; ``end_quietly()`` ends it the way the
+SIP port's ``LegAudio`` does (rate 0, writes refused, nothing raises).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class MemoryAudio:
         with self._lock:
             if self.gone:
                 raise AudioGone("call ended")
+            if self.rate <= 0:
+                return 0
             self._advance(now)
             if self._level == 0 and self._dry_at is not None:
                 gap = now - self._dry_at
@@ -93,7 +96,7 @@ class MemoryAudio:
         with self._lock:
             if self.gone:
                 raise AudioGone("call ended")
-            if not self.rx_source:
+            if not self.rx_source or self.rate <= 0:
                 return b""
             if self._rx_t0 is None:
                 self._rx_t0 = now
@@ -128,6 +131,11 @@ class MemoryAudio:
 
     def hang_up(self) -> None:
         self.gone = True
+
+    def end_quietly(self) -> None:
+        """End like the SIP port's LegAudio does: nothing raises, but ``sample_rate`` is 0,
+        ``write`` takes nothing and ``read`` returns nothing."""
+        self.rate = 0
 
     @property
     def written_bytes(self) -> int:

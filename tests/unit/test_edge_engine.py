@@ -228,6 +228,28 @@ def test_a_failing_leg_is_detached_and_the_others_play_on(engine: MediaEngine) -
     assert lbad.play(b"\0\0" * 160).result(1).outcome is PlayOutcome.DETACHED
 
 
+def test_a_leg_that_ends_quietly_under_a_prompt_is_let_go() -> None:
+    with MediaEngine() as eng:
+        eng.STALL_S = 0.3
+        audio = MemoryAudio(8000)
+        reasons: list[str] = []
+        leg = eng.attach(audio, on_detached=reasons.append)
+        p = leg.play(dsp.tone(440, 5000, 8000))
+        time.sleep(0.2)
+        audio.end_quietly()  # the SIP port's LegAudio after BYE: no exception, no audio
+        assert p.result(2).outcome is PlayOutcome.DETACHED
+        wait_for(lambda: reasons == ["audio stalled"])
+        assert leg.underruns == 0
+
+
+def test_a_full_buffer_is_not_an_underrun(engine: MediaEngine) -> None:
+    audio = MemoryAudio(8000, capacity_ms=30)  # takes less than the engine's 60 ms lead
+    leg = engine.attach(audio)
+    assert leg.play(dsp.tone(440, 600, 8000)).result(3).outcome is PlayOutcome.COMPLETED
+    assert audio.rejected_bytes > 0 and audio.written_bytes == 9600
+    assert leg.underruns == 0
+
+
 def test_a_failing_sink_is_dropped_and_the_leg_lives(engine: MediaEngine) -> None:
     class Broken(Sink):
         def feed(self, pcm: bytes, rate: int) -> None:
