@@ -531,7 +531,11 @@ class InboundCall:
             with contextlib.suppress(Exception):
                 await track.leg.hangup()
             track.close(now, "cancelled")
+            if track.media is not None:
+                track.media.detach("call_ended")
         self.caller_track.close(now)
+        if self.media is not None:
+            self.media.detach("call_ended")
         if self.recording_sink is not None:
             await self.store_recording()
         legs = [self.caller_track.doc, *(t.doc for t in self.placed)]

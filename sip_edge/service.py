@@ -190,6 +190,7 @@ class EdgeCalls:
             media = self.deps.engine.attach(leg.audio, leg_id=leg.leg_id)
             pcm = self.deps.prompts.system(ANNOUNCEMENT_FOR.get(decision.reason, "number_not_in_service"))
             await asyncio.wait_for(asyncio.wrap_future(media.play(pcm, rate=8000).future), 30)
+            media.detach("announcement_done")
         await leg.hangup()
         ended = self.clock.now()
         record = CallRecord(
@@ -347,6 +348,8 @@ class ClickToCallSession:
                         t.leg.on_ended(lambda _e: loop.call_soon_threadsafe(ended.set))
                     await ended.wait()
                     reason = "hangup"
+                    a.detach("call_ended")
+                    b.detach("call_ended")
         finally:
             now = deps.clock.now()
             for t in placed:

