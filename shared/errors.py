@@ -32,3 +32,8 @@ class PreconditionFailed(DomainError):
 
 class Unavailable(DomainError):
     """A backing store cannot be reached right now; retry later."""
+
+
+class Rejected(DomainError):
+    """A permanent failure: the receiving service refused the request (a 5xx SMTP reply, an
+    invalid phone number, ...). Retrying cannot help, so a queue handler poisons the message."""
