@@ -1,0 +1,170 @@
+"""Glue shared by the messaging functions: per-invocation clients, the run log line, and the
+validate / handle / retry-or-poison rules of a queue message (`shared.services.queue_work`).
+
+Every run logs one JSON line on the `functions.runs` logger (INFO, even when the host's root
+level is WARNING), e.g.::
+
+    {"event": "function_run", "function": "sms_sender", "trigger": "queue", "queue": "sms",
+     "message_id": "...", "delivery_count": 1, "outcome": "ok", "done": 1, "skipped": 0,
+     "failed": 0, "notes": {"sent": 1}}
+
+`outcome` is "ok", "retry" (the handler raised; the host redelivers) or "poisoned" (a malformed
+body, a permanent refusal, or a failure on the 5th delivery: a `PoisonNote` with the reason is
+put on `<queue>-poison` through the bus and the message is completed). The `<queue>-poison`
+queues are the dead-letter count; the host's own poison move (after 5 failed deliveries, if
+poisoning through the bus failed too) is the last resort.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import azure.functions as func
+from pydantic import BaseModel, ValidationError
+
+from shared.adapters.blob_media import BlobMedia
+from shared.adapters.config_repo import ConfigRepo
+from shared.adapters.storage_queue_bus import StorageQueueBus
+from shared.configdb import AsyncConfigDBClient
+from shared.history import open_history_store
+from shared.history.aio import AsyncHistoryStore
+from shared.ports import MessageBus, SystemClock
+from shared.services.queue_work import Tally, decide, poison_note, poison_queue, reason_of
+from shared.settings import Settings, get_settings
+
+M = TypeVar("M", bound=BaseModel)
+
+run_log = logging.getLogger("functions.runs")
+run_log.setLevel(logging.INFO)
+
+
+def log_run(function: str, trigger: str, tally: Tally | None, **fields: Any) -> None:
+    doc = {"event": "function_run", "function": function, "trigger": trigger, **fields}
+    doc.update((tally or Tally()).as_fields())
+    level = logging.WARNING if doc.get("outcome") in ("retry", "poisoned") else logging.INFO
+    run_log.log(level, json.dumps(doc, default=str, separators=(",", ":")))
+
+
+@lru_cache(maxsize=1)
+def _history() -> AsyncHistoryStore:
+    """One History DB handle per process (thread-safe; a MongoClient is a pool)."""
+    return AsyncHistoryStore(open_history_store(get_settings()))
+
+
+class Resources:
+    """The clients one invocation needs, made on first use and closed by `aclose()`."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self._db: AsyncConfigDBClient | None = None
+        self._media: BlobMedia | None = None
+        self._bus: StorageQueueBus | None = None
+
+    @property
+    def repo(self) -> ConfigRepo:
+        if self._db is None:
+            s = self.settings
+            self._db = AsyncConfigDBClient(s.configdb_endpoints, s.configdb_token.get_secret_value())
+        return ConfigRepo(self._db)
+
+    @property
+    def media(self) -> BlobMedia:
+        if self._media is None:
+            self._media = BlobMedia(self.settings.storage_connection)
+        return self._media
+
+    @property
+    def bus(self) -> MessageBus:
+        if self._bus is None:
+            self._bus = StorageQueueBus(self.settings.storage_connection)
+        return self._bus
+
+    @property
+    def history(self) -> AsyncHistoryStore:
+        return _history()
+
+    @property
+    def clock(self) -> SystemClock:
+        return SystemClock()
+
+    async def aclose(self) -> None:
+        for closer in (self._db, self._media, self._bus):
+            if closer is not None:
+                await closer.aclose()
+
+    async def __aenter__(self) -> Resources:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+
+async def run_queue_message(
+    *,
+    function: str,
+    queue: str,
+    msg: func.ServiceBusMessage,
+    model: type[M],
+    handle: Callable[[M, Resources], Awaitable[Tally]],
+    resources: Resources,
+) -> None:
+    """Validate the body as `model`, run `handle`, log the run; poison or re-raise on failure."""
+    raw = msg.get_body()
+    text = raw.decode("utf-8", errors="replace")
+    delivery = int(msg.delivery_count or 1)
+    transport_id = str(msg.message_id or "")
+    fields: dict[str, Any] = {"queue": queue, "delivery_count": delivery}
+    try:
+        body = model.model_validate_json(raw)
+    except ValidationError as exc:
+        mid = _body_message_id(text) or transport_id
+        reason = reason_of(exc)
+        await _poison(resources, function, queue, text, mid, reason, delivery)
+        failed = Tally().fail("malformed")
+        log_run(function, "queue", failed, message_id=mid, outcome="poisoned", reason=reason, **fields)
+        return
+    mid = str(getattr(body, "message_id", None) or transport_id)
+    fields.update(message_id=mid, tenant_id=getattr(body, "tenant_id", None))
+    try:
+        tally = await handle(body, resources)
+    except Exception as exc:
+        reason = reason_of(exc)
+        if decide(exc, delivery) == "retry":
+            log_run(
+                function, "queue", Tally().fail(type(exc).__name__), outcome="retry", reason=reason, **fields
+            )
+            raise
+        await _poison(resources, function, queue, text, mid, reason, delivery)
+        log_run(
+            function, "queue", Tally().fail(type(exc).__name__), outcome="poisoned", reason=reason, **fields
+        )
+        return
+    log_run(function, "queue", tally, outcome="ok", **fields)
+
+
+def _body_message_id(text: str) -> str | None:
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    mid = doc.get("message_id") if isinstance(doc, dict) else None
+    return mid if isinstance(mid, str) and 0 < len(mid) <= 200 else None
+
+
+async def _poison(
+    resources: Resources, function: str, queue: str, text: str, mid: str, reason: str, delivery: int
+) -> None:
+    note = poison_note(
+        queue=queue,
+        function=function,
+        body=text,
+        message_id=mid or "unknown",
+        reason=reason,
+        delivery_count=delivery,
+        now=resources.clock.now(),
+    )
+    await resources.bus.send(poison_queue(queue), note.model_dump(mode="json"), f"{note.message_id}:poison")
