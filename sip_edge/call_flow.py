@@ -24,9 +24,11 @@ from typing import Any, Protocol
 from shared.models.call import ActivityItem, CallRecord, LegOutcome, PathStep
 from shared.models.call import Leg as LegDoc
 from shared.models.common import EntryPoint
+from shared.models.queue_messages import CALL_ENDED_QUEUE
 from shared.models.tenant import Tenant
 from shared.models.user import RingStrategy, User
 from shared.ports import Clock, MessageBus
+from shared.services.notify import missed_activity, voicemail_activity
 from sip_edge import ivr
 from sip_edge.directory import TenantDirectory
 from sip_edge.media import dsp
@@ -592,34 +594,18 @@ class InboundCall:
             await self.deps.history.put_call(record)
             if user is not None and record.disposition in ("voicemail", "missed"):
                 await self.deps.history.add_activity(activity_for(record, user.id, self.voicemail_seconds))
+            # the functions fan out what the user asked for (missed-call SMS, push, email)
+            message = {"tenant_id": record.tenant_id, "call_id": record.call_id}
+            await self.send_quietly(CALL_ENDED_QUEUE, message, f"{record.call_id}:call-ended")
         except Exception as exc:
             event("history_write_failed", self.call_id, self.tenant_id, error=str(exc))
 
 
 def activity_for(record: CallRecord, user_id: str, voicemail_seconds: float | None) -> ActivityItem:
     """The feed item a finished call leaves for its user: a voicemail or a missed call."""
-    who = record.caller or "an unknown caller"
     if record.disposition == "voicemail":
-        return ActivityItem(
-            id=f"voicemail:{record.call_id}",
-            tenant_id=record.tenant_id,
-            user_id=user_id,
-            kind="voicemail",
-            call_id=record.call_id,
-            title=f"New voicemail from {who}",
-            created_at=record.ended_at or record.started_at,
-            data={"blob": record.voicemail_blob, "seconds": voicemail_seconds, "caller": record.caller},
-        )
-    return ActivityItem(
-        id=f"missed:{record.call_id}",
-        tenant_id=record.tenant_id,
-        user_id=user_id,
-        kind="missed_call",
-        call_id=record.call_id,
-        title=f"Missed call from {who}",
-        created_at=record.ended_at or record.started_at,
-        data={"caller": record.caller, "number_called": record.number_called},
-    )
+        return voicemail_activity(record, user_id, voicemail_seconds)
+    return missed_activity(record, user_id)
 
 
 _ringback: bytes | None = None
