@@ -17,9 +17,11 @@ from shared.ports import Clock, MessageBus
 from shared.security.rate_limit import LoginThrottle
 from shared.settings import Settings, get_settings
 
+from .body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .context import build_context
 from .deps import install_domain_errors
 from .errors import install_error_handlers
+from .openapi import install_problem_openapi
 from .routers import menus, numbers, prompts, v1_router
 
 
@@ -56,4 +58,10 @@ def create_app(
     app.include_router(numbers.router, prefix="/api/v1")
     app.include_router(menus.router, prefix="/api/v1")
     app.include_router(prompts.router, prefix="/api/v1")
+    install_problem_openapi(app)
+    app.add_middleware(
+        BodyLimit,
+        default=DEFAULT_MAX_BODY_BYTES,
+        per_prefix={"/api/v1/prompts": prompts.MAX_BODY_BYTES},
+    )
     return app

@@ -19,6 +19,8 @@ from shared.services.accounts import AccountsConfig, AccountsService
 from shared.services.users import DevicesService, TenantService, UsersService
 from shared.settings import Settings
 
+from .regions import TenantHomes
+
 
 @dataclass
 class AppContext:
@@ -31,6 +33,7 @@ class AppContext:
     tenants: TenantService
     users: UsersService
     devices: DevicesService
+    homes: TenantHomes
     owned: list[Any] = field(default_factory=list)  # resources to close at shutdown
 
     async def aclose(self) -> None:
@@ -84,5 +87,6 @@ def build_context(
         tenants=TenantService(repo, clock),
         users=UsersService(repo, clock),
         devices=DevicesService(repo, clock),
+        homes=TenantHomes(db),
         owned=owned,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated
 
@@ -18,6 +19,9 @@ from shared.services.users import field_of_conflict
 
 from .context import AppContext
 from .errors import ApiError, pointer, problem
+from .regions import foreign_base_url, redirect_location
+
+log = logging.getLogger("api.regions")
 
 _bearer = HTTPBearer(auto_error=False, description="an access token from POST /api/v1/auth/login")
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
@@ -31,15 +35,18 @@ def context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(context)]
 
 
-def principal(
-    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+async def principal(
+    request: Request,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller, from the bearer token; 307 to the home region of a tenant served elsewhere."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(
             401, "Unauthorized", "a bearer access token is required", "unauthorized", headers=BEARER_CHALLENGE
         )
     try:
-        return verify_access_token(ctx.keys, credentials.credentials, ctx.clock.now())
+        who = verify_access_token(ctx.keys, credentials.credentials, ctx.clock.now())
     except InvalidToken as exc:
         challenge = {
             "WWW-Authenticate": f'Bearer realm="api", error="invalid_token", error_description="{exc}"'
@@ -47,6 +54,22 @@ def principal(
         raise ApiError(
             401, "Unauthorized", f"invalid access token: {exc}", "invalid-token", headers=challenge
         ) from exc
+    await require_home_region(ctx, who, request)
+    return who
+
+
+async def require_home_region(ctx: AppContext, who: Principal, request: Request) -> None:
+    settings = ctx.settings
+    home = await ctx.homes.region_of(who.tenant_id)
+    base = foreign_base_url(home, settings.region, settings.region_base_urls)
+    if base is not None:
+        query = request.url.query
+        raise WrongRegion(home, redirect_location(base, request.url.path, query))
+    if home != settings.region:
+        log.warning(
+            "tenant homed in a region with no base URL; served here",
+            extra={"event": "tenant_region_unknown", "tenant_id": who.tenant_id, "region": home},
+        )
 
 
 Who = Annotated[Principal, Depends(principal)]

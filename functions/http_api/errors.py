@@ -84,6 +84,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         str(exc.detail),
         title.lower().replace(" ", "-"),
         headers=getattr(exc, "headers", None),
+        **({"limit": exc.limit} if isinstance(getattr(exc, "limit", None), int) else {}),
     )
 
 

@@ -110,7 +110,15 @@ def _check_e164(value: str) -> str:
     return value
 
 
-E164 = Annotated[str, Field(strict=True, examples=["+15551234567"]), AfterValidator(_check_e164)]
+E164 = Annotated[
+    str,
+    Field(
+        strict=True,
+        examples=["+15551234567"],
+        json_schema_extra={"pattern": r"^\+[1-9][0-9]{1,14}$"},  # documents _check_e164
+    ),
+    AfterValidator(_check_e164),
+]
 """A phone number in E.164: `+` followed by 2-15 digits, first digit not 0. Not normalised:
 "+1 555 ..." is rejected rather than guessed at."""
 

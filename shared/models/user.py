@@ -33,7 +33,11 @@ def _check_email(value: str) -> str:
     return text
 
 
-Email = Annotated[str, Field(strict=True, examples=["ann@example.com"]), AfterValidator(_check_email)]
+Email = Annotated[
+    str,
+    Field(strict=True, examples=["ann@example.com"], json_schema_extra={"format": "email", "maxLength": 254}),
+    AfterValidator(_check_email),
+]
 """An email address (dot-atom local part, DNS domain with a TLD), stripped and lower-cased."""
 
 
@@ -43,7 +47,11 @@ def _check_extension(value: str) -> str:
     return value
 
 
-Extension = Annotated[str, Field(strict=True, examples=["101"]), AfterValidator(_check_extension)]
+Extension = Annotated[
+    str,
+    Field(strict=True, examples=["101"], json_schema_extra={"pattern": "^[0-9]{2,6}$"}),
+    AfterValidator(_check_extension),
+]
 """2-6 digits, kept as a string so leading zeros survive. Uniqueness per tenant is the API's job
 (index `t/{tid}/idx/ext/{ext}`)."""
 
@@ -54,7 +62,9 @@ def _check_pin(value: str) -> str:
     return value
 
 
-VoicemailPin = Annotated[str, Field(strict=True), AfterValidator(_check_pin)]
+VoicemailPin = Annotated[
+    str, Field(strict=True, json_schema_extra={"pattern": "^[0-9]{4,10}$"}), AfterValidator(_check_pin)
+]
 Password = Annotated[str, Field(strict=True, min_length=8, max_length=256)]
 
 

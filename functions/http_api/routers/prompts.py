@@ -28,8 +28,9 @@ from shared.services.prompts import (
 from ..deps import Ctx, Who, set_etag
 from ..errors import ApiError
 
-# Multipart framing around the file: boundaries, part headers and a name field.
-_MULTIPART_OVERHEAD = 64 * 1024
+# The body limit of these routes (enforced by the app's BodyLimit middleware): the file plus its
+# multipart framing (boundaries, part headers and a name field).
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 
 
 def _too_large(detail: str) -> ApiError:
@@ -37,15 +38,12 @@ def _too_large(detail: str) -> ApiError:
 
 
 class PromptRoute(APIRoute):
-    """Refuses oversize bodies before they are parsed, and maps the prompt errors to problems."""
+    """Maps the prompt errors to problems (oversize bodies are refused earlier, by BodyLimit)."""
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
-            length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > MAX_UPLOAD_BYTES + _MULTIPART_OVERHEAD:
-                raise _too_large(f"the body is {length} bytes; a prompt may be at most {MAX_UPLOAD_BYTES}")
             try:
                 return await handler(request)
             except PromptTooLarge as exc:
