@@ -56,6 +56,10 @@ class Tenant(StoredModel):
     owner_user_id: Id | None = None
     recording_enabled: bool = False
     """Record every bridged call of the tenant (users can also turn recording on for themselves)."""
+    billing_account_id: str | None = Field(default=None, max_length=200)
+    """The billing account paying for the tenant; a trial without one is suspended when it ends."""
+    status_changed_at: UtcDatetime | None = None
+    """When `status` last changed (set by whoever changes it); the cleaner's retention counts from it."""
 
     @model_validator(mode="after")
     def _trial_has_end(self) -> Tenant:

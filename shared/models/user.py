@@ -125,6 +125,8 @@ class User(StoredModel):
     recording_enabled: bool = False
     notify: NotifyOptions = Field(default_factory=NotifyOptions)
     password_hash: str | None = None
+    marketing_consent: bool = False
+    """The user agreed to marketing email (asked at sign-up); synced to the marketing system."""
     created_at: UtcDatetime
     updated_at: UtcDatetime | None = None
 
@@ -193,6 +195,7 @@ class UserUpdate(PatchModel):
     recording_enabled: bool | None = None
     notify: NotifyOptions | None = None
     password: Password | None = None
+    marketing_consent: bool | None = None
 
 
 class UserOut(OutputModel):
@@ -211,6 +214,7 @@ class UserOut(OutputModel):
     has_voicemail_pin: bool = False
     recording_enabled: bool
     notify: NotifyOptions
+    marketing_consent: bool = False
     created_at: UtcDatetime
     updated_at: UtcDatetime | None = None
 

@@ -142,6 +142,7 @@ class SignupIn(InputModel):
     email: Email
     password: Password
     region: str | None = _REGION
+    marketing_consent: bool = False
 
 
 class SignupOut(BaseModel):
@@ -252,6 +253,7 @@ class AccountsService:
             email=req.email,
             role=Role.OWNER,
             password_hash=await hash_in_thread(req.password),
+            marketing_consent=req.marketing_consent,
             created_at=now,
         )
         token, digest = new_refresh_token()
