@@ -72,6 +72,18 @@ class BlobMedia:
         client = self.service.get_blob_client(container, name)
         return await self._call(f"blob {container}/{name}", client.exists)
 
+    async def delete(self, container: str, name: str) -> bool:
+        """Delete one blob (with its snapshots); False when it was already gone (idempotent)."""
+
+        def delete_one() -> bool:
+            try:
+                self.service.get_blob_client(container, name).delete_blob(delete_snapshots="include")
+            except ResourceNotFoundError:
+                return False
+            return True
+
+        return await self._call(f"blob {container}/{name}", delete_one)
+
     async def delete_prefix(self, container: str, prefix: str) -> int:
         """Delete every blob under `prefix` (idempotent); returns how many were deleted."""
 
