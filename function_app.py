@@ -7,6 +7,7 @@ queue and blob functions come from blueprints registered on that same app.
 import azure.functions as func
 
 from functions import blobs, messaging, queues, voicemail
+from functions import timers as timer_jobs
 from functions.http_api.app import create_app
 
 app = func.AsgiFunctionApp(app=create_app(), http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -14,3 +15,4 @@ app.register_functions(queues.bp)
 app.register_functions(blobs.bp)
 app.register_functions(voicemail.bp)
 app.register_functions(messaging.bp)
+app.register_functions(timer_jobs.bp)
