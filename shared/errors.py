@@ -37,3 +37,12 @@ class Unavailable(DomainError):
 class Rejected(DomainError):
     """A permanent failure: the receiving service refused the request (a 5xx SMTP reply, an
     invalid phone number, ...). Retrying cannot help, so a queue handler poisons the message."""
+
+
+class CallRefused(DomainError):
+    """The SIP edge refused a call-control request. `status` is its HTTP status (404: it does not
+    know the user yet, 422: the user has no phone to ring, 409/4xx: other refusals)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status

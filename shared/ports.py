@@ -7,7 +7,10 @@ Services never import an SDK; they receive these and are tested with the real ad
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from shared.models.active_call import ActiveCall
 
 
 class MessageBus(Protocol):
@@ -55,3 +58,23 @@ class PushSender(Protocol):
     """
 
     async def send(self, platform: str, token: str, payload: dict[str, Any], message_id: str) -> str: ...
+
+
+class CallControl(Protocol):
+    """The SIP edge's call control (its HTTP API at EDGE_CONTROL_URL, bearer EDGE_CONTROL_TOKEN).
+
+    Every call is scoped to one tenant: a call id of another tenant is treated as unknown.
+    Raises `shared.errors.Unavailable` when the edge cannot be reached or answers with a server
+    error, and `shared.errors.CallRefused` when it refuses the request.
+    """
+
+    async def click_to_call(self, tenant_id: str, user_id: str, destination: str) -> ActiveCall:
+        """Ring the user's first forwarding number, then dial `destination` (E.164) and bridge.
+        Returns at once with the call in state `ringing_user`."""
+        ...
+
+    async def active_calls(self, tenant_id: str) -> list[ActiveCall]: ...
+
+    async def hang_up(self, tenant_id: str, call_id: str) -> bool:
+        """Hang up a live call of the tenant; False when there is none with that id."""
+        ...
