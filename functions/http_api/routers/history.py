@@ -1,0 +1,11 @@
+"""The issue-5 history routes under /api/v1: calls, voicemails, activities and stats."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import activities, call_history, stats, voicemails
+
+router = APIRouter(prefix="/api/v1")
+for _module in (call_history, voicemails, activities, stats):
+    router.include_router(_module.router)
