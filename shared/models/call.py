@@ -11,6 +11,7 @@ Times are aware UTC datetimes, serialised as ISO-8601 with a `Z`.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,6 +59,17 @@ class RtpQuality(BaseModel):
     mos: float | None = Field(default=None, ge=1.0, le=5.0)
 
 
+class LegPrice(BaseModel):
+    """What a forwarded leg costs by the carrier rate deck (`shared.services.rates.price_leg`):
+    the rate per minute matched by longest prefix, its currency, and the cost of the leg's talk time."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    rate_per_min: Decimal = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    cost: Decimal = Field(ge=0)
+
+
 class Leg(BaseModel):
     """One SIP dialog of a call: the caller's own leg, a forward to a user's phone, or the first
     leg of a click-to-call. `sip_status` is the final response (200, 486, 408, ...) when known."""
@@ -73,6 +85,7 @@ class Leg(BaseModel):
     outcome: LegOutcome | None = None
     sip_status: int | None = Field(default=None, ge=100, le=699)
     quality: RtpQuality | None = None
+    price: LegPrice | None = None
 
 
 class CallRecord(StoredModel):
@@ -133,6 +146,7 @@ __all__ = [
     "Disposition",
     "Leg",
     "LegKind",
+    "LegPrice",
     "LegOutcome",
     "PathStep",
     "RtpQuality",
