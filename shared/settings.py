@@ -166,6 +166,13 @@ class Settings(BaseSettings):
     edge_max_legs: int = Field(default=256, ge=2, le=256, description="Call legs per edge process.")
     edge_drain_seconds: float = Field(default=60.0, ge=0, description="Grace for live calls on SIGTERM.")
 
+    # --- Rates sync: the carrier rate deck (CSV: prefix, rate per minute, currency)
+    rates_source: str = Field(
+        default=str(REPO / "infra" / "local" / "rates" / "sample.csv"),
+        min_length=1,
+        description="A file path or http(s) URL of the carrier's rate deck (RATES_SOURCE).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -254,6 +261,7 @@ class Settings(BaseSettings):
             "EDGE_CONTROL_TOKEN": self.edge_control_token.get_secret_value(),
             "EDGE_MAX_LEGS": str(self.edge_max_legs),
             "EDGE_DRAIN_SECONDS": str(self.edge_drain_seconds),
+            "RATES_SOURCE": self.rates_source,
         }
         if self.mongodb_uri is not None:
             env["MONGODB_URI"] = self.mongodb_uri.get_secret_value()
