@@ -22,7 +22,7 @@ from .context import build_context
 from .deps import install_domain_errors
 from .errors import install_error_handlers
 from .openapi import install_problem_openapi
-from .routers import history, menus, numbers, prompts, v1_router
+from .routers import calls, history, menus, numbers, prompts, v1_router
 
 
 def create_app(
@@ -59,6 +59,7 @@ def create_app(
     app.include_router(menus.router, prefix="/api/v1")
     app.include_router(prompts.router, prefix="/api/v1")
     app.include_router(history.router)  # its /calls/{id} never matches /calls/active
+    app.include_router(calls.router, prefix="/api/v1")  # click-to-call, /calls/active
     install_problem_openapi(app)
     app.add_middleware(
         BodyLimit,

@@ -1,0 +1,115 @@
+"""`CallControl` over HTTP: the SIP edge's call-control API (sip_edge/control_api.py).
+
+    POST   {base}/v1/calls                              {"tenant_id","user_id","destination"} -> 202
+    GET    {base}/v1/tenants/{tenant_id}/calls          -> {"items": [...]}
+    DELETE {base}/v1/tenants/{tenant_id}/calls/{id}     -> 204, or 404 when there is no such call
+
+Errors are mapped at this boundary: no connection, a timeout, a 5xx, a wrong token (401/403,
+a deployment mistake the user cannot fix) or an unreadable answer -> `Unavailable`; any other
+4xx -> `CallRefused(status, detail)`. httpx never escapes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from shared.errors import CallRefused, Unavailable
+from shared.models.active_call import ActiveCall
+
+log = logging.getLogger("shared.adapters.edge_control")
+
+_CALLS = TypeAdapter(list[ActiveCall])
+
+
+class HttpEdgeControl:
+    """One edge's control API. Owns an `httpx.AsyncClient`; `aclose()` it when done."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+            transport=transport,
+        )
+
+    async def click_to_call(self, tenant_id: str, user_id: str, destination: str) -> ActiveCall:
+        body = {"tenant_id": tenant_id, "user_id": user_id, "destination": destination}
+        r = await self._request("POST", "/v1/calls", json=body)
+        return self._parse(r, lambda doc: ActiveCall.model_validate(doc))
+
+    async def active_calls(self, tenant_id: str) -> list[ActiveCall]:
+        r = await self._request("GET", f"/v1/tenants/{_seg(tenant_id)}/calls")
+        return self._parse(r, lambda doc: _CALLS.validate_python(doc["items"]))
+
+    async def hang_up(self, tenant_id: str, call_id: str) -> bool:
+        path = f"/v1/tenants/{_seg(tenant_id)}/calls/{_seg(call_id)}"
+        try:
+            await self._request("DELETE", path)
+        except CallRefused as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- internals
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            r = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            log.warning(
+                "edge control unreachable",
+                extra={"event": "edge_control_unreachable", "url": self.base_url, "error": repr(exc)},
+            )
+            raise Unavailable(f"the call service at {self.base_url} is unreachable") from exc
+        if r.status_code < 400:
+            return r
+        detail = _detail(r)
+        if r.status_code >= 500 or r.status_code in (401, 403):
+            log.warning(
+                "edge control failed",
+                extra={"event": "edge_control_failed", "status": r.status_code, "detail": detail},
+            )
+            raise Unavailable(f"the call service answered {r.status_code}: {detail}")
+        raise CallRefused(r.status_code, detail)
+
+    def _parse(self, r: httpx.Response, build: Any) -> Any:
+        try:
+            return build(r.json())
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            log.warning(
+                "edge control answer unreadable",
+                extra={"event": "edge_control_bad_answer", "status": r.status_code, "error": repr(exc)},
+            )
+            raise Unavailable("the call service gave an answer that cannot be read") from exc
+
+
+def _seg(value: str) -> str:
+    """One URL path segment: nothing in `value` can reach another route."""
+    return quote(value, safe="")
+
+
+def _detail(r: httpx.Response) -> str:
+    try:
+        doc = r.json()
+    except ValueError:
+        return r.text[:200] or r.reason_phrase
+    if isinstance(doc, dict):
+        return str(doc.get("detail") or doc.get("title") or r.reason_phrase)
+    return r.reason_phrase
