@@ -44,6 +44,7 @@ test: setup
 
 bench: $(STAMP)
 	$(BIN)/python bench/configdb.py
+	$(BIN)/python bench/sip_edge.py
 	$(BIN)/python bench/api.py
 
 lint: $(STAMP)
