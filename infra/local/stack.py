@@ -14,6 +14,7 @@ from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -35,6 +36,8 @@ class LocalStack:
     settings: Settings = field(init=False)
     api_port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
+    # Extra `Settings` fields for every process (e.g. edge_control_url for click-to-call tests).
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.azurite = Azurite(self.base / "azurite")
@@ -64,6 +67,7 @@ class LocalStack:
             smtp_port=self.smtp_port,
             data_dir=self.base / "data",
             public_base_url="http://127.0.0.1:8080",
+            **self.settings_overrides,
         )
         self.host = ManagedProcess(
             "functions",
