@@ -6,7 +6,7 @@ queue and blob functions come from blueprints registered on that same app.
 
 import azure.functions as func
 
-from functions import blobs, messaging, queues, voicemail
+from functions import analytics, blobs, messaging, queues, reports, voicemail
 from functions import timers as timer_jobs
 from functions.http_api.app import create_app
 
@@ -16,3 +16,5 @@ app.register_functions(blobs.bp)
 app.register_functions(voicemail.bp)
 app.register_functions(messaging.bp)
 app.register_functions(timer_jobs.bp)
+app.register_functions(reports.bp)
+app.register_functions(analytics.bp)
