@@ -24,9 +24,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from shared.models.active_call import ActiveCall
 from shared.models.common import E164
 
 MAX_BODY = 16 * 1024
+__all__ = ["ActiveCall", "CallControl", "CallControlError", "ClickToCall", "create_control_app"]
 
 
 class ClickToCall(BaseModel):
@@ -35,17 +37,6 @@ class ClickToCall(BaseModel):
     tenant_id: str = Field(min_length=1, max_length=64)
     user_id: str = Field(min_length=1, max_length=64)
     destination: E164
-
-
-class ActiveCall(BaseModel):
-    call_id: str
-    tenant_id: str
-    direction: str
-    caller: str | None = None
-    number_called: str | None = None
-    user_id: str | None = None
-    state: str
-    started_at: str
 
 
 class CallControlError(Exception):

@@ -24,7 +24,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from shared.models.call import CallRecord
 from shared.models.call import Leg as LegDoc
@@ -67,19 +67,22 @@ class TrunkPolicy:
         return False
 
 
+LiveCall: TypeAlias = "InboundCall | ClickToCallSession"
+
+
 class CallTable:
-    """The process's live calls, by call id."""
+    """The process's live calls (inbound and click-to-call), by call id."""
 
     def __init__(self) -> None:
-        self.calls: dict[str, InboundCall] = {}
+        self.calls: dict[str, LiveCall] = {}
 
-    def add(self, call: InboundCall) -> None:
+    def add(self, call: LiveCall) -> None:
         self.calls[call.call_id] = call
 
-    def remove(self, call: InboundCall) -> None:
+    def remove(self, call: LiveCall) -> None:
         self.calls.pop(call.call_id, None)
 
-    def of_tenant(self, tenant_id: str) -> list[InboundCall]:
+    def of_tenant(self, tenant_id: str) -> list[LiveCall]:
         return [c for c in self.calls.values() if c.tenant_id == tenant_id]
 
     def __len__(self) -> int:
@@ -233,10 +236,18 @@ class EdgeCalls:
         numbers = d.numbers_of(tenant.id)
         presented = numbers[0] if numbers else None
         call = ClickToCallSession(self, tenant, user, request.destination, presented)
-        task = asyncio.ensure_future(call.run())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return call.info
+        self.table.add(call)  # listed and hung up like any live call, counted while draining
+        self.deps.metrics.active_calls.set(len(self.table))
+
+        def ended(_task: asyncio.Task[Any]) -> None:
+            self.tasks.discard(_task)
+            self.table.remove(call)
+            self.deps.metrics.active_calls.set(len(self.table))
+
+        call.task = asyncio.ensure_future(call.run())
+        self.tasks.add(call.task)
+        call.task.add_done_callback(ended)
+        return ActiveCall(**call.info())
 
     def active_calls(self, tenant_id: str) -> list[ActiveCall]:
         return [ActiveCall(**c.info()) for c in self.table.of_tenant(tenant_id)]
@@ -279,7 +290,12 @@ class EdgeCalls:
 
 
 class ClickToCallSession:
-    """Ring the user's phone; when they answer, dial the destination and bridge the two."""
+    """Ring the user's phone; when they answer, dial the destination and bridge the two.
+
+    `hangup()` (the control API's DELETE, or draining) cancels `run()` at whatever stage it is:
+    ringing the user, dialing the destination or bridged; every leg placed is hung up and the
+    call record still lands, with `hangup_reason` the reason given.
+    """
 
     def __init__(
         self, edge: EdgeCalls, tenant: Any, user: Any, destination: str, presented: str | None
@@ -287,36 +303,50 @@ class ClickToCallSession:
         self.edge, self.tenant, self.user = edge, tenant, user
         self.destination, self.presented = destination, presented
         self.call_id = new_id()
+        self.tenant_id = tenant.id
         self.started_at = edge.clock.now()
-        self.info = ActiveCall(
-            call_id=self.call_id,
-            tenant_id=tenant.id,
-            direction="click_to_call",
-            caller=user.forwarding_numbers[0],
-            number_called=destination,
-            user_id=user.id,
-            state="ringing_user",
-            started_at=self.started_at.isoformat().replace("+00:00", "Z"),
-        )
+        self.state = "ringing_user"
+        self.task: asyncio.Task[None] | None = None
+        self.hangup_reason: str | None = None
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "tenant_id": self.tenant_id,
+            "direction": "click_to_call",
+            "caller": self.user.forwarding_numbers[0],
+            "number_called": self.destination,
+            "user_id": self.user.id,
+            "state": self.state,
+            "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
+        }
+
+    async def hangup(self, reason: str = "hangup_requested") -> None:
+        if self.task is None or self.task.done() or self.hangup_reason is not None:
+            return
+        self.hangup_reason = reason
+        event("click_to_call_hangup", self.call_id, self.tenant_id, reason=reason, state=self.state)
+        self.task.cancel()
 
     async def run(self) -> None:
         deps = self.edge.deps
         placed: list[LegTrack] = []
-        first = await ring_in_turn(
-            deps,
-            tuple(self.user.forwarding_numbers[:1]),
-            RingStrategy.SEQUENTIAL,
-            self.user.ring_timeout_s,
-            caller_id=CallerId(self.destination),
-            call_id=self.call_id,
-            tenant_id=self.tenant.id,
-            placed=placed,
-        )
+        first: LegTrack | None = None
         second: LegTrack | None = None
         reason = "user_no_answer"
         try:
+            first = await ring_in_turn(
+                deps,
+                tuple(self.user.forwarding_numbers[:1]),
+                RingStrategy.SEQUENTIAL,
+                self.user.ring_timeout_s,
+                caller_id=CallerId(self.destination),
+                call_id=self.call_id,
+                tenant_id=self.tenant.id,
+                placed=placed,
+            )
             if first is not None:
-                self.info.state = "dialing_destination"
+                self.state = "dialing_destination"
                 for t in placed:
                     t.doc.kind = "click_to_call"
                 try:
@@ -336,7 +366,7 @@ class ClickToCallSession:
                     reason = "destination_failed"
                 if second is not None:
                     placed.append(second)
-                    self.info.state = "bridged"
+                    self.state = "bridged"
                     await first.leg.wait_media(2.0)
                     await second.leg.wait_media(2.0)
                     a = deps.engine.attach(first.leg.audio, leg_id=first.leg.leg_id)
@@ -346,10 +376,19 @@ class ClickToCallSession:
                     loop = asyncio.get_running_loop()
                     for t in (first, second):
                         t.leg.on_ended(lambda _e: loop.call_soon_threadsafe(ended.set))
-                    await ended.wait()
-                    reason = "hangup"
-                    a.detach("call_ended")
-                    b.detach("call_ended")
+                    try:
+                        await ended.wait()
+                        reason = "hangup"
+                    finally:
+                        a.detach("call_ended")
+                        b.detach("call_ended")
+        except asyncio.CancelledError as exc:
+            track = getattr(exc, "track", None)  # cancelled while dialing the destination
+            if track is not None and track not in placed:
+                placed.append(track)
+            if self.hangup_reason is None:
+                raise  # not ours (the loop is closing): let it through after the record below
+            reason = self.hangup_reason
         finally:
             now = deps.clock.now()
             for t in placed:
@@ -359,6 +398,8 @@ class ClickToCallSession:
             from sip_edge.quality import disposition_of
 
             legs = [t.doc for t in placed]
+            # filed by the destination once the user answered (their own leg always answered then)
+            outcome_legs = [t.doc for t in placed if t is not first] if first is not None else legs
             record = CallRecord(
                 call_id=self.call_id,
                 tenant_id=self.tenant.id,
@@ -369,7 +410,7 @@ class ClickToCallSession:
                 started_at=self.started_at,
                 answered_at=second.doc.answered_at if second else None,
                 ended_at=now,
-                disposition=disposition_of(legs=legs[1:] if second else legs),
+                disposition=disposition_of(legs=outcome_legs),
                 user_id=self.user.id,
                 hangup_reason=reason,
             )
