@@ -9,6 +9,8 @@
   ``python -m sip_edge.caller --json`` to completion; ``start_caller`` returns a handle
   to wait on later (to act while the call is up). ``CallerResult`` holds the exit code,
   the parsed events and the recorded WAV.
+- ``start_edge(stack, sim, base, **env) -> (ManagedProcess, sip_port, control_port)`` starts
+  ``python -m sip_edge`` against a ``LocalStack`` with its trunk pointing at ``sim``.
 
 Use in a test module::
 
@@ -26,13 +28,16 @@ import wave
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from infra.local.configdb_cluster import free_port
 from infra.local.managed import ManagedProcess, http_ok
+
+if TYPE_CHECKING:
+    from infra.local.stack import LocalStack
 
 Rules = Mapping[str, Mapping[str, Any]]
 
@@ -163,6 +168,43 @@ def provider_sim(tmp_path: Path) -> Iterator[Callable[..., SimProcess]]:
     yield make
     for sim in started:
         sim.stop()
+
+
+# -- the edge -----------------------------------------------------------------------------
+
+EDGE_TOKEN = "test-edge-token"
+
+
+def start_edge(stack: LocalStack, sim: SimProcess, base: Path, **env: str) -> tuple[ManagedProcess, int, int]:
+    """Start ``python -m sip_edge`` on free ports with the stack's settings, its provider trunk at
+    ``sim``, and wait for its control API: ``(process, sip_port, control_port)``. ``env`` overrides
+    any variable; ``EDGE_CONTROL_PORT`` picks the control port (default: a free one), and the
+    control token is ``EDGE_TOKEN`` unless ``EDGE_CONTROL_TOKEN`` is given."""
+    sip_port = free_port()
+    control_port = int(env.pop("EDGE_CONTROL_PORT", 0)) or free_port()
+    proc = ManagedProcess(
+        "sip_edge",
+        [sys.executable, "-m", "sip_edge", "--data-dir", str(base / f"edge-{sip_port}")],
+        base / f"edge-{sip_port}.log",
+        http_ok(f"http://127.0.0.1:{control_port}/health"),
+        env={
+            **stack.settings.as_env(),
+            "SIP_HOST": "127.0.0.1",
+            "SIP_PORT": str(sip_port),
+            "EDGE_CONTROL_PORT": str(control_port),
+            "PROVIDER_ADDRESS": sim.address,
+            "EDGE_CONTROL_TOKEN": EDGE_TOKEN,
+            "EDGE_DRAIN_SECONDS": "5",
+            **env,
+        },
+    )
+    proc.start()
+    try:
+        proc.wait_ready(40)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, sip_port, control_port
 
 
 # -- the caller ---------------------------------------------------------------------------

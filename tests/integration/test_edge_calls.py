@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,14 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local.configdb_cluster import free_port
-from infra.local.managed import ManagedProcess, http_ok
+from infra.local.managed import ManagedProcess
 from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.blob_media import BlobMedia
 from shared.history import open_history_store
 from shared.models.call import CallRecord
 from sip_edge.media import dsp
-from tests.sip_fixtures import SimProcess, run_caller, start_caller, start_provider_sim
+from tests.sip_fixtures import SimProcess, run_caller, start_caller, start_edge, start_provider_sim
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -142,33 +140,6 @@ def configure(stack: LocalStack) -> tuple[str, str, str, str, str]:
             "/numbers", json={"number": NUMBER, "entry": {"type": "menu", "id": menu_id}}
         ).raise_for_status()
     return tenant_id, menu_id, alice_id, bob_id, access
-
-
-def start_edge(stack: LocalStack, sim: SimProcess, base: Path, **env: str) -> tuple[ManagedProcess, int, int]:
-    sip_port, control_port = free_port(), free_port()
-    proc = ManagedProcess(
-        "sip_edge",
-        [sys.executable, "-m", "sip_edge", "--data-dir", str(base / f"edge-{sip_port}")],
-        base / f"edge-{sip_port}.log",
-        http_ok(f"http://127.0.0.1:{control_port}/health"),
-        env={
-            **stack.settings.as_env(),
-            "SIP_HOST": "127.0.0.1",
-            "SIP_PORT": str(sip_port),
-            "EDGE_CONTROL_PORT": str(control_port),
-            "PROVIDER_ADDRESS": sim.address,
-            "EDGE_CONTROL_TOKEN": "test-edge-token",
-            "EDGE_DRAIN_SECONDS": "5",
-            **env,
-        },
-    )
-    proc.start()
-    try:
-        proc.wait_ready(40)
-    except BaseException:
-        proc.stop()
-        raise
-    return proc, sip_port, control_port
 
 
 @pytest.fixture(scope="module")

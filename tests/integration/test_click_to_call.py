@@ -1,0 +1,323 @@
+"""Click-to-call end to end, with real processes: the platform (Azurite, 3 ConfigDB nodes, the
+functions host), the SIP edge, and the provider stand-in answering both legs with its own tone.
+
+`POST /api/v1/calls` in the functions app -> the edge's control API -> the user's phone rings
+and answers -> the edge dials the destination -> bridge. Assertions are on what each phone heard
+(tone frequencies), on `/calls/active` while the call is up, on hang-up through the API, on the
+call record in the History DB, and on tenant and member isolation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from infra.local.configdb_cluster import free_port
+from infra.local.managed import ManagedProcess
+from infra.local.stack import LocalStack, signup_verified
+from shared.history import open_history_store
+from shared.models.call import CallRecord
+from tests.sip_fixtures import SimProcess, start_edge, start_provider_sim
+
+pytestmark = pytest.mark.timeout(300)
+
+TOKEN = "c2c-edge-token"
+OWNER_PHONE = "+15550002001"  # the owner's mobile: answers, plays 700 Hz
+MEMBER_PHONE = "+15550002002"  # the member's mobile: answers, plays 700 Hz
+DEST = "+15550003001"  # a customer: answers, plays 1200 Hz
+DEST_RINGING = "+15550003002"  # never answers
+USER_HZ, DEST_HZ = 700.0, 1200.0
+USER_RING_S = 1.0
+PHONE = {"action": "answer", "ring_s": USER_RING_S, "tone_hz": USER_HZ, "echo": False}
+RULES = {
+    OWNER_PHONE: PHONE,
+    MEMBER_PHONE: PHONE,
+    DEST: {"action": "answer", "ring_s": 0.3, "tone_hz": DEST_HZ, "echo": False},
+    DEST_RINGING: {"action": "no_answer"},
+}
+
+
+@dataclass
+class Platform:
+    stack: LocalStack
+    sim: SimProcess
+    edge: ManagedProcess
+    base: Path
+    control_port: int
+    tenant_id: str
+    owner_id: str
+    owner: str  # access tokens
+    member_id: str
+    member: str
+    phoneless: str  # a member with no forwarding number
+    stranger: str  # the owner of another tenant
+
+    def api(self, access: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {access}"} if access else {}
+        return httpx.Client(base_url=self.stack.api, headers=headers, timeout=15)
+
+    def record(self, call_id: str, timeout: float = 15.0) -> CallRecord:
+        store = open_history_store(self.stack.settings)
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                rec = store.get_call(self.tenant_id, call_id)
+                if rec is not None:
+                    return rec
+                time.sleep(0.1)
+        finally:
+            store.close()
+        raise AssertionError(f"no call record {call_id}; edge log tail:\n{self.edge.log_tail()}")
+
+    def nth_event(self, name: str, n: int, timeout: float = 20.0, **match: Any) -> dict[str, Any]:
+        """The n-th (0-based) provider event `name` matching `match`, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.sim.events(name, **match)
+            if len(found) > n:
+                return found[n]
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"no {name} #{n} {match}; sim:\n{self.sim.proc.log_tail()}\nedge:\n{self.edge.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def active(self, access: str) -> list[dict[str, Any]]:
+        with self.api(access) as api:
+            r = api.get("/calls/active")
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items
+
+    def wait_state(self, access: str, call_id: str, state: str, timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            seen = self.active(access)
+            for call in seen:
+                if call["call_id"] == call_id and call["state"] == state:
+                    return call
+            time.sleep(0.1)
+        raise AssertionError(f"{call_id} never {state}: {seen}\nedge:\n{self.edge.log_tail()}")
+
+
+def _user(api: httpx.Client, body: dict[str, Any]) -> str:
+    r = api.post("/users", json=body)
+    r.raise_for_status()
+    return str(r.json()["id"])
+
+
+def _login(stack: LocalStack, email: str, password: str) -> str:
+    r = httpx.post(f"{stack.api}/auth/login", json={"email": email, "password": password}, timeout=10)
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    base = tmp_path_factory.mktemp("c2c")
+    control_port = free_port()
+    overrides = {"edge_control_url": f"http://127.0.0.1:{control_port}", "edge_control_token": TOKEN}
+    with LocalStack(base / "stack", settings_overrides=overrides) as stack:
+        tenant_id, owner = signup_verified(stack, "owner@c2c-a.example")
+        _, stranger = signup_verified(stack, "owner@c2c-b.example", company="Other Co")
+        with httpx.Client(base_url=stack.api, headers={"Authorization": f"Bearer {owner}"}) as api:
+            me = next(u for u in api.get("/users").json()["items"] if u["email"] == "owner@c2c-a.example")
+            api.patch(f"/users/{me['id']}", json={"forwarding_numbers": [OWNER_PHONE]}).raise_for_status()
+            password = "member password 123"
+            member_id = _user(
+                api,
+                {
+                    "name": "Mia",
+                    "email": "mia@c2c-a.example",
+                    "forwarding_numbers": [MEMBER_PHONE],
+                    "password": password,
+                },
+            )
+            _user(api, {"name": "Nils", "email": "nils@c2c-a.example", "password": password})
+        member = _login(stack, "mia@c2c-a.example", password)
+        phoneless = _login(stack, "nils@c2c-a.example", password)
+        sim = start_provider_sim(base / "sim", RULES)
+        try:
+            edge, _, _ = start_edge(
+                stack, sim, base, EDGE_CONTROL_PORT=str(control_port), EDGE_CONTROL_TOKEN=TOKEN
+            )
+            p = Platform(
+                stack,
+                sim,
+                edge,
+                base,
+                control_port,
+                tenant_id,
+                me["id"],
+                owner,
+                member_id,
+                member,
+                phoneless,
+                stranger,
+            )
+            try:
+                yield p
+            finally:
+                p.edge.stop()
+        finally:
+            sim.stop()
+
+
+def _heard(event: dict[str, Any], hz: float) -> bool:
+    return any(abs(f - hz) < 20 for f in event.get("heard_hz") or [])
+
+
+def test_click_to_call_rings_the_user_then_bridges_the_destination(platform: Platform) -> None:
+    p = platform
+    with p.api(p.owner) as api:
+        r = api.post("/calls", json={"destination": DEST})
+    assert r.status_code == 202, r.text
+    call = r.json()
+    call_id = call["call_id"]
+    assert call["direction"] == "click_to_call" and call["state"] == "ringing_user"
+    assert (call["tenant_id"], call["user_id"]) == (p.tenant_id, p.owner_id)
+    assert (call["caller"], call["number_called"]) == (OWNER_PHONE, DEST)
+
+    # the user's phone rings first (showing the destination as caller); only once it answers
+    # (after ringing USER_RING_S) is the destination dialed
+    user_incoming = p.nth_event("incoming", 0, number=OWNER_PHONE)
+    assert DEST in str(user_incoming.get("caller")), user_incoming
+    p.nth_event("answered", 0, number=OWNER_PHONE)
+    dest_incoming = p.nth_event("incoming", 0, number=DEST)
+    assert dest_incoming["ts"] - user_incoming["ts"] >= USER_RING_S - 0.05, (user_incoming, dest_incoming)
+    p.nth_event("answered", 0, number=DEST)
+
+    # while up, the tenant's owner sees it, bridged
+    up = p.wait_state(p.owner, call_id, "bridged")
+    assert up["direction"] == "click_to_call"
+    time.sleep(2.5)  # let audio flow both ways
+
+    # another tenant can neither see nor hang up the call
+    assert all(c["call_id"] != call_id for c in p.active(p.stranger))
+    with p.api(p.stranger) as api:
+        r = api.delete(f"/calls/active/{call_id}")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert any(c["call_id"] == call_id for c in p.active(p.owner)), "the stranger's DELETE hung it up"
+
+    with p.api(p.owner) as api:
+        r = api.delete(f"/calls/active/{call_id}")
+        assert r.status_code == 204, r.text
+        user_end = p.nth_event("hangup", 0, number=OWNER_PHONE)
+        dest_end = p.nth_event("hangup", 0, number=DEST)
+        assert _heard(user_end, DEST_HZ) and not _heard(user_end, USER_HZ), user_end
+        assert _heard(dest_end, USER_HZ) and not _heard(dest_end, DEST_HZ), dest_end
+        assert user_end["by"] == dest_end["by"] == "remote", (user_end, dest_end)
+        assert all(c["call_id"] != call_id for c in p.active(p.owner))
+        assert api.delete(f"/calls/active/{call_id}").status_code == 404
+
+    rec = p.record(call_id)
+    assert rec.direction == "click_to_call" and rec.user_id == p.owner_id
+    assert (rec.caller, rec.number_called) == (OWNER_PHONE, DEST)
+    assert rec.disposition == "answered" and rec.hangup_reason == "hangup_requested"
+    assert [(leg.kind, leg.destination, leg.outcome) for leg in rec.legs] == [
+        ("click_to_call", OWNER_PHONE, "answered"),
+        ("forward", DEST, "answered"),
+    ]
+    assert rec.answered_at is not None and rec.ended_at is not None
+    assert (rec.ended_at - rec.answered_at).total_seconds() > 2.0
+    for leg in rec.legs:
+        assert leg.quality is not None and leg.quality.packets_rx > 50, leg
+    # the history API (issue 5) shows it too, in the same tenant only
+    with p.api(p.owner) as api:
+        assert api.get(f"/calls/{call_id}").status_code == 200
+    with p.api(p.stranger) as api:
+        assert api.get(f"/calls/{call_id}").status_code == 404
+
+
+def test_members_see_and_hang_up_only_their_own_calls(platform: Platform) -> None:
+    p = platform
+    with p.api(p.owner) as api:
+        r = api.post("/calls", json={"destination": DEST_RINGING})  # rings on and on
+    assert r.status_code == 202, r.text
+    owners = r.json()["call_id"]
+    with p.api(p.member) as api:
+        r = api.post("/calls", json={"destination": DEST})
+    assert r.status_code == 202, r.text
+    members = r.json()["call_id"]
+    assert r.json()["user_id"] == p.member_id
+
+    p.wait_state(p.owner, owners, "dialing_destination")
+    p.wait_state(p.owner, members, "bridged")
+    assert {c["call_id"] for c in p.active(p.owner)} >= {owners, members}
+    assert [c["call_id"] for c in p.active(p.member)] == [members]
+
+    with p.api(p.member) as api:
+        assert api.delete(f"/calls/active/{owners}").status_code == 404
+        assert api.delete(f"/calls/active/{members}").status_code == 204
+    with p.api(p.owner) as api:
+        assert api.delete(f"/calls/active/{owners}").status_code == 204  # cancels the ringing leg
+
+    ringing = p.nth_event("cancelled", 0, number=DEST_RINGING)
+    assert ringing
+    rec = p.record(owners)
+    assert rec.hangup_reason == "hangup_requested" and rec.answered_at is None
+    assert rec.disposition == "missed"
+    assert [(leg.destination, leg.outcome) for leg in rec.legs] == [
+        (OWNER_PHONE, "answered"),
+        (DEST_RINGING, "cancelled"),
+    ]
+    rec = p.record(members)
+    assert rec.user_id == p.member_id and rec.disposition == "answered"
+    deadline = time.monotonic() + 10
+    while p.active(p.owner) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert p.active(p.owner) == []
+
+
+def test_bad_requests_answer_problems(platform: Platform) -> None:
+    p = platform
+    with p.api(p.owner) as api:
+        for body in (
+            {"destination": "555-1234"},
+            {"destination": "+1 555 000"},
+            {},
+            {"destination": 15551234},
+        ):
+            r = api.post("/calls", json=body)
+            assert r.status_code == 422, (body, r.text)
+            assert r.headers["content-type"] == "application/problem+json"
+        r = api.post("/calls", json={"destination": DEST, "from": OWNER_PHONE})
+        assert r.status_code == 422
+        assert api.delete("/calls/active/..%2F..").status_code == 404
+        assert api.delete("/calls/active/nope").status_code == 404
+    with p.api(p.phoneless) as api:
+        r = api.post("/calls", json={"destination": DEST})
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/no-forwarding-number")
+    with p.api(None) as api:
+        assert api.post("/calls", json={"destination": DEST}).status_code == 401
+        assert api.get("/calls/active").status_code == 401
+    assert p.active(p.owner) == []
+
+
+def test_edge_unreachable_is_503_not_500(platform: Platform) -> None:
+    p = platform
+    p.edge.stop()
+    try:
+        with p.api(p.owner) as api:
+            for method, path, body in (
+                ("POST", "/calls", {"destination": DEST}),
+                ("GET", "/calls/active", None),
+                ("DELETE", "/calls/active/0123456789abcdef", None),
+            ):
+                r = api.request(method, path, json=body)
+                assert r.status_code == 503, (method, path, r.text)
+                assert r.headers["content-type"] == "application/problem+json"
+                assert r.headers["retry-after"] == "1"
+    finally:
+        p.edge, _, _ = start_edge(
+            p.stack, p.sim, p.base, EDGE_CONTROL_PORT=str(p.control_port), EDGE_CONTROL_TOKEN=TOKEN
+        )
+    assert p.active(p.owner) == []
