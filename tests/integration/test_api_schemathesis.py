@@ -34,7 +34,9 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from infra.local.azurite import AZURITE_BIN
+from infra.local.configdb_cluster import free_port
 from infra.local.stack import LocalStack, signup_verified
+from tests.sip_fixtures import start_edge, start_provider_sim
 
 pytestmark = pytest.mark.skipif(
     not AZURITE_BIN.exists(), reason="azurite is not installed (make test installs it)"
@@ -47,8 +49,21 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(Path(tmp_path_factory.mktemp("stack"))) as s:
-        yield s
+    base = Path(tmp_path_factory.mktemp("stack"))
+    control_port = free_port()  # a real SIP edge behind /calls (click-to-call, live calls)
+    overrides = {"edge_control_url": f"http://127.0.0.1:{control_port}"}
+    with LocalStack(base, settings_overrides=overrides) as s:
+        sim = start_provider_sim(base / "sim")
+        try:
+            token = s.settings.edge_control_token.get_secret_value()
+            port = str(control_port)
+            edge, _, _ = start_edge(s, sim, base, EDGE_CONTROL_PORT=port, EDGE_CONTROL_TOKEN=token)
+            try:
+                yield s
+            finally:
+                edge.stop()
+        finally:
+            sim.stop()
 
 
 @dataclass
