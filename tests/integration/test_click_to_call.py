@@ -9,6 +9,7 @@ call record in the History DB, and on tenant and member isolation.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import pytest
 from infra.local.configdb_cluster import free_port
 from infra.local.managed import ManagedProcess
 from infra.local.stack import LocalStack, signup_verified
+from shared.adapters.edge_control import HttpEdgeControl
+from shared.errors import CallRefused, Unavailable
 from shared.history import open_history_store
 from shared.models.call import CallRecord
 from tests.sip_fixtures import SimProcess, start_edge, start_provider_sim
@@ -56,6 +59,7 @@ class Platform:
     member_id: str
     member: str
     phoneless: str  # a member with no forwarding number
+    phoneless_id: str
     stranger: str  # the owner of another tenant
 
     def api(self, access: str | None) -> httpx.Client:
@@ -140,7 +144,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                     "password": password,
                 },
             )
-            _user(api, {"name": "Nils", "email": "nils@c2c-a.example", "password": password})
+            phoneless_id = _user(api, {"name": "Nils", "email": "nils@c2c-a.example", "password": password})
         member = _login(stack, "mia@c2c-a.example", password)
         phoneless = _login(stack, "nils@c2c-a.example", password)
         sim = start_provider_sim(base / "sim", RULES)
@@ -160,6 +164,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                 member_id,
                 member,
                 phoneless,
+                phoneless_id,
                 stranger,
             )
             try:
@@ -300,6 +305,31 @@ def test_bad_requests_answer_problems(platform: Platform) -> None:
         assert api.post("/calls", json={"destination": DEST}).status_code == 401
         assert api.get("/calls/active").status_code == 401
     assert p.active(p.owner) == []
+
+
+def test_the_adapter_maps_the_edges_answers(platform: Platform) -> None:
+    p = platform
+    url = f"http://127.0.0.1:{p.control_port}"
+
+    async def run() -> None:
+        edge, wrong = HttpEdgeControl(url, TOKEN), HttpEdgeControl(url, "not-the-token")
+        try:
+            assert await edge.active_calls(p.tenant_id) == []
+            with pytest.raises(CallRefused) as refused:
+                await edge.click_to_call(p.tenant_id, "01NOSUCHUSER0000000000000", DEST)
+            assert refused.value.status == 404
+            with pytest.raises(CallRefused) as refused:
+                await edge.click_to_call(p.tenant_id, p.phoneless_id, DEST)
+            assert refused.value.status == 422
+            assert await edge.hang_up(p.tenant_id, "nope") is False
+            assert await edge.hang_up(p.tenant_id, "../../health") is False  # one path segment
+            with pytest.raises(Unavailable):  # a wrong token is a deployment fault: 503, not the user's
+                await wrong.active_calls(p.tenant_id)
+        finally:
+            await edge.aclose()
+            await wrong.aclose()
+
+    asyncio.run(run())
 
 
 def test_edge_unreachable_is_503_not_500(platform: Platform) -> None:
