@@ -146,8 +146,8 @@ __all__ = [
     "Disposition",
     "Leg",
     "LegKind",
-    "LegPrice",
     "LegOutcome",
+    "LegPrice",
     "PathStep",
     "RtpQuality",
 ]

@@ -1,7 +1,7 @@
 """Reporting utils: build a tenant's usage report of a month into Blob `reports` and email a link.
 
 - **Monthly** (timer): the previous UTC month, for every tenant of the region that is not
-  cancelled, existed during that month and had calls in it. The email goes out exactly once per
+  cancelled and had calls in that month. The email goes out exactly once per
   tenant and month, even when two runs overlap or one dies midway: it is a notice
   (`shared.services.notices`, ConfigDB `t/{tid}/notice/report-{YYYY-MM}`) claimed before it is
   queued and confirmed after.
@@ -143,10 +143,13 @@ class ReportJobs:
                 break
         return out
 
-    async def build(self, tenant: Tenant, month: str) -> BuiltReport:
-        """Render the month's report of `tenant` and write both files (overwriting)."""
+    async def collect(self, tenant: Tenant, month: str) -> UsageReport:
         calls = await self._calls(tenant.id, month)
-        report = build_report(tenant.id, tenant.name, month, calls, self.clock.now())
+        return build_report(tenant.id, tenant.name, month, calls, self.clock.now())
+
+    async def build(self, tenant: Tenant, month: str, report: UsageReport | None = None) -> BuiltReport:
+        """Render the month's report of `tenant` and write both files (overwriting)."""
+        report = report or await self.collect(tenant, month)
         csv_blob, pdf_blob = report_blob(tenant.id, month, "csv"), report_blob(tenant.id, month, "pdf")
         await self.blobs.upload(REPORTS_CONTAINER, csv_blob, render_csv(report), "text/csv; charset=utf-8")
         await self.blobs.upload(REPORTS_CONTAINER, pdf_blob, render_pdf(report), "application/pdf")
@@ -225,12 +228,9 @@ class ReportJobs:
         if tenant is None:
             tally.skip("tenant_unreadable")
             return
-        start, end = month_range(month)
+        start, _ = month_range(month)
         if tenant.status is TenantStatus.CANCELLED:
             tally.skip("cancelled")
-            return
-        if tenant.created_at >= end:
-            tally.skip("created_later")
             return
         name = notice_name(month)
         now = self.clock.now()
@@ -239,8 +239,8 @@ class ReportJobs:
         if decision != "claim":
             tally.skip("already_sent" if decision == "done" else "notice_in_flight")
             return
-        built = await self.build(tenant, month)
-        if built.report.total.calls == 0:
+        report = await self.collect(tenant, month)
+        if report.total.calls == 0:
             tally.skip("no_calls")
             return
         claim = NoticeRecord(
@@ -255,6 +255,7 @@ class ReportJobs:
             await self.notices.finish(claimed, "skipped", self.clock.now(), "no_owner")
             tally.skip("no_owner")
             return
+        built = await self.build(tenant, month, report)
         try:
             await self._send(tenant, owner, built, claim.message_id)
         except Unavailable:
