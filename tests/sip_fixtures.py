@@ -35,9 +35,12 @@ import pytest
 
 from infra.local.configdb_cluster import free_port
 from infra.local.managed import ManagedProcess, http_ok
+from shared.history import open_history_store
 
 if TYPE_CHECKING:
     from infra.local.stack import LocalStack
+    from shared.models.call import CallRecord
+    from shared.settings import Settings
 
 Rules = Mapping[str, Mapping[str, Any]]
 
@@ -63,6 +66,37 @@ def _events_in(path: Path) -> list[dict[str, Any]]:
 
 def _matches(doc: Mapping[str, Any], match: Mapping[str, Any]) -> bool:
     return all(doc.get(k) == v for k, v in match.items())
+
+
+def edge_events(log_path: Path, name: str) -> list[dict[str, Any]]:
+    """The edge's structured log lines (JSON, one per line) whose event is `name`."""
+    out = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if doc.get("event") == name:
+                out.append(doc)
+    return out
+
+
+def wait_call_record(
+    settings: Settings, tenant_id: str, call_id: str, edge: ManagedProcess, timeout: float = 15.0
+) -> CallRecord:
+    """The History DB's record of `call_id`, waiting for the edge to write it."""
+    store = open_history_store(settings)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rec = store.get_call(tenant_id, call_id)
+            if rec is not None:
+                return rec
+            time.sleep(0.1)
+    finally:
+        store.close()
+    raise AssertionError(f"no call record {call_id}; edge log tail:\n{edge.log_tail()}")
 
 
 # -- the provider stand-in ----------------------------------------------------------------

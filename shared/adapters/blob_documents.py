@@ -8,14 +8,8 @@ reads as None, a failed condition returns False, anything else the service raise
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable
-from typing import TypeVar
-
 from azure.core import MatchConditions
 from azure.core.exceptions import (
-    AzureError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -23,28 +17,12 @@ from azure.core.exceptions import (
 from azure.storage.blob import ContentSettings
 
 from shared.adapters.blob_media import BlobMedia
-from shared.errors import Unavailable
-
-T = TypeVar("T")
 
 
 class BlobDocuments:
     def __init__(self, media: BlobMedia) -> None:
+        self.media = media
         self.service = media.service
-        self._ensured: set[str] = set()
-
-    async def _call(self, fn: Callable[[], T]) -> T:
-        try:
-            return await asyncio.to_thread(fn)
-        except AzureError as exc:
-            raise Unavailable(f"blob storage: {type(exc).__name__}: {exc}") from exc
-
-    def _ensure_container(self, container: str) -> None:
-        if container in self._ensured:
-            return
-        with contextlib.suppress(ResourceExistsError):
-            self.service.get_container_client(container).create_container()
-        self._ensured.add(container)
 
     async def read(self, container: str, name: str) -> tuple[bytes, str] | None:
         """(content, etag), or None when the blob (or its container) does not exist."""
@@ -56,7 +34,7 @@ class BlobDocuments:
                 return None
             return stream.readall(), str(stream.properties.etag)
 
-        return await self._call(get)
+        return await self.media.run(f"blob {container}/{name}", get)
 
     async def write(
         self,
@@ -71,7 +49,7 @@ class BlobDocuments:
         False when the condition failed: another writer got there first."""
 
         def put() -> bool:
-            self._ensure_container(container)
+            self.media.ensure_container(container)
             client = self.service.get_blob_client(container, name)
             settings = ContentSettings(content_type=content_type)
             try:
@@ -91,4 +69,4 @@ class BlobDocuments:
                 return False  # replaced blob deleted meanwhile
             return True
 
-        return await self._call(put)
+        return await self.media.run(f"blob {container}/{name}", put)

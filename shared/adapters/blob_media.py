@@ -37,7 +37,8 @@ class BlobMedia:
         self._account_key: str | None = getattr(credential, "account_key", None)
         self._ensured: set[str] = set()
 
-    async def _call(self, what: str, fn: Callable[[], T]) -> T:
+    async def run(self, what: str, fn: Callable[[], T]) -> T:
+        """Run a blocking SDK call in a thread; SDK errors become NotFoundError / Unavailable."""
         try:
             return await asyncio.to_thread(fn)
         except ResourceNotFoundError as exc:
@@ -45,7 +46,8 @@ class BlobMedia:
         except AzureError as exc:
             raise Unavailable(f"blob storage: {type(exc).__name__}: {exc}") from exc
 
-    def _ensure_container(self, container: str) -> None:
+    def ensure_container(self, container: str) -> None:
+        """Create `container` once per client (blocking; call from inside `run`)."""
         if container in self._ensured:
             return
         with contextlib.suppress(ResourceExistsError):
@@ -56,21 +58,21 @@ class BlobMedia:
         """Write (or overwrite) one blob, creating the container on first use."""
 
         def put() -> None:
-            self._ensure_container(container)
+            self.ensure_container(container)
             self.service.get_blob_client(container, name).upload_blob(
                 data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
             )
 
-        await self._call(f"blob {container}/{name}", put)
+        await self.run(f"blob {container}/{name}", put)
 
     async def download(self, container: str, name: str) -> bytes:
         """The whole blob; NotFoundError when it does not exist."""
         client = self.service.get_blob_client(container, name)
-        return await self._call(f"blob {container}/{name}", lambda: client.download_blob().readall())
+        return await self.run(f"blob {container}/{name}", lambda: client.download_blob().readall())
 
     async def exists(self, container: str, name: str) -> bool:
         client = self.service.get_blob_client(container, name)
-        return await self._call(f"blob {container}/{name}", client.exists)
+        return await self.run(f"blob {container}/{name}", client.exists)
 
     async def delete(self, container: str, name: str) -> bool:
         """Delete one blob (with its snapshots); False when it was already gone (idempotent)."""
@@ -82,7 +84,7 @@ class BlobMedia:
                 return False
             return True
 
-        return await self._call(f"blob {container}/{name}", delete_one)
+        return await self.run(f"blob {container}/{name}", delete_one)
 
     async def delete_prefix(self, container: str, prefix: str) -> int:
         """Delete every blob under `prefix` (idempotent); returns how many were deleted."""
@@ -100,7 +102,7 @@ class BlobMedia:
                     deleted += 1
             return deleted
 
-        return await self._call(f"container {container}", delete_all)
+        return await self.run(f"container {container}", delete_all)
 
     def read_url(self, container: str, name: str, *, now: dt.datetime, ttl: dt.timedelta) -> str:
         """A read-only SAS URL for one blob, valid from one minute before `now` (clock skew)

@@ -24,9 +24,8 @@ from infra.local.managed import ManagedProcess
 from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.edge_control import HttpEdgeControl
 from shared.errors import CallRefused, Unavailable
-from shared.history import open_history_store
 from shared.models.call import CallRecord
-from tests.sip_fixtures import SimProcess, start_edge, start_provider_sim
+from tests.sip_fixtures import SimProcess, start_edge, start_provider_sim, wait_call_record
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -67,17 +66,7 @@ class Platform:
         return httpx.Client(base_url=self.stack.api, headers=headers, timeout=15)
 
     def record(self, call_id: str, timeout: float = 15.0) -> CallRecord:
-        store = open_history_store(self.stack.settings)
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                rec = store.get_call(self.tenant_id, call_id)
-                if rec is not None:
-                    return rec
-                time.sleep(0.1)
-        finally:
-            store.close()
-        raise AssertionError(f"no call record {call_id}; edge log tail:\n{self.edge.log_tail()}")
+        return wait_call_record(self.stack.settings, self.tenant_id, call_id, self.edge, timeout)
 
     def nth_event(self, name: str, n: int, timeout: float = 20.0, **match: Any) -> dict[str, Any]:
         """The n-th (0-based) provider event `name` matching `match`, waiting for it."""

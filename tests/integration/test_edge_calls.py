@@ -7,7 +7,6 @@ audio (tones detected by frequency), on the History DB and on Blob storage.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,15 @@ from shared.adapters.blob_media import BlobMedia
 from shared.history import open_history_store
 from shared.models.call import CallRecord
 from sip_edge.media import dsp
-from tests.sip_fixtures import SimProcess, run_caller, start_caller, start_edge, start_provider_sim
+from tests.sip_fixtures import (
+    SimProcess,
+    edge_events,
+    run_caller,
+    start_caller,
+    start_edge,
+    start_provider_sim,
+    wait_call_record,
+)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -60,29 +67,10 @@ class Edge:
         )
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        out = []
-        for line in self.proc.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                try:
-                    doc = json.loads(line)
-                except ValueError:
-                    continue
-                if doc.get("event") == name:
-                    out.append(doc)
-        return out
+        return edge_events(self.proc.log_path, name)
 
     def record(self, call_id: str, timeout: float = 10.0) -> CallRecord:
-        store = open_history_store(self.stack.settings)
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                rec = store.get_call(self.tenant_id, call_id)
-                if rec is not None:
-                    return rec
-                time.sleep(0.1)
-        finally:
-            store.close()
-        raise AssertionError(f"no call record {call_id}")
+        return wait_call_record(self.stack.settings, self.tenant_id, call_id, self.proc, timeout)
 
     def last_call_id(self, before: int, timeout: float = 15.0) -> str:
         deadline = time.monotonic() + timeout

@@ -6,7 +6,6 @@ assertions are on SIPp's exit code and trace, the edge's log and the History DB.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -25,8 +24,8 @@ import pytest
 from infra.local.configdb_cluster import free_port
 from infra.local.managed import ManagedProcess, http_ok
 from infra.local.stack import LocalStack, signup_verified
-from shared.history import open_history_store
 from shared.models.call import CallRecord
+from tests.sip_fixtures import edge_events, wait_call_record
 from tests.tools.edge_sipp import SIPP, Sipp, build, flood_pcap
 
 pytestmark = [
@@ -52,16 +51,7 @@ class Edge:
         return f"127.0.0.1:{self.sip_port}"
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        out = []
-        for line in self.proc.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                try:
-                    doc = json.loads(line)
-                except ValueError:
-                    continue
-                if doc.get("event") == name:
-                    out.append(doc)
-        return out
+        return edge_events(self.proc.log_path, name)
 
     def call_id_of(self, trace: str, timeout: float = 10.0) -> str:
         """The edge's call id for the SIPp call in `trace` (matched on the SIP Call-ID)."""
@@ -76,17 +66,7 @@ class Edge:
         raise AssertionError(f"the edge answered none of {sip_ids}; log tail:\n{self.proc.log_tail()}")
 
     def record(self, call_id: str, timeout: float = 15.0) -> CallRecord:
-        store = open_history_store(self.stack.settings)
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                rec = store.get_call(self.tenant_id, call_id)
-                if rec is not None:
-                    return rec
-                time.sleep(0.1)
-        finally:
-            store.close()
-        raise AssertionError(f"no call record {call_id}; log tail:\n{self.proc.log_tail()}")
+        return wait_call_record(self.stack.settings, self.tenant_id, call_id, self.proc, timeout)
 
     def healthy(self) -> bool:
         try:
