@@ -434,7 +434,9 @@ class BaresipStack:
             max_concurrent_calls=self._settings.max_legs,
             rtp_timeout=self._settings.rtp_timeout_s,
             native_log_level=os.environ.get("SIP_EDGE_NATIVE_LOG", "warning"),
-            extra_config_text=f"sip_listen {listen.host}:{listen.port}\n",
+            # UDP and TCP only: baresip's default also binds TLS on port + 1, which
+            # collides with whatever else holds that port (and we have no TLS cert).
+            extra_config_text=f"sip_listen {listen.host}:{listen.port}\nsip_transports udp,tcp\n",
         )
         self._runtime = Runtime()
         await self._runtime.start(config)

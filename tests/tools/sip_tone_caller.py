@@ -41,7 +41,7 @@ async def main() -> None:
         Config(
             net_interface="127.0.0.1",
             max_concurrent_calls=4,
-            extra_config_text=f"sip_listen 127.0.0.1:{port}\n",
+            extra_config_text=f"sip_listen 127.0.0.1:{port}\nsip_transports udp,tcp\n",
         )
     )
     try:
