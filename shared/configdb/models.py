@@ -106,9 +106,12 @@ class Op(_Wire):
 
 
 class PeerStatus(_Wire):
+    """A peer as one node sees it. `node_id` is None until the node has heard from that peer
+    (a node reports its configured peers by raft address from the start)."""
+
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    node_id: str
+    node_id: str | None = None
     raft: str | None = None
     reachable: bool | None = None
 
