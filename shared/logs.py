@@ -57,3 +57,5 @@ def configure_logging(level: int = logging.INFO, **static: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The Azure SDK logs every HTTP request and response at INFO: noise, and slow on hot paths.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)

@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     edge_control_token: SecretStr = Field(default=SecretStr("dev-edge-control-token"), min_length=1)
     edge_max_legs: int = Field(default=256, ge=2, le=256, description="Call legs per edge process.")
     edge_drain_seconds: float = Field(default=60.0, ge=0, description="Grace for live calls on SIGTERM.")
+    edge_rtp_timeout_s: int = Field(
+        default=30, ge=0, description="End a leg after this many seconds without RTP (a dead phone); 0 = off."
+    )
 
     # --- Rates sync: the carrier rate deck (CSV: prefix, rate per minute, currency)
     rates_source: str = Field(
@@ -261,6 +264,7 @@ class Settings(BaseSettings):
             "EDGE_CONTROL_TOKEN": self.edge_control_token.get_secret_value(),
             "EDGE_MAX_LEGS": str(self.edge_max_legs),
             "EDGE_DRAIN_SECONDS": str(self.edge_drain_seconds),
+            "EDGE_RTP_TIMEOUT_S": str(self.edge_rtp_timeout_s),
             "RATES_SOURCE": self.rates_source,
         }
         if self.mongodb_uri is not None:

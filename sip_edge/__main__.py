@@ -66,7 +66,13 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
     bus = StorageQueueBus(settings.storage_connection)
     engine = MediaEngine(loop=loop)
     engine.start()
-    stack = BaresipStack(StackSettings(max_legs=settings.edge_max_legs, bind_address=settings.sip_host))
+    stack = BaresipStack(
+        StackSettings(
+            max_legs=settings.edge_max_legs,
+            bind_address=settings.sip_host,
+            rtp_timeout_s=settings.edge_rtp_timeout_s,
+        )
+    )
     deps = EdgeDeps(
         stack=stack,
         engine=engine,

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import sys
 from pathlib import Path
 
 from functions.devhost.app_loader import load_app
@@ -15,6 +14,7 @@ from functions.devhost.blobs import BlobOptions
 from functions.devhost.host import Host, HostConfig, load_settings, read_host_json
 from functions.devhost.invoker import EventLog
 from functions.devhost.queues import QueueOptions
+from shared.logs import configure_logging
 
 STORAGE_SETTING = "AzureWebJobsStorage"
 
@@ -42,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # The functions' own run summaries are INFO lines; every line is one JSON object.
+    configure_logging(logging.INFO, service="functions")
     if args.storage:
         os.environ[STORAGE_SETTING] = args.storage
     if args.settings:
