@@ -19,27 +19,27 @@ export function createPlayer({ fetchUrl, label, onError }) {
   let fetchedAt = 0;
   let pending = null;
   let lastRetry = 0;
+  let position = 0; // the last position reached with a working URL
+  let wanted = false; // the user pressed play and has not paused
 
   const expired = () => !url || Date.now() - fetchedAt > MAX_AGE_MS;
 
   const load = () => {
     if (!pending) {
       pending = (async () => {
-        const at = audio.currentTime;
-        const wasPlaying = !audio.paused;
+        const at = audio.error ? position : audio.currentTime;
+        const resume = wanted;
         const fresh = await fetchUrl();
         url = fresh;
         fetchedAt = Date.now();
-        if (at > 0) {
-          audio.addEventListener(
-            "loadedmetadata",
-            () => {
-              audio.currentTime = at;
-              if (wasPlaying) audio.play().catch(() => {});
-            },
-            { once: true },
-          );
-        }
+        audio.addEventListener(
+          "loadedmetadata",
+          () => {
+            if (at > 0) audio.currentTime = at;
+            if (resume) audio.play().catch(() => {});
+          },
+          { once: true },
+        );
         audio.src = fresh;
       })().finally(() => {
         pending = null;
@@ -51,7 +51,16 @@ export function createPlayer({ fetchUrl, label, onError }) {
   const refreshIfStale = () => {
     if (url && expired()) load().catch(onError);
   };
-  audio.addEventListener("play", refreshIfStale);
+  audio.addEventListener("timeupdate", () => {
+    if (!audio.error) position = audio.currentTime;
+  });
+  audio.addEventListener("play", () => {
+    wanted = true;
+    refreshIfStale();
+  });
+  audio.addEventListener("pause", () => {
+    if (!audio.error) wanted = false;
+  });
   audio.addEventListener("seeking", refreshIfStale);
   audio.addEventListener("error", () => {
     if (!url) return;

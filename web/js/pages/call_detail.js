@@ -135,7 +135,7 @@ function price(p) {
   } catch {
     text = `${p.cost} ${p.currency}`;
   }
-  return `${text} (${p.rate_per_min} ${p.currency}/min)`;
+  return `${text} (${Number(p.rate_per_min)} ${p.currency}/min)`;
 }
 
 function legs(call) {
