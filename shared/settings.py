@@ -146,6 +146,16 @@ class Settings(BaseSettings):
     # --- Links in emails point at the web portal
     public_base_url: str = Field(default="http://127.0.0.1:8080", description="PUBLIC_BASE_URL")
 
+    # --- The web portal (web/): the browser origins CORS allows, and the refresh cookie
+    web_origins: CommaList = Field(
+        default_factory=list,
+        description="Origins allowed by CORS (WEB_ORIGINS, comma-separated or JSON; default [PUBLIC_BASE_URL]).",
+    )
+    refresh_cookie_secure: bool = Field(
+        default=False,
+        description="Mark the pbx_refresh cookie Secure (REFRESH_COOKIE_SECURE; must be true in Azure, https).",
+    )
+
     # --- SIP edge (sip_edge/): the trunk, the provider side and the call-control API
     sip_host: str = Field(default="127.0.0.1", description="SIP listen address, UDP and TCP (SIP_HOST).")
     sip_port: int = Field(default=5060, ge=1, le=65535, description="SIP listen port (SIP_PORT).")
@@ -187,7 +197,9 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, LocalSettingsJsonSource(settings_cls, cls.local_settings_file))
 
-    @field_validator("configdb_endpoints", "jwt_previous_secrets", "trunk_allowed_sources", mode="before")
+    @field_validator(
+        "configdb_endpoints", "jwt_previous_secrets", "trunk_allowed_sources", "web_origins", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -210,6 +222,18 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("web_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        out = []
+        for origin in value:
+            origin = origin.rstrip("/")
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+            out.append(origin)
+        return out
+
     @field_validator("jwt_secret")
     @classmethod
     def _secret_length(cls, value: SecretStr) -> SecretStr:
@@ -230,6 +254,14 @@ class Settings(BaseSettings):
     def api_base_url(self) -> str:
         """This region's API base URL."""
         return self.region_base_urls[self.region]
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """The browser origins the API allows: WEB_ORIGINS, else the portal's own origin."""
+        if self.web_origins:
+            return list(self.web_origins)
+        scheme, _, rest = self.public_base_url.partition("://")
+        return [f"{scheme}://{rest.split('/', 1)[0]}"]
 
     @property
     def jwt_verification_secrets(self) -> list[str]:
@@ -254,6 +286,8 @@ class Settings(BaseSettings):
             "SMTP_SENDER": self.smtp_sender,
             "SMTP_STARTTLS": "true" if self.smtp_starttls else "false",
             "PUBLIC_BASE_URL": self.public_base_url,
+            "WEB_ORIGINS": ",".join(self.web_origins),
+            "REFRESH_COOKIE_SECURE": "true" if self.refresh_cookie_secure else "false",
             "SIP_HOST": self.sip_host,
             "SIP_PORT": str(self.sip_port),
             "TRUNK_ALLOWED_SOURCES": ",".join(self.trunk_allowed_sources),

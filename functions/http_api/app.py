@@ -19,10 +19,11 @@ from shared.settings import Settings, get_settings
 
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .context import build_context
+from .cors import install_cors
 from .deps import install_domain_errors
 from .errors import install_error_handlers
 from .openapi import install_problem_openapi
-from .routers import calls, history, menus, numbers, prompts, v1_router
+from .routers import calls, dashboard, history, menus, numbers, prompts, v1_router
 
 
 def create_app(
@@ -60,10 +61,12 @@ def create_app(
     app.include_router(prompts.router, prefix="/api/v1")
     app.include_router(history.router)  # its /calls/{id} never matches /calls/active
     app.include_router(calls.router, prefix="/api/v1")  # click-to-call, /calls/active
+    app.include_router(dashboard.router, prefix="/api/v1")
     install_problem_openapi(app)
     app.add_middleware(
         BodyLimit,
         default=DEFAULT_MAX_BODY_BYTES,
         per_prefix={"/api/v1/prompts": prompts.MAX_BODY_BYTES},
     )
+    install_cors(app, ctx.settings.cors_origins)  # last added = outermost: errors get CORS headers too
     return app

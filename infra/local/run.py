@@ -7,6 +7,7 @@ Parts, on the design's fixed ports, with state under .data/:
 - the local functions host on 7071 (API under /api), when functions/devhost exists
 - the provider stand-in on 5070 (control 5072): answers the legs the edge forwards, by rules
 - the SIP edge on 5060 UDP+TCP (control API 7401)
+- the web portal (web/) on 8080, served by infra.local.static_site with /config.json pointing at the API
 
 Each part is started, then waited on until it is healthy; the children get their settings
 through environment variables (shared.settings.Settings.as_env). If any part dies, the
@@ -41,6 +42,8 @@ EDGE_CONTROL_PORT = 7401
 PROVIDER_SIP_PORT = 5070
 PROVIDER_CONTROL_PORT = 5072
 PROVIDER_RULES = DATA / "provider_rules.json"
+WEB_PORT = 8080
+WEB_ROOT = REPO / "web"
 # What the stand-in for the phone network does with a forwarded leg, by number ("*": the rest).
 DEFAULT_PROVIDER_RULES = {
     "*": {"action": "answer", "ring_s": 3.0, "echo": True},
@@ -140,6 +143,9 @@ def build(settings: Settings) -> tuple[list[Part], dict[int, str], Azurite, Loca
         parts.append(process_part(functions, 90))
         ports[API_PORT] = "functions host"
     parts += sip_parts(settings)
+    if WEB_ROOT.is_dir():
+        parts.append(process_part(web_site(azurite), 15))
+        ports[WEB_PORT] = "web portal"
     ports |= {
         SIP_PORT: "sip edge",
         EDGE_CONTROL_PORT: "sip edge control",
@@ -147,6 +153,23 @@ def build(settings: Settings) -> tuple[list[Part], dict[int, str], Azurite, Loca
         PROVIDER_CONTROL_PORT: "provider stand-in control",
     }
     return parts, ports, azurite, cluster
+
+
+def web_site(azurite: Azurite) -> ManagedProcess:
+    """The static site of web/ on 8080; its config.json sends the browser to the API on 7071."""
+    return ManagedProcess(
+        "web",
+        [
+            sys.executable,
+            "-m",
+            "infra.local.static_site",
+            *("--host", HOST, "--port", str(WEB_PORT), "--root", str(WEB_ROOT)),
+            *("--api-base", f"http://{HOST}:{API_PORT}/api/v1"),
+            *("--media-origin", f"http://{HOST}:{azurite.blob_port}"),
+        ],
+        DATA / "web.log",
+        http_ok(f"http://{HOST}:{WEB_PORT}/config.json"),
+    )
 
 
 def sip_parts(settings: Settings) -> list[Part]:
@@ -277,6 +300,11 @@ def print_urls(settings: Settings, azurite: Azurite, cluster: LocalCluster, devh
         f" rules {PROVIDER_RULES.relative_to(REPO)} (live: http://{HOST}:{PROVIDER_CONTROL_PORT}/rules)"
         "  log .data/provider.log"
     )
+    if WEB_ROOT.is_dir():
+        print(
+            f"  Web portal:   http://{HOST}:{WEB_PORT}  (config.json apiBase http://{HOST}:{API_PORT}/api/v1)"
+            "  log .data/web.log"
+        )
     print(f"  try a call:   .venv/bin/python -m sip_edge.caller +1555... --edge {HOST}:{SIP_PORT} --digits 1")
     print(
         "  try: .venv/bin/python -m configdb_nodes.admin --endpoints "

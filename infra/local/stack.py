@@ -22,7 +22,7 @@ from shared.settings import Settings
 
 from .azurite import Azurite
 from .configdb_cluster import LocalCluster, free_port
-from .managed import ManagedProcess, http_ok, ports_open
+from .managed import REPO, ManagedProcess, http_ok, ports_open
 
 
 @dataclass
@@ -38,6 +38,11 @@ class LocalStack:
     smtp_port: int = field(default_factory=free_port)
     # Extra `Settings` fields for every process (e.g. edge_control_url for click-to-call tests).
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    # Opt-in: also serve web/ (infra.local.static_site) on `web_port`, as the portal's origin:
+    # PUBLIC_BASE_URL (links in emails) and the API's CORS origin become http://127.0.0.1:<web_port>.
+    web: bool = False
+    web_port: int = field(default_factory=free_port)
+    site: ManagedProcess | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.azurite = Azurite(self.base / "azurite")
@@ -66,8 +71,7 @@ class LocalStack:
             smtp_host="127.0.0.1",
             smtp_port=self.smtp_port,
             data_dir=self.base / "data",
-            public_base_url="http://127.0.0.1:8080",
-            **self.settings_overrides,
+            **({"public_base_url": "http://127.0.0.1:8080"} | self._web_settings() | self.settings_overrides),
         )
         self.host = ManagedProcess(
             "functions",
@@ -92,11 +96,42 @@ class LocalStack:
             http_ok(f"http://127.0.0.1:{self.api_port}/api/v1/health"),
             env=self.settings.as_env(),
         )
+        if self.web:
+            self.site = ManagedProcess(
+                "static_site",
+                [
+                    sys.executable,
+                    "-m",
+                    "infra.local.static_site",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.web_port),
+                    "--root",
+                    str(REPO / "web"),
+                    "--api-base",
+                    self.api,
+                    "--media-origin",
+                    f"http://127.0.0.1:{self.azurite.blob_port}",
+                ],
+                self.base / "static_site.log",
+                http_ok(f"{self.web_url}/config.json"),
+            )
         self._started: list[Azurite | LocalCluster | ManagedProcess] = []
+
+    def _web_settings(self) -> dict[str, Any]:
+        if not self.web:
+            return {}
+        return {"public_base_url": self.web_url, "web_origins": [self.web_url]}
 
     @property
     def api(self) -> str:
         return f"http://127.0.0.1:{self.api_port}/api/v1"
+
+    @property
+    def web_url(self) -> str:
+        """The portal's origin (only served when `web=True`)."""
+        return f"http://127.0.0.1:{self.web_port}"
 
     def start(self) -> None:
         try:
@@ -110,6 +145,10 @@ class LocalStack:
             self.host.start()
             self._started.append(self.host)
             self.host.wait_ready(60)
+            if self.site is not None:
+                self.site.start()
+                self._started.append(self.site)
+                self.site.wait_ready(30)
         except BaseException:
             self.stop()
             raise

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from shared.services.accounts import (
+    AuthFailed,
     LoginIn,
     PasswordResetConfirmIn,
     PasswordResetIn,
@@ -16,7 +21,10 @@ from shared.services.accounts import (
     VerifiedOut,
 )
 
+from ..context import AppContext
 from ..deps import Ctx, client_address
+from ..errors import ApiError
+from ..session_cookie import COOKIE_NAME, clear_cookie, read_cookie, set_cookie
 
 router = APIRouter(tags=["auth"])
 
@@ -81,3 +89,86 @@ async def password_reset(body: PasswordResetIn, ctx: Ctx) -> Response:
 async def password_reset_confirm(body: PasswordResetConfirmIn, ctx: Ctx) -> Response:
     await ctx.accounts.confirm_password_reset(body.token, body.password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------- browser session (web portal)
+# The refresh token travels only in the HttpOnly cookie; the body carries the access token.
+
+
+class SessionOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+_SESSION_401 = {401: {"description": "no session cookie, or it is not valid (the cookie is cleared)"}}
+_ORIGIN_403 = {403: {"description": "the request's Origin is not an allowed web origin"}}
+SessionCookie = Annotated[str | None, Cookie(alias=COOKIE_NAME, include_in_schema=False)]
+
+
+def allowed_origin(request: Request, ctx: Ctx) -> None:
+    """Browsers send Origin on these POST/DELETE requests: refuse other sites (login CSRF, forced
+    rotation). Clients that send no Origin (not browsers) pass."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin not in ctx.settings.cors_origins:
+        raise ApiError(403, "Forbidden", f"origin {origin} may not use the browser session", "forbidden")
+
+
+def _session(pair: TokenPair, ctx: AppContext) -> JSONResponse:
+    body = SessionOut(access_token=pair.access_token, token_type=pair.token_type, expires_in=pair.expires_in)
+    cookie = set_cookie(
+        pair.refresh_token, ctx.settings.refresh_token_ttl_seconds, secure=ctx.settings.refresh_cookie_secure
+    )
+    headers = {"Set-Cookie": cookie, "Cache-Control": "no-store"}
+    return JSONResponse(body.model_dump(), headers=headers)
+
+
+@router.post(
+    "/auth/session",
+    response_model=SessionOut,
+    dependencies=[Depends(allowed_origin)],
+    responses={
+        200: {"description": "sets the pbx_refresh cookie (HttpOnly; SameSite=Strict; session path)"},
+        401: _PROBLEMS[401],
+        403: {"description": "email not verified, or a foreign Origin"},
+        429: {"description": "too many attempts"},
+    },
+)
+async def session_login(body: LoginIn, request: Request, ctx: Ctx) -> JSONResponse:
+    """Log in for a browser: the access token in the body, the refresh token in the cookie."""
+    return _session(await ctx.accounts.login(body, client_address(request)), ctx)
+
+
+@router.post(
+    "/auth/session/refresh",
+    response_model=SessionOut,
+    dependencies=[Depends(allowed_origin)],
+    responses={**_SESSION_401, **_ORIGIN_403},
+)
+async def session_refresh(ctx: Ctx, cookie: SessionCookie = None) -> JSONResponse:
+    """Rotate the cookie's refresh token (the old one stops working) and return a new access token."""
+    clear = {"Set-Cookie": clear_cookie(secure=ctx.settings.refresh_cookie_secure)}
+    token = read_cookie(cookie)
+    if token is None:
+        raise ApiError(401, "Unauthorized", "no session: log in again", "unauthorized", headers=clear)
+    try:
+        pair = await ctx.accounts.refresh(token)
+    except AuthFailed as exc:
+        raise ApiError(401, "Unauthorized", f"{exc}; log in again", "unauthorized", headers=clear) from exc
+    return _session(pair, ctx)
+
+
+@router.delete(
+    "/auth/session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    dependencies=[Depends(allowed_origin)],
+    responses=_ORIGIN_403,
+)
+async def session_logout(ctx: Ctx, cookie: SessionCookie = None) -> Response:
+    """Revoke the cookie's refresh token family (if any) and clear the cookie."""
+    token = read_cookie(cookie)
+    if token is not None:
+        await ctx.accounts.logout(token)
+    clear = clear_cookie(secure=ctx.settings.refresh_cookie_secure)
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"Set-Cookie": clear})

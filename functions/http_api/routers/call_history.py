@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -20,6 +20,7 @@ from shared.models.call import Direction, Disposition
 from shared.models.history_out import CallOut, CallPage
 from shared.services.history_access import CallFilters
 
+from .. import media_link
 from ..deps import Who
 from ..history_deps import Access, HistoryRoute, as_utc, invalid_query
 
@@ -91,10 +92,9 @@ async def get_call(call_id: CallId, access: Access, who: Who) -> CallOut:
     status_code=status.HTTP_302_FOUND,
     response_class=RedirectResponse,
     responses={
-        302: {"description": "Location: a read-only Blob SAS URL of the WAV, valid 5 minutes (serves Range)"},
+        **media_link.responses("a read-only Blob SAS URL of the WAV, valid 5 minutes (serves Range)"),
         404: {"description": "no such call for you, or it has no recording"},
     },
 )
-async def call_recording(call_id: CallId, access: Access, who: Who) -> RedirectResponse:
-    url = await access.recording_url(who, call_id)
-    return RedirectResponse(url, status_code=status.HTTP_302_FOUND, headers={"Cache-Control": "no-store"})
+async def call_recording(call_id: CallId, request: Request, access: Access, who: Who) -> Response:
+    return media_link.media_response(request, await access.recording_url(who, call_id))

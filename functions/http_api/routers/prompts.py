@@ -25,6 +25,7 @@ from shared.services.prompts import (
     UnsupportedAudio,
 )
 
+from .. import media_link
 from ..deps import Ctx, Who, set_etag
 from ..errors import ApiError
 
@@ -126,14 +127,13 @@ async def get_prompt(prompt_id: str, prompts: Prompts, who: Who, response: Respo
     status_code=status.HTTP_302_FOUND,
     response_class=RedirectResponse,
     responses={
-        302: {"description": "Location: a read-only Blob SAS URL of the 8 kHz WAV, valid 5 minutes"},
+        **media_link.responses("a read-only Blob SAS URL of the 8 kHz WAV, valid 5 minutes (serves Range)"),
         409: {"description": "not converted yet (processing) or conversion failed"},
         **_NOT_FOUND,
     },
 )
-async def prompt_audio(prompt_id: str, prompts: Prompts, who: Who) -> RedirectResponse:
-    url = await prompts.audio_url(who, prompt_id)
-    return RedirectResponse(url, status_code=status.HTTP_302_FOUND, headers={"Cache-Control": "no-store"})
+async def prompt_audio(prompt_id: str, request: Request, prompts: Prompts, who: Who) -> Response:
+    return media_link.media_response(request, await prompts.audio_url(who, prompt_id))
 
 
 @router.delete(

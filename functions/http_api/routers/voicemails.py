@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from shared.history import DEFAULT_LIMIT, MAX_LIMIT
 from shared.models.history_out import VoicemailOut, VoicemailPage, VoicemailUpdate
 
+from .. import media_link
 from ..deps import Who
 from ..history_deps import Access, HistoryRoute
 
@@ -73,13 +74,12 @@ async def delete_voicemail(
     status_code=status.HTTP_302_FOUND,
     response_class=RedirectResponse,
     responses={
-        302: {"description": "Location: a read-only Blob SAS URL of the WAV, valid 5 minutes (serves Range)"},
+        **media_link.responses("a read-only Blob SAS URL of the WAV, valid 5 minutes (serves Range)"),
         **_NOT_FOUND,
         **_FORBIDDEN,
     },
 )
 async def voicemail_audio(
-    voicemail_id: VoicemailId, access: Access, who: Who, user_id: Box = None
-) -> RedirectResponse:
-    url = await access.voicemail_url(who, voicemail_id, user_id)
-    return RedirectResponse(url, status_code=status.HTTP_302_FOUND, headers={"Cache-Control": "no-store"})
+    voicemail_id: VoicemailId, request: Request, access: Access, who: Who, user_id: Box = None
+) -> Response:
+    return media_link.media_response(request, await access.voicemail_url(who, voicemail_id, user_id))
