@@ -30,7 +30,7 @@ export async function render(root, ctx) {
   const loadTargets = async () => {
     [users, menus] = await Promise.all([
       ctx.api.get("/users").then((r) => r.items || []),
-      ctx.api.get("/menus").then((r) => r.items || []),
+      ctx.api.get("/ivr-menus").then((r) => r.items || []),
     ]);
   };
 
