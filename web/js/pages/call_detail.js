@@ -49,7 +49,7 @@ export async function render(root, ctx) {
 
   const [users, menus] = await Promise.all([
     ctx.api.get("/users").then((r) => r.items || []).catch(() => []),
-    ctx.api.get("/menus").then((r) => r.items || []).catch(() => []),
+    ctx.api.get("/ivr-menus").then((r) => r.items || []).catch(() => []),
   ]);
   const userName = new Map(users.map((u) => [u.id, u.name]));
   const menuName = new Map(menus.map((m) => [m.id, m.name]));
@@ -169,7 +169,9 @@ function quality(call) {
   if (!measured.length) return h("p", {}, "No voice quality was measured for this call (no audio was exchanged).");
   const mosValues = measured.map((l) => l.quality.mos).filter((m) => m != null);
   const worst = mosValues.length ? Math.min(...mosValues) : null;
-  return [
+  return h(
+    "div",
+    {},
     worst == null
       ? null
       : h("p", { class: `quality quality-${rating(worst)}` }, `Overall: ${rating(worst)} (lowest MOS ${worst.toFixed(2)} of 4.5).`),
@@ -187,7 +189,7 @@ function quality(call) {
         ];
       }),
     ),
-  ];
+  );
 }
 
 function recording(call, ctx) {
