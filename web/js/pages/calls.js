@@ -69,8 +69,12 @@ export async function render(root, ctx) {
   } catch (err) {
     if (err.status === 401) throw err;
     // Validation errors point at #query/<name>: the filter form shows them next to the field.
-    if (err.errors?.length) showErrors(form, err);
-    else results.append(errorBox(err));
+    if (err.errors?.length) {
+      showErrors(form, inFormWords(err));
+      results.append(h("p", {}, "Correct the filters above to see calls."));
+    } else {
+      results.append(errorBox(err));
+    }
     if (err.errors?.some((e) => e.pointer === "#query/cursor")) {
       results.append(h("p", {}, h("a", { href: withCursor(q, null), "data-link": "" }, "Go to the first page")));
     }
@@ -114,6 +118,17 @@ export async function render(root, ctx) {
     nav.append(h("a", { class: "button secondary", href: withCursor(q, page.next_cursor), "data-link": "", rel: "next" }, "Next page"));
   }
   if (nav.children.length) results.append(nav);
+}
+
+/** The API's validation messages in the form's words (its `to` is the day after "To date"). */
+function inFormWords(err) {
+  err.errors = err.errors.map((e) => {
+    if (e.pointer === "#query/to" && /after/.test(e.message)) {
+      return { ...e, message: "The To date cannot be before the From date" };
+    }
+    return { ...e, message: String(e.message || "").replace(/`/g, "") };
+  });
+  return err;
 }
 
 function filterForm(q, limit, users, numbers) {
