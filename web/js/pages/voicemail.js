@@ -34,7 +34,7 @@ export async function render(root, ctx) {
   const heading = others && owner ? `${owner.name}'s voicemails` : "Your voicemails";
   const list = h("ul", { class: "vm-list", "aria-label": heading });
   const empty = h("p", { class: "vm-empty", hidden: true }, "No voicemails in this box.");
-  const more = h("button", { type: "button", class: "secondary", hidden: true }, "Show older voicemails");
+  const more = h("button", { type: "button", class: "secondary vm-more", hidden: true }, "Show older voicemails");
   const pageError = h("div", {});
   root.append(h("h2", {}, heading), pageError, empty, list, h("div", { class: "actions" }, more));
 
