@@ -24,7 +24,8 @@ Helpers (import from tests.e2e.conftest):
   HttpOnly `pbx_refresh` cookie into the page's browser context, exactly as the site's own login
   would; the next page load restores the session silently (POST /auth/session/refresh). Returns the
   access token. Use it until the site's login form exists, and for tests that are not about login.
-- `shot(page, name) -> Path`: a full-page screenshot at artifacts/screenshots/<name>.png.
+- `shot(page, name) -> Path`: a full-page screenshot at artifacts/screenshots/<name>.png (also a
+  fixture named `shot` that returns this function).
 - `run_async(coro)`: run a coroutine to completion in a worker thread (safe while Playwright runs).
 """
 
@@ -33,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -180,3 +181,9 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     if error:
         raise error[0]
     return result[0]
+
+
+@pytest.fixture(name="shot")
+def shot_fixture() -> Callable[[Page, str], Path]:
+    """The `shot` helper as a fixture: `def test_x(page, shot): shot(page, "x")`."""
+    return shot
