@@ -148,6 +148,8 @@ def test_users_add_with_forwarding_number_and_field_errors(world: World, owner_p
     go(page, "/users")
     expect(page.get_by_role("heading", level=1, name="Users")).to_be_visible()
     expect(row(page, ROUTER_USER["email"])).to_contain_text("150")
+    expect(page.get_by_role("button", name="Edit Owner")).to_be_visible()
+    expect(page.get_by_role("button", name="Remove Owner")).to_have_count(0)  # not yourself
 
     form = add_form(page)
     form.get_by_label("Name", exact=True).fill("Ann Lee")
@@ -418,8 +420,17 @@ def feed_item(page: Page, caller: str) -> Any:
 
 def test_activities_read_unread_archive_read_all(world: World, owner_page: Page, shot: Any) -> None:
     page = owner_page
+    # Cursor paging: two items a page, "Show more" follows next_cursor and then goes away.
+    go(page, "/activities?limit=2")
+    expect(page.locator("main .feed-item")).to_have_count(2)
+    more = page.get_by_role("button", name="Show more")
+    more.click()
+    expect(page.locator("main .feed-item")).to_have_count(3)
+    expect(more).to_be_hidden()
+
     go(page, "/activities")
     expect(page.get_by_role("heading", level=1, name="Activities")).to_be_visible()
+    expect(page.get_by_role("button", name="Show more")).to_be_hidden()
     newest, middle, oldest = (feed_item(page, c) for c in reversed(MISSED_CALLERS))
     for it in (newest, middle, oldest):
         expect(it.get_by_role("heading")).to_contain_text("Unread")

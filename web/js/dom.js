@@ -206,3 +206,19 @@ export function table(caption, headers, rows) {
     ),
   );
 }
+
+/**
+ * Let a table() turn into one card per row on phones (CSS `.stack`): each cell gets its column
+ * header as `data-label`. Cells listed in `wide` (column indexes) span the card without a label.
+ */
+export function stackOnPhones(wrap, wide = []) {
+  wrap.classList.add("stack");
+  const headers = [...wrap.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const tr of wrap.querySelectorAll("tbody tr")) {
+    [...tr.children].forEach((td, i) => {
+      td.dataset.label = headers[i] || "";
+      if (wide.includes(i)) td.classList.add("wide");
+    });
+  }
+  return wrap;
+}

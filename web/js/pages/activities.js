@@ -16,7 +16,7 @@ const KINDS = [
 ];
 const SHOW = [["", "All"], ["false", "Unread only"], ["true", "Read only"]];
 const BOXES = [["false", "Inbox"], ["true", "Archived"], ["any", "Inbox and archived"]];
-const LIMIT = 25;
+const LIMIT = 25; // ?limit= overrides it (1-100)
 
 const kindLabel = (k) => (KINDS.find(([v]) => v === k) || [k, k])[1];
 
@@ -30,6 +30,7 @@ function subjectLink(item) {
 export async function render(root, ctx) {
   const q = ctx.query;
   const filters = { read: q.get("read") || "", kind: q.get("kind") || "", archived: q.get("archived") || "false" };
+  const limit = Math.min(100, Math.max(1, Number.parseInt(q.get("limit") || "", 10) || LIMIT));
 
   const summary = h("p", { class: "feed-summary", id: "feed-summary" });
   const readAll = h("button", { type: "button", class: "secondary" }, "Mark all as read");
@@ -47,7 +48,7 @@ export async function render(root, ctx) {
   };
 
   const query = () => ({
-    limit: LIMIT,
+    limit,
     read: filters.read || undefined,
     kind: filters.kind || undefined,
     archived: filters.archived,
@@ -58,6 +59,7 @@ export async function render(root, ctx) {
     if (!append) list.replaceChildren();
     for (const item of page.items) list.append(itemView(item));
     if (!append && !page.items.length) list.append(h("li", { class: "feed-empty" }, "Nothing here."));
+    if (append && !page.items.length) announce("That is everything.");
     cursor = page.next_cursor;
     more.hidden = !cursor;
     setUnread(page.unread);

@@ -4,7 +4,7 @@
 // The API has no catalogue of available numbers: a number is claimed by typing it.
 
 import { confirmDialog } from "../confirm.js";
-import { announce, busy, errorBox, field, h, table } from "../dom.js";
+import { announce, busy, errorBox, field, h, stackOnPhones, table } from "../dom.js";
 import { phoneInput } from "../phone.js";
 
 export const title = "Numbers";
@@ -69,7 +69,7 @@ export async function render(root, ctx) {
       if (manager) cells.push(routeForm(n));
       return cells;
     });
-    return table(`${items.length} number${items.length === 1 ? "" : "s"}`, headers, rows);
+    return stackOnPhones(table(`${items.length} number${items.length === 1 ? "" : "s"}`, headers, rows), [3]);
   };
 
   const routeForm = (n) => {

@@ -3,7 +3,7 @@
 // as country + national number and sent as E.164; the API's errors appear next to the field its
 // pointer names (e.g. /forwarding_numbers/1).
 
-import { announce, busy, clearErrors, errorBox, field, h, showErrors, table } from "../dom.js";
+import { announce, busy, clearErrors, errorBox, field, h, stackOnPhones, table } from "../dom.js";
 import { confirmDialog } from "../confirm.js";
 import { phoneInput } from "../phone.js";
 
@@ -51,13 +51,15 @@ export async function render(root, ctx) {
             "div",
             { class: "actions row-actions" },
             h("button", { type: "button", class: "secondary", onclick: () => openForm(u.id), "aria-label": `Edit ${u.name}` }, "Edit"),
-            h("button", { type: "button", class: "danger", onclick: (e) => remove(u, e.currentTarget), "aria-label": `Remove ${u.name}` }, "Remove"),
+            u.id === ctx.session.sub
+              ? null // removing yourself would end your own access; another manager does that
+              : h("button", { type: "button", class: "danger", onclick: (e) => remove(u, e.currentTarget), "aria-label": `Remove ${u.name}` }, "Remove"),
           ),
         );
       }
       return cells;
     });
-    return table(`${items.length} user${items.length === 1 ? "" : "s"}`, headers, rows);
+    return stackOnPhones(table(`${items.length} user${items.length === 1 ? "" : "s"}`, headers, rows));
   };
 
   const openForm = async (userId, { focus = Boolean(userId) } = {}) => {
