@@ -407,6 +407,9 @@ def test_numbers_claim_route_release(world: World, owner_page: Page, shot: Any) 
     with world.api() as api:
         assert api.get("/numbers/+15557770302").status_code == 404
         assert api.get("/numbers/+15557770301").status_code == 200
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(row(page, "+15557770301").get_by_role("button", name="Save +15557770301")).to_be_visible()
+    shot(page, "numbers-phone")
 
 
 # --------------------------------------------------------------------------- activities
