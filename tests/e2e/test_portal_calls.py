@@ -175,6 +175,7 @@ def go(page: Page, path: str) -> None:
     )
     page.wait_for_url(re.compile(re.escape(path.split("?")[0]) + r"(\?.*)?$"))
     expect(page.locator("main .loading")).to_have_count(0)
+    expect(page.locator("main h1")).to_be_focused()  # the router focuses it once the page is drawn
 
 
 def audio_time(page: Page, scope: Any) -> float:

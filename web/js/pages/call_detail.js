@@ -109,7 +109,7 @@ function describeTarget(step, userName, menuName) {
 function ivrPath(call, userName, menuName) {
   if (!call.path.length) return h("p", {}, "The call did not go through an IVR menu.");
   return table(
-    "Each step the caller took through the IVR, in order",
+    "The IVR steps, in order",
     ["Step", "Menu", "Digit pressed", "Action", "Led to"],
     call.path.map((step, i) => [
       String(i + 1),
@@ -141,7 +141,7 @@ function price(p) {
 function legs(call) {
   if (!call.legs.length) return h("p", {}, "No legs were recorded for this call.");
   return table(
-    "The call's legs: the caller's own and each one the service placed",
+    "The legs of this call",
     ["Leg", "Destination", "Answered", "Outcome", "Talk time", "Price"],
     call.legs.map((leg) => {
       const talk = seconds(leg.answered_at, leg.ended_at);
