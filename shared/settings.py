@@ -149,11 +149,11 @@ class Settings(BaseSettings):
     # --- The web portal (web/): the browser origins CORS allows, and the refresh cookie
     web_origins: CommaList = Field(
         default_factory=list,
-        description="Origins allowed by CORS (WEB_ORIGINS, comma-separated or JSON; default [PUBLIC_BASE_URL]).",
+        description="CORS origins (WEB_ORIGINS, comma list or JSON; default: the PUBLIC_BASE_URL origin).",
     )
     refresh_cookie_secure: bool = Field(
         default=False,
-        description="Mark the pbx_refresh cookie Secure (REFRESH_COOKIE_SECURE; must be true in Azure, https).",
+        description="pbx_refresh cookie gets Secure (REFRESH_COOKIE_SECURE; must be true in Azure).",
     )
 
     # --- SIP edge (sip_edge/): the trunk, the provider side and the call-control API
