@@ -178,6 +178,14 @@ def go(page: Page, path: str) -> None:
     expect(page.locator("main h1")).to_be_focused()  # the router focuses it once the page is drawn
 
 
+def assert_fits_phone(page: Page) -> None:
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, f"{page.url} scrolls sideways on a phone ({width}px)"
+    for wrap in page.locator("main .table-wrap").all():
+        inner = wrap.evaluate("(w) => w.scrollWidth - w.clientWidth")
+        assert inner <= 1, f"a table on {page.url} scrolls sideways on a phone ({inner}px)"
+
+
 def audio_time(page: Page, scope: Any) -> float:
     return float(scope.locator("audio").evaluate("(a) => a.currentTime"))
 
@@ -300,8 +308,7 @@ def test_voicemail_inbox_play_seek_mark_delete(world: World, page: Page) -> None
     expect(page.locator(".vm-item")).to_have_count(1)
     item(page, "+15553330002").get_by_role("button", name=re.compile("^Play")).click()
     shot(page, "voicemail-phone")
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= 390, f"the inbox scrolls sideways on a phone ({width}px)"
+    assert_fits_phone(page)
 
 
 # --------------------------------------------------------------------------- call history
@@ -413,6 +420,13 @@ def test_call_history_pages_forward_and_back(world: World, page: Page) -> None:
     page.get_by_role("link", name="Go to the first page").click()
     expect(page.locator("main table tbody tr")).to_have_count(3)
 
+    # On a phone each call is a card; nothing scrolls sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    go(page, f"/calls?{day_query()}&limit=3")
+    assert rows(page, 3) == expected[0:3]
+    shot(page, "calls-phone")
+    assert_fits_phone(page)
+
 
 # --------------------------------------------------------------------------- call detail
 
@@ -470,6 +484,7 @@ def test_call_detail(world: World, page: Page) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     go(page, f"/calls/{call.call_id}")
     shot(page, "call-detail-phone")
+    assert_fits_phone(page)
 
 
 def test_member_sees_own_calls_only(world: World, page: Page) -> None:

@@ -2,7 +2,7 @@
 // placed (destination, answered, duration, price), the recording if there is one, and the RTP
 // quality of each leg (MOS, loss, jitter).
 
-import { busy, errorBox, fmtDateTime, fmtDuration, h, mount, table } from "../dom.js";
+import { busy, errorBox, fmtDateTime, fmtDuration, h, mount, stackOnPhones, table } from "../dom.js";
 import { createPlayer } from "../player.js";
 import { DIRECTIONS, DISPOSITIONS, label } from "./calls.js";
 
@@ -108,7 +108,7 @@ function describeTarget(step, userName, menuName) {
 
 function ivrPath(call, userName, menuName) {
   if (!call.path.length) return h("p", {}, "The call did not go through an IVR menu.");
-  return table(
+  return stackOnPhones(table(
     "The IVR steps, in order",
     ["Step", "Menu", "Digit pressed", "Action", "Led to"],
     call.path.map((step, i) => [
@@ -118,7 +118,7 @@ function ivrPath(call, userName, menuName) {
       ACTIONS[step.action] || step.action,
       describeTarget(step, userName, menuName),
     ]),
-  );
+  ));
 }
 
 function seconds(a, b) {
@@ -140,7 +140,7 @@ function price(p) {
 
 function legs(call) {
   if (!call.legs.length) return h("p", {}, "No legs were recorded for this call.");
-  return table(
+  return stackOnPhones(table(
     "The legs of this call",
     ["Leg", "Destination", "Answered", "Outcome", "Talk time", "Price"],
     call.legs.map((leg) => {
@@ -154,7 +154,7 @@ function legs(call) {
         price(leg.price),
       ];
     }),
-  );
+  ));
 }
 
 function rating(mos) {
@@ -175,7 +175,7 @@ function quality(call) {
     worst == null
       ? null
       : h("p", { class: `quality quality-${rating(worst)}` }, `Overall: ${rating(worst)} (lowest MOS ${worst.toFixed(2)} of 4.5).`),
-    table(
+    stackOnPhones(table(
       "RTP quality of each leg",
       ["Leg", "MOS", "Packet loss", "Jitter", "Packets received / sent"],
       measured.map((leg) => {
@@ -188,7 +188,7 @@ function quality(call) {
           `${q.packets_rx} / ${q.packets_tx}`,
         ];
       }),
-    ),
+    )),
   );
 }
 

@@ -3,7 +3,7 @@
 // reload and Back show the same page; the cursor of the page before each page is remembered in
 // sessionStorage (a stack kept as "previous of" links), so "Previous page" works after a reload.
 
-import { errorBox, field, fmtDateTime, fmtDuration, h, showErrors, table } from "../dom.js";
+import { errorBox, field, fmtDateTime, fmtDuration, h, showErrors, stackOnPhones, table } from "../dom.js";
 
 export const title = "Call history";
 
@@ -93,7 +93,7 @@ export async function render(root, ctx) {
     results.append(h("p", { class: "calls-empty" }, cursor ? "No more calls." : "No calls match these filters."));
   } else {
     results.append(
-      table(
+      stackOnPhones(table(
         caption,
         ["Time", "From", "To / number", "Direction", "Disposition", "Duration", "User"],
         page.items.map((c) => [
@@ -105,7 +105,7 @@ export async function render(root, ctx) {
           c.duration_s == null ? "—" : fmtDuration(c.duration_s),
           c.user_id ? userName.get(c.user_id) || c.user_id : "—",
         ]),
-      ),
+      )),
     );
   }
 
