@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/configdb.py
 	$(BIN)/python bench/sip_edge.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/history.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -5,6 +5,9 @@ SIP_HOST, SIP_PORT, TRUNK_ALLOWED_SOURCES, PROVIDER_ADDRESS, CALLER_ID_POLICY,
 EDGE_CONTROL_PORT, EDGE_CONTROL_TOKEN, EDGE_MAX_LEGS, EDGE_DRAIN_SECONDS, CONFIGDB_*,
 AzureWebJobsStorage, DATA_DIR, MONGODB_URI. Command-line flags override the ports.
 
+Rates: the table in Blob `rates` is loaded at start (storage down: a `rates_unavailable` warning and
+the edge starts unpriced) and refreshed every 5 minutes; answered placed legs are priced by it.
+
 SIGTERM or SIGINT: refuse new calls (503), let live calls finish for up to EDGE_DRAIN_SECONDS,
 then stop.
 """
@@ -24,10 +27,12 @@ import uvicorn
 from shared.adapters.blob_media import BlobMedia
 from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.configdb.aio import AsyncConfigDBClient
+from shared.errors import Unavailable
 from shared.history import open_history_store
 from shared.history.aio import AsyncHistoryStore
 from shared.logs import configure_logging
 from shared.ports import SystemClock
+from shared.services.rates import RateTableCache
 from shared.settings import Settings
 from sip_edge.announcements import EdgePrompts
 from sip_edge.call_flow import EdgeDeps
@@ -43,6 +48,43 @@ from sip_edge.sip.baresip_stack import BaresipStack
 from sip_edge.sip.port import ListenAddress, StackSettings
 
 log = logging.getLogger("sip_edge")
+
+RATES_REFRESH_S = 300.0
+
+
+async def refresh_rates(rates: RateTableCache) -> None:
+    """One refresh; storage being down is a structured warning (the table already loaded stays)."""
+    try:
+        if await rates.refresh():
+            table = rates.table
+            log.info(
+                json.dumps(
+                    {
+                        "event": "rates_loaded",
+                        "version": table.version if table else None,
+                        "rows": len(table.rates) if table else 0,
+                    }
+                )
+            )
+    except Unavailable as exc:
+        log.warning(
+            json.dumps(
+                {
+                    "event": "rates_unavailable",
+                    "error": str(exc),
+                    "version": rates.table.version if rates.table else None,
+                }
+            )
+        )
+
+
+async def keep_rates_fresh(rates: RateTableCache, every_s: float = RATES_REFRESH_S) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await refresh_rates(rates)
+        except Exception as exc:  # a bad refresh must not end the refreshing
+            log.warning(json.dumps({"event": "rates_refresh_failed", "error": repr(exc)}))
 
 
 async def serve(settings: Settings, *, data_dir: Path) -> None:
@@ -62,6 +104,9 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
     blobs = BlobMedia(settings.storage_connection, retry_total=0)  # the uploader retries on its own
     uploader = SpoolingUploader(blobs, data_dir / "spool")
     await uploader.start()
+    rates = RateTableCache(blobs)
+    await refresh_rates(rates)
+    rates_task = asyncio.create_task(keep_rates_fresh(rates))
     history = AsyncHistoryStore(open_history_store(settings))
     bus = StorageQueueBus(settings.storage_connection)
     engine = MediaEngine(loop=loop)
@@ -85,6 +130,7 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
         clock=SystemClock(),
         provider=settings.provider_address,
         caller_id_policy=settings.caller_id_policy,
+        rates=rates,
     )
     edge = EdgeCalls(
         deps,
@@ -111,6 +157,7 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
                 "provider": settings.provider_address,
                 "config_revision": directory.revision,
                 "tenants": len(directory.tenant_ids()),
+                "rates_version": rates.table.version if rates.table else None,
             }
         )
     )
@@ -122,6 +169,9 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
         await asyncio.wait_for(server_task, 5)
     await stack.stop()
     engine.stop()
+    rates_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await rates_task
     await sync.stop()
     await uploader.stop()
     await db.aclose()

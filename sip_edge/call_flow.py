@@ -21,7 +21,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shared.models.call import ActivityItem, CallRecord, LegOutcome, PathStep
+from shared.models.call import ActivityItem, CallRecord, LegOutcome, LegPrice, PathStep
 from shared.models.call import Leg as LegDoc
 from shared.models.common import EntryPoint
 from shared.models.queue_messages import CALL_ENDED_QUEUE
@@ -65,6 +65,12 @@ class MediaStore(Protocol):
         ...
 
 
+class LegPricer(Protocol):
+    def price(self, leg: LegDoc) -> LegPrice | None:
+        """The leg's price by the rate table in force; None when no table or no prefix matches."""
+        ...
+
+
 class CallHistory(Protocol):
     async def put_call(self, record: CallRecord) -> bool: ...
 
@@ -86,6 +92,22 @@ class EdgeDeps:
     clock: Clock
     provider: str
     caller_id_policy: str = "pass_through"
+    rates: LegPricer | None = None  # None: legs are not priced
+
+
+def price_placed(deps: EdgeDeps, legs: list[LegDoc]) -> None:
+    """Set `price` on the answered legs the edge placed through the provider (forwards and the
+    click-to-call first leg), by the rate table in force. Unanswered legs and destinations
+    without a matching prefix stay unpriced; a pricing error never loses the call record."""
+    if deps.rates is None:
+        return
+    for doc in legs:
+        if doc.kind == "caller" or doc.answered_at is None or doc.ended_at is None:
+            continue
+        try:
+            doc.price = deps.rates.price(doc)
+        except Exception as exc:  # the record must still be written
+            log.warning(json.dumps({"event": "leg_price_failed", "leg_id": doc.leg_id, "error": repr(exc)}))
 
 
 def event(name: str, call_id: str, tenant_id: str | None, **fields: Any) -> None:
@@ -541,6 +563,7 @@ class InboundCall:
         if self.recording_sink is not None:
             await self.store_recording()
         legs = [self.caller_track.doc, *(t.doc for t in self.placed)]
+        price_placed(self.deps, legs)
         user = self.session.user
         answered_at = self.bridged.doc.answered_at if self.bridged else None
         record = CallRecord(

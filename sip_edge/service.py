@@ -30,7 +30,16 @@ from shared.models.call import CallRecord
 from shared.models.call import Leg as LegDoc
 from shared.models.user import RingStrategy
 from shared.ports import Clock, SystemClock
-from sip_edge.call_flow import EdgeDeps, InboundCall, LegTrack, dial_out, event, new_id, ring_in_turn
+from sip_edge.call_flow import (
+    EdgeDeps,
+    InboundCall,
+    LegTrack,
+    dial_out,
+    event,
+    new_id,
+    price_placed,
+    ring_in_turn,
+)
 from sip_edge.control_api import ActiveCall, CallControlError, ClickToCall
 from sip_edge.routing import Announce, Reject, route_inbound
 from sip_edge.sip.port import CallerId, InboundInvite, LegFailed
@@ -398,6 +407,7 @@ class ClickToCallSession:
             from sip_edge.quality import disposition_of
 
             legs = [t.doc for t in placed]
+            price_placed(deps, legs)
             # filed by the destination once the user answered (their own leg always answered then)
             outcome_legs = [t.doc for t in placed if t is not first] if first is not None else legs
             record = CallRecord(
