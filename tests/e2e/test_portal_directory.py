@@ -136,8 +136,12 @@ def add_form(page: Page) -> Any:
 
 @pytest.fixture
 def owner_page(world: World, page: Page) -> Iterator[Page]:
+    """The owner's session; the test fails on any uncaught script error in the page."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
     log_in(page)
     yield page
+    assert not errors, errors
 
 
 # --------------------------------------------------------------------------- users
