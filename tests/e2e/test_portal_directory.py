@@ -202,9 +202,13 @@ def test_users_add_with_forwarding_number_and_field_errors(world: World, owner_p
     expect(error).to_be_visible()
     expect(error).to_contain_text("is not an E.164 number")
     expect(error).to_contain_text("+4420794609x8")
+    expect(error).not_to_contain_text("Value error")  # pydantic's prefix is not for people
+    assert problem["errors"][0]["message"].removeprefix("Value error, ") in error.inner_text()
     expect(form.locator('[data-pointer="/forwarding_numbers/0"] .field-error')).to_be_hidden()
     expect(form.locator(".form-error")).to_have_count(0)
     assert world.user("Bad Number") is None
+    error.scroll_into_view_if_needed()
+    shot(page, "users-field-error")
 
     # A taken extension: the 409's pointer is /extension.
     second.fill("020 7946 0000")

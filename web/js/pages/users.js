@@ -5,7 +5,7 @@
 
 import { announce, busy, clearErrors, errorBox, field, h, stackOnPhones, table } from "../dom.js";
 import { confirmDialog } from "../confirm.js";
-import { phoneInput } from "../phone.js";
+import { phoneInput, rethrowClean } from "../phone.js";
 
 export const title = "Users";
 
@@ -195,12 +195,12 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
       voicemail_enabled: el.voicemail_enabled.checked,
       recording_enabled: el.recording_enabled.checked,
     };
-    if (Number.isNaN(out.ring_timeout_s)) out.ring_timeout_s = el.ring_timeout_s.value;
+    if (out.ring_timeout_s === null) delete out.ring_timeout_s; // empty: the default, or unchanged
+    else if (Number.isNaN(out.ring_timeout_s)) out.ring_timeout_s = el.ring_timeout_s.value;
     const pin = el.voicemail_pin.value.trim();
     if (pin) out.voicemail_pin = pin;
     if (!editing) {
       if (out.extension === null) delete out.extension;
-      if (out.ring_timeout_s === null) delete out.ring_timeout_s;
       const pw = el.password.value;
       if (pw) out.password = pw;
     }
@@ -237,7 +237,7 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
           return;
         }
         try {
-          await ctx.api.patch(`/users/${encodeURIComponent(u.id)}`, patch, { etag });
+          await ctx.api.patch(`/users/${encodeURIComponent(u.id)}`, patch, { etag }).catch(rethrowClean);
         } catch (err) {
           if (err.status === 412) {
             onStale();
@@ -248,7 +248,7 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
         }
         onDone(`${next.name} was saved.`);
       } else {
-        await ctx.api.post("/users", next);
+        await ctx.api.post("/users", next).catch(rethrowClean);
         onDone(`${next.name} was added.`);
       }
     });
