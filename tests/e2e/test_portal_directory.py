@@ -419,6 +419,15 @@ def test_numbers_claim_route_release(world: World, owner_page: Page, shot: Any) 
     expect(row(page, "+15557770301").get_by_role("button", name="Save +15557770301")).to_be_visible()
     shot(page, "numbers-phone")
 
+    # Bob cannot be removed while the number points at him: the page says why, in a sentence.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    go(page, "/users")
+    page.get_by_role("button", name="Remove Bob Router").click()
+    page.get_by_role("dialog", name="Remove Bob Router?").get_by_role("button", name="Remove user").click()
+    expect(page.get_by_role("alert").filter(has_text="+15557770301")).to_contain_text("still used by")
+    expect(row(page, "Bob Router")).to_have_count(1)
+    assert world.user("Bob Router") is not None
+
 
 # --------------------------------------------------------------------------- activities
 
