@@ -492,6 +492,7 @@ def test_member_sees_own_calls_only(world: World, page: Page) -> None:
     go(page, f"/calls?{day_query()}")
     expect(page.locator("main table tbody tr")).to_have_count(2)
     assert set(rows(page, 2)) == {"+15551110001", "+15551110002"}
+    expect(page.get_by_label("User")).to_have_count(0)  # members see their own calls only
     go(page, f"/calls/{world.detail.call_id}")
     expect(page.get_by_role("alert")).to_contain_text("does not exist")
     go(page, "/voicemail")

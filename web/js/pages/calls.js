@@ -37,13 +37,15 @@ export async function render(root, ctx) {
   ]);
   const userName = new Map(users.map((u) => [u.id, u.name]));
 
-  const form = filterForm(q, limit, users, numbers);
+  // Members see their own calls only (the API refuses another user): no user picker for them.
+  const manager = ["owner", "admin"].includes(ctx.session?.role);
+  const form = filterForm(q, limit, manager ? users : null, numbers);
   root.append(form);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const next = new URLSearchParams();
     for (const name of FILTERS) {
-      const v = form.elements[name].value.trim();
+      const v = form.elements[name]?.value.trim();
       if (v) next.set(name, v);
     }
     const size = form.elements.limit.value;
@@ -132,7 +134,7 @@ function inFormWords(err) {
 }
 
 function filterForm(q, limit, users, numbers) {
-  const userOptions = [["", "Everyone"], ...users.map((u) => [u.id, u.extension ? `${u.name} (ext. ${u.extension})` : u.name])];
+  const userOptions = [["", "Everyone"], ...(users || []).map((u) => [u.id, u.extension ? `${u.name} (ext. ${u.extension})` : u.name])];
   const numberOptions = [["", "Any number"], ...numbers.map((n) => [n.number, n.label ? `${n.number} · ${n.label}` : n.number])];
   const current = q.get("number");
   if (current && !numbers.some((n) => n.number === current)) numberOptions.push([current, current]);
@@ -145,7 +147,7 @@ function filterForm(q, limit, users, numbers) {
       { class: "filter-grid" },
       field("From date", "from", { type: "date", value: q.get("from") || "", pointer: "#query/from" }),
       field("To date (inclusive)", "to", { type: "date", value: q.get("to") || "", pointer: "#query/to" }),
-      field("User", "user_id", { type: "select", value: q.get("user_id") || "", options: userOptions, pointer: "#query/user_id" }),
+      users && field("User", "user_id", { type: "select", value: q.get("user_id") || "", options: userOptions, pointer: "#query/user_id" }),
       field("Number", "number", { type: "select", value: current || "", options: numberOptions, pointer: "#query/number" }),
       field("Direction", "direction", { type: "select", value: q.get("direction") || "", options: [["", "Any direction"], ...DIRECTIONS], pointer: "#query/direction" }),
       field("Disposition", "disposition", { type: "select", value: q.get("disposition") || "", options: [["", "Any outcome"], ...DISPOSITIONS], pointer: "#query/disposition" }),
