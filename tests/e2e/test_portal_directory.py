@@ -136,9 +136,10 @@ def add_form(page: Page) -> Any:
 
 @pytest.fixture
 def owner_page(world: World, page: Page) -> Iterator[Page]:
-    """The owner's session; the test fails on any uncaught script error in the page."""
+    """The owner's session; the test fails on any uncaught script error or CSP violation."""
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     log_in(page)
     yield page
     assert not errors, errors
