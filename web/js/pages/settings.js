@@ -1,0 +1,185 @@
+// /settings: the tenant's name, time zone, business hours and holidays (admins and owners).
+import { announce, busy, field, h } from "../dom.js";
+
+export const title = "Settings";
+
+const DAYS = [
+  ["mon", "Monday"], ["tue", "Tuesday"], ["wed", "Wednesday"], ["thu", "Thursday"],
+  ["fri", "Friday"], ["sat", "Saturday"], ["sun", "Sunday"],
+];
+
+function zones(current) {
+  let list = [];
+  try {
+    list = Intl.supportedValuesOf("timeZone");
+  } catch {
+    list = [];
+  }
+  if (!list.includes("UTC")) list = ["UTC", ...list];
+  if (current && !list.includes(current)) list = [current, ...list];
+  return list.map((z) => [z, z.replace(/_/g, " ")]);
+}
+
+/** A {start, end} range as "HH:MM" strings; the API allows 24:00 as an end (a time input cannot). */
+const endOut = (v) => (v === "00:00" ? "24:00" : v);
+const endIn = (v) => (v === "24:00" ? "00:00" : v);
+
+export async function render(root, ctx) {
+  const { data: tenant, etag } = await ctx.api.get("/tenant", { withEtag: true });
+  const canEdit = ["owner", "admin"].includes(ctx.session?.role);
+  root.append(h("h1", {}, "Settings"));
+  if (!canEdit) root.append(h("p", { class: "panel", role: "note" }, "Only the account's owner and admins can change these settings. You can see them here."));
+  root.append(trialPanel(tenant));
+
+  const state = { etag };
+  const form = h("form", { novalidate: true, class: "settings-form", "aria-label": "Company settings" });
+  const daysBox = h("div", { class: "bh-days" });
+  const alwaysOpen = field("Always open (no business hours)", "always_open", { type: "checkbox", value: tenant.business_hours === null, pointer: "/business_hours" });
+  const holidayList = h("ul", { class: "plain holiday-list" });
+  const submit = h("button", { type: "submit" }, "Save settings");
+
+  DAYS.forEach(([key, label]) => {
+    const ranges = (tenant.business_hours && tenant.business_hours[key]) || [];
+    daysBox.append(dayFieldset(key, label, ranges));
+  });
+  (tenant.holidays || []).forEach((hd) => holidayList.append(holidayRow(hd)));
+  const syncAlways = () => {
+    daysBox.hidden = alwaysOpen.querySelector("input").checked;
+  };
+  alwaysOpen.querySelector("input").addEventListener("change", syncAlways);
+  syncAlways();
+
+  form.append(
+    field("Company name", "name", { value: tenant.name, required: true, autocomplete: "organization" }),
+    field("Time zone", "time_zone", { type: "select", value: tenant.time_zone, options: zones(tenant.time_zone), hint: "Business hours and holidays follow this zone." }),
+    h(
+      "fieldset",
+      { class: "bh" },
+      h("legend", {}, "Business hours"),
+      h("p", { class: "hint" }, "A day with no hours is closed all day. Calls outside these hours go to the closed-hours entry."),
+      alwaysOpen,
+      daysBox,
+    ),
+    h(
+      "fieldset",
+      { class: "holidays", dataset: { pointer: "/holidays" } },
+      h("legend", {}, "Holidays"),
+      h("p", { class: "field-error", role: "alert", hidden: true }),
+      h("p", { class: "hint" }, "Closed all day on these dates (in the company's time zone)."),
+      holidayList,
+      h("button", { type: "button", class: "secondary", onclick: () => { const row = holidayRow({ date: "", name: "" }); holidayList.append(row); row.querySelector("input").focus(); } }, "Add a holiday"),
+    ),
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!canEdit) return;
+    busy(submit, form, async () => {
+      const body = readForm(form, alwaysOpen.querySelector("input").checked);
+      try {
+        const res = await ctx.api.patch("/tenant", body, { etag: state.etag, withEtag: true });
+        state.etag = res.etag;
+      } catch (err) {
+        for (const e of err.errors || []) e.message = String(e.message || "").replace(/^Value error, /, "");
+        if (err.status === 412) err.message = "Someone else changed these settings while you were editing. Reload the page to see their changes.";
+        throw err;
+      }
+      announce("Settings saved.");
+      form.querySelector(".saved")?.remove();
+      submit.after(h("p", { class: "success saved", role: "status" }, "Settings saved."));
+    });
+  });
+  if (!canEdit) {
+    for (const el of form.querySelectorAll("input, select, button")) el.disabled = true;
+  }
+  root.append(form);
+}
+
+function trialPanel(tenant) {
+  return h(
+    "p",
+    { class: "muted" },
+    `Region: ${tenant.region}. Status: ${tenant.status}.`,
+    tenant.status === "trial" ? " To keep your service after the trial, contact us to add billing to your account." : "",
+  );
+}
+
+function dayFieldset(key, label, ranges) {
+  const list = h("div", { class: "bh-ranges" });
+  const fs = h(
+    "fieldset",
+    { class: "bh-day", dataset: { pointer: `/business_hours/${key}`, day: key } },
+    h("legend", {}, label),
+    h("p", { class: "field-error", role: "alert", hidden: true }),
+    list,
+    h("p", { class: "bh-closed muted" }, "Closed"),
+    h("button", { type: "button", class: "link", onclick: () => { addRange(list, key, label, { start: "09:00", end: "17:00" }); renumber(fs); fs.querySelector(".bh-range:last-child input").focus(); } }, `Add hours on ${label}`),
+  );
+  ranges.forEach((r) => addRange(list, key, label, r));
+  renumber(fs);
+  return fs;
+}
+
+function addRange(list, key, label, r) {
+  const row = h("div", { class: "bh-range" });
+  row.append(
+    h("p", { class: "field-error", role: "alert", hidden: true }),
+    field(`${label} opens`, `${key}-start`, { type: "time", value: r.start }),
+    field(`${label} closes`, `${key}-end`, { type: "time", value: endIn(r.end) }),
+    h("button", { type: "button", class: "link", onclick: () => { const fs = row.closest("fieldset"); row.remove(); renumber(fs); } }, `Remove these hours on ${label}`),
+  );
+  list.append(row);
+}
+
+/** Keep each range's JSON Pointers (/business_hours/mon/0/start …) in step with its position. */
+function renumber(fs) {
+  const key = fs.dataset.day;
+  const rows = [...fs.querySelectorAll(".bh-range")];
+  rows.forEach((row, i) => {
+    row.dataset.pointer = `/business_hours/${key}/${i}`;
+    const [start, end] = row.querySelectorAll(".field");
+    start.dataset.pointer = `/business_hours/${key}/${i}/start`;
+    end.dataset.pointer = `/business_hours/${key}/${i}/end`;
+  });
+  fs.querySelector(".bh-closed").hidden = rows.length > 0;
+}
+
+function holidayRow(hd) {
+  const row = h("li", { class: "holiday" });
+  row.append(
+    field("Date", "holiday-date", { type: "date", value: hd.date || "" }),
+    field("Name", "holiday-name", { value: hd.name || "", hint: "Optional, e.g. New Year's Day" }),
+    h("button", { type: "button", class: "link", onclick: () => { row.remove(); } }, "Remove holiday"),
+  );
+  return row;
+}
+
+function readForm(form, alwaysOpen) {
+  const data = new FormData(form);
+  const body = { name: String(data.get("name") || "").trim(), time_zone: String(data.get("time_zone") || "") };
+  if (alwaysOpen) {
+    body.business_hours = null;
+  } else {
+    body.business_hours = {};
+    for (const fs of form.querySelectorAll(".bh-day")) {
+      const ranges = [...fs.querySelectorAll(".bh-range")].map((row) => {
+        const [start, end] = row.querySelectorAll("input");
+        return { start: start.value, end: endOut(end.value) };
+      });
+      if (ranges.length) body.business_hours[fs.dataset.day] = ranges;
+    }
+  }
+  const holidays = [...form.querySelectorAll(".holiday")];
+  holidays.forEach((row, i) => {
+    const [date, name] = row.querySelectorAll(".field");
+    date.dataset.pointer = `/holidays/${i}/date`;
+    name.dataset.pointer = `/holidays/${i}/name`;
+  });
+  body.holidays = holidays.map((row) => {
+    const [date, name] = row.querySelectorAll("input");
+    const out = { date: date.value };
+    if (name.value.trim()) out.name = name.value.trim();
+    return out;
+  });
+  return body;
+}
