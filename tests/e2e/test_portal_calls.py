@@ -164,6 +164,9 @@ def log_in(page: Page, stack: LocalStack, email: str = EMAIL, password: str = PA
         sign_in(page, stack, email, password)
         page.goto("/")
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    # Let the landing page finish drawing: a page still loading when the test navigates away
+    # would append its late content to <main> (see the report on app.js).
+    expect(page.locator("main h1")).to_be_focused()
 
 
 def go(page: Page, path: str) -> None:
