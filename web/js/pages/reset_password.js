@@ -16,7 +16,7 @@ export async function render(root, ctx) {
   const submit = h("button", { type: "submit" }, "Save new password");
   const form = h(
     "form",
-    { novalidate: true, "aria-label": "New password" },
+    { novalidate: true, "aria-label": "Choose a new password" },
     field("New password", "password", {
       type: "password",
       required: true,

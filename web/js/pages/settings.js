@@ -1,5 +1,5 @@
 // /settings: the tenant's name, time zone, business hours and holidays (admins and owners).
-import { announce, busy, field, h } from "../dom.js";
+import { busy, field, h } from "../dom.js";
 
 export const title = "Settings";
 
@@ -74,6 +74,7 @@ export async function render(root, ctx) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!canEdit) return;
+    form.querySelector(".saved")?.remove();
     busy(submit, form, async () => {
       const body = readForm(form, alwaysOpen.querySelector("input").checked);
       try {
@@ -84,8 +85,6 @@ export async function render(root, ctx) {
         if (err.status === 412) err.message = "Someone else changed these settings while you were editing. Reload the page to see their changes.";
         throw err;
       }
-      announce("Settings saved.");
-      form.querySelector(".saved")?.remove();
       submit.after(h("p", { class: "success saved", role: "status" }, "Settings saved."));
     });
   });
@@ -147,8 +146,8 @@ function renumber(fs) {
 function holidayRow(hd) {
   const row = h("li", { class: "holiday" });
   row.append(
-    field("Date", "holiday-date", { type: "date", value: hd.date || "" }),
-    field("Name", "holiday-name", { value: hd.name || "", hint: "Optional, e.g. New Year's Day" }),
+    field("Holiday date", "holiday-date", { type: "date", value: hd.date || "" }),
+    field("Holiday name", "holiday-name", { value: hd.name || "", hint: "Optional, e.g. New Year's Day" }),
     h("button", { type: "button", class: "link", onclick: () => { row.remove(); } }, "Remove holiday"),
   );
   return row;

@@ -48,7 +48,14 @@ export async function render(root, ctx) {
     };
     if (data.get("region")) body.region = String(data.get("region"));
     busy(submit, form, async () => {
-      await ctx.api.anonymous("POST", "/signup", body);
+      try {
+        await ctx.api.anonymous("POST", "/signup", body);
+      } catch (err) {
+        // 409: the email is taken; say so next to the email field.
+        if (err.status === 409 && !err.errors.length) err.errors = [{ pointer: "/email", message: err.message }];
+        for (const e of err.errors) e.message = String(e.message || "").replace(/^Value error, /, "");
+        throw err;
+      }
       done(root, body.email);
     });
   });
