@@ -298,3 +298,19 @@ def test_settings_time_zone_hours_holidays_and_errors(
     expect(page.get_by_label("Time zone")).to_have_value("Europe/Berlin")
     expect(page.get_by_role("group", name="Monday").get_by_label("Monday opens")).to_have_value("08:00")
     expect(page.get_by_role("group", name="Tuesday")).to_contain_text("Closed")
+
+    # A member sees the settings read-only, with a sentence saying why.
+    member = {"name": "Mo Member", "email": "mo@bakery.example", "password": "member pass 12"}
+    created = httpx.post(f"{portal_stack.api}/users", json=member, headers=auth, timeout=10)
+    assert created.status_code == 201, created.text
+    page.get_by_role("button", name="Log out").click()
+    heading(page, "Log in")
+    page.goto("/login?next=/settings")
+    page.get_by_label("Email").fill(member["email"])
+    page.get_by_label("Password").fill(member["password"])
+    page.get_by_role("button", name="Log in").click()
+    heading(page, "Settings")
+    expect(page.get_by_role("note").filter(has_text="Only the account's owner and admins")).to_be_visible()
+    expect(page.get_by_role("button", name="Save settings")).to_be_disabled()
+    expect(page.get_by_label("Time zone")).to_be_disabled()
+    shot(page, "account-settings-member")

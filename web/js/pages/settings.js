@@ -124,8 +124,8 @@ function addRange(list, key, label, r) {
   row.append(
     h("p", { class: "field-error", role: "alert", hidden: true }),
     field(`${label} opens`, `${key}-start`, { type: "time", value: r.start }),
-    field(`${label} closes`, `${key}-end`, { type: "time", value: endIn(r.end) }),
-    h("button", { type: "button", class: "link", onclick: () => { const fs = row.closest("fieldset"); row.remove(); renumber(fs); } }, `Remove these hours on ${label}`),
+    field(`${label} closes`, `${key}-end`, { type: "time", value: endIn(r.end), hint: "00:00 means midnight" }),
+    h("button", { type: "button", class: "link", "aria-label": `Remove these hours on ${label}`, onclick: () => { const fs = row.closest("fieldset"); row.remove(); renumber(fs); } }, "Remove"),
   );
   list.append(row);
 }
@@ -146,9 +146,9 @@ function renumber(fs) {
 function holidayRow(hd) {
   const row = h("li", { class: "holiday" });
   row.append(
-    field("Holiday date", "holiday-date", { type: "date", value: hd.date || "" }),
+    field("Holiday date", "holiday-date", { type: "date", value: hd.date || "", required: true }),
     field("Holiday name", "holiday-name", { value: hd.name || "", hint: "Optional, e.g. New Year's Day" }),
-    h("button", { type: "button", class: "link", onclick: () => { row.remove(); } }, "Remove holiday"),
+    h("button", { type: "button", class: "link", "aria-label": `Remove the holiday ${hd.date || ""}`.trim(), onclick: () => { row.remove(); } }, "Remove"),
   );
   return row;
 }
