@@ -170,7 +170,7 @@ export async function render(root, ctx) {
       state.menus = state.menus.map((m) => (m.id === saved.id ? saved : m));
       root.querySelector("h1").textContent = `Menu: ${saved.name}`;
       update();
-      form.prepend(h("p", { class: "success form-error", role: "status" }, `${saved.name} was saved.`));
+      form.prepend(h("p", { class: "success form-error" }, `${saved.name} was saved.`));
       announce(`${saved.name} was saved.`);
     });
   });
