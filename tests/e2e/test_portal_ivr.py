@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.config_repo import ConfigRepo
@@ -86,18 +85,13 @@ def world(portal_stack: LocalStack) -> World:
 
 
 def log_in(page: Page) -> None:
-    """Through the site's login form when it exists, else through api.js (the app's own module)."""
-    page.goto("/login")
-    email_box = page.get_by_label("Email", exact=True)
-    try:
-        email_box.wait_for(timeout=5000)
-    except PlaywrightTimeout:  # the login page is not there yet
-        page.evaluate("([e, p]) => import('/js/api.js').then((m) => m.login(e, p))", [EMAIL, PASSWORD])
-        return
-    email_box.fill(EMAIL)
+    """Through the site's login form, landing on /menus (the ?next= of the login page)."""
+    page.goto("/login?next=%2Fmenus")
+    page.get_by_label("Email", exact=True).fill(EMAIL)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name=re.compile("^(log in|sign in)$", re.I)).click()
-    page.wait_for_url(re.compile(r"/(\?.*)?$"))
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.wait_for_url(re.compile(r"/menus$"))
+    expect(page.get_by_role("heading", level=1, name="IVR menus")).to_be_visible()
 
 
 def go(page: Page, path: str) -> None:

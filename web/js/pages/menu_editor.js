@@ -42,13 +42,19 @@ export async function render(root, ctx) {
   const path = `/ivr-menus/${encodeURIComponent(menuId)}`;
   const manager = isManager(ctx.session);
 
+  const heading = h("h1", {}, "Menu");
+  root.append(heading);
+  // A newer navigation empties root while this one awaits: stop instead of appending to it.
+  const stale = () => !heading.isConnected;
   let menu;
   let etag;
   try {
     ({ data: menu, etag } = await ctx.api.get(path, { withEtag: true }));
   } catch (err) {
     if (err.status !== 404) throw err;
-    root.append(h("h1", {}, "Menu not found"), errorBox(err), h("p", {}, h("a", { href: "/menus", "data-link": "" }, "Back to the menus")));
+    if (stale()) return;
+    heading.textContent = "Menu not found";
+    root.append(errorBox(err), h("p", {}, h("a", { href: "/menus", "data-link": "" }, "Back to the menus")));
     return;
   }
   const [users, menusList, prompts, tenant] = await Promise.all([
@@ -57,12 +63,11 @@ export async function render(root, ctx) {
     ctx.api.get("/prompts").then((r) => r.items || []),
     ctx.api.get("/tenant").catch(() => null),
   ]);
+  if (stale()) return;
   const state = { users, menus: menusList, prompts };
 
-  root.append(
-    h("p", { class: "crumbs" }, h("a", { href: "/menus", "data-link": "" }, "IVR menus")),
-    h("h1", {}, `Menu: ${menu.name}`),
-  );
+  heading.textContent = `Menu: ${menu.name}`;
+  heading.before(h("p", { class: "crumbs" }, h("a", { href: "/menus", "data-link": "" }, "IVR menus")));
   const layout = h("div", { class: "ivr-layout" });
   const diagramBox = h("section", { class: "diagram panel", "aria-label": "Menu diagram" });
   root.append(layout);
@@ -168,7 +173,7 @@ export async function render(root, ctx) {
       }
       menu = saved;
       state.menus = state.menus.map((m) => (m.id === saved.id ? saved : m));
-      root.querySelector("h1").textContent = `Menu: ${saved.name}`;
+      heading.textContent = `Menu: ${saved.name}`;
       update();
       form.prepend(h("p", { class: "success form-error" }, `${saved.name} was saved.`));
       announce(`${saved.name} was saved.`);

@@ -100,6 +100,7 @@ export async function render(root, ctx) {
   };
 
   await reload();
+  if (!listBox.isConnected) return; // a newer navigation replaced this page meanwhile
   if (manager) root.append(createForm());
   else root.append(h("p", { class: "hint" }, "Only owners and admins can create, change or delete menus."));
 }
