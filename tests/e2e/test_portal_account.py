@@ -6,6 +6,7 @@ holidays, an API validation error next to its field). Plus GET /regions (the sig
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from infra.local.stack import LocalStack, mail_text
+from tests.integration.test_api_history import record, write
 
-from .conftest import PASSWORD, api_login, shot, signup
+from .conftest import PASSWORD, api_login, shot, sign_in, signup
 
 EMAIL = "founder@bakery.example"
 NEW_PASSWORD = "a brand new passphrase"
@@ -314,3 +316,39 @@ def test_settings_time_zone_hours_holidays_and_errors(
     expect(page.get_by_role("button", name="Save settings")).to_be_disabled()
     expect(page.get_by_label("Time zone")).to_be_disabled()
     shot(page, "account-settings-member")
+
+
+def test_dashboard_counts_today_and_links_the_latest_calls(
+    portal_stack: LocalStack, page: Page, errors: list[str]
+) -> None:
+    owner = "counts@bakery.example"
+    tenant_id, _ = signup(portal_stack, owner, company="Counting Bakery")
+    token = api_login(portal_stack, owner)["access_token"]
+    users = httpx.get(
+        f"{portal_stack.api}/users", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    owner_id = next(u["id"] for u in users["items"] if u["email"] == owner)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    midnight = now.replace(hour=0, minute=0, second=0)
+    at = [max(midnight, now - dt.timedelta(seconds=s)) for s in (30, 20)]
+    calls = [
+        record(tenant_id, owner_id, started=at[0], disposition="missed", caller="+15550001111"),
+        record(tenant_id, owner_id, started=at[1], disposition="answered", caller="+15550002222"),
+    ]
+    write(portal_stack, calls, [])
+
+    sign_in(page, portal_stack, owner)
+    page.goto("/")
+    heading(page, "Dashboard")
+    expect(page.get_by_role("region", name="Calls today")).to_contain_text("2")
+    expect(page.get_by_role("region", name="Missed today")).to_contain_text("1")
+    latest = page.get_by_role("table", name="The five latest calls")
+    expect(latest.get_by_role("row")).to_have_count(3)  # header + 2
+    expect(latest.get_by_role("row").nth(1)).to_contain_text("+15550002222")  # newest first
+    shot(page, "account-dashboard-calls")
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(latest).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "account-dashboard-calls-phone")
+    latest.get_by_role("link").first.click()
+    page.wait_for_url(f"**/calls/{calls[1].call_id}")

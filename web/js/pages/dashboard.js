@@ -40,7 +40,7 @@ export async function render(root, ctx) {
   root.append(
     h(
       "div",
-      { class: "cards" },
+      { class: "cards dash-cards" },
       card("Calls today", d.today.calls, ["/calls", "Call history"]),
       card("Missed today", d.today.missed, ["/calls?disposition=missed", "Missed calls"]),
       card("Unheard voicemails", d.unheard_voicemails, ["/voicemail", "Listen"]),
