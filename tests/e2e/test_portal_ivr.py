@@ -371,6 +371,34 @@ def test_missing_targets_and_trapped_menu_are_dead_ends(world: World, owner_page
     assert stored["options"] == [] and stored["on_invalid"] == {"type": "hang_up"}
 
 
+def test_stale_save_is_refused_and_reloaded(world: World, owner_page: Page) -> None:
+    page = owner_page
+    main_id = world.menus.get("Main menu") or create_menu(page, world, "Main menu")
+    page.goto(f"/menus/{main_id}")
+    expect(page.get_by_label("Menu name", exact=True)).to_have_value("Main menu")
+    # Someone else renames it after the page read it.
+    with world.api() as api:
+        etag = api.get(f"/ivr-menus/{main_id}").headers["etag"]
+        r = api.patch(f"/ivr-menus/{main_id}", json={"name": "Front door"}, headers={"If-Match": etag})
+        assert r.status_code == 200, r.text
+    map_digit(page, "6", "transfer_user", "Victor Nobox")
+    # Victor has no phones and no voicemail: the diagram warns before anything is saved.
+    expect(diagram(page)).to_contain_text(
+        "Dead end: Victor Nobox has no forwarding numbers and no voicemail box"
+    )
+    response = save(page, main_id)
+    assert response.status == 412
+    expect(page.locator("#status")).to_contain_text("Someone else changed this menu meanwhile")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Menu: Front door")
+    expect(page.get_by_label("Digit 6 Action", exact=True)).to_have_value("")
+    stored = world.menu(main_id)
+    assert stored["name"] == "Front door" and "6" not in {o["digit"] for o in stored["options"]}
+    with world.api() as api:
+        etag = api.get(f"/ivr-menus/{main_id}").headers["etag"]
+        r = api.patch(f"/ivr-menus/{main_id}", json={"name": "Main menu"}, headers={"If-Match": etag})
+        assert r.status_code == 200, r.text
+
+
 def test_prompt_upload_conversion_and_playback(world: World, owner_page: Page, tmp_path: Any) -> None:
     page = owner_page
     main_id = world.menus.get("Main menu") or create_menu(page, world, "Main menu")

@@ -516,7 +516,11 @@ function renderDiagram(box, draft, state) {
         const u = users.get(action.user_id);
         if (!u) return [`${verb} `, dead("the user no longer exists")];
         if (action.type === "voicemail" && !u.voicemail_enabled) return [`${verb} ${u.name} `, dead(`${u.name} has no voicemail box (voicemail is off)`)];
-        if (action.type === "transfer_user" && !(u.forwarding_numbers || []).length) return [`Forward to ${u.name} (no forwarding numbers: the caller hears “unavailable”)`];
+        if (action.type === "transfer_user" && !(u.forwarding_numbers || []).length) {
+          // the edge goes straight to the user's voicemail, or says "unavailable" and hangs up
+          if (!u.voicemail_enabled) return [`${verb} ${u.name} `, dead(`${u.name} has no forwarding numbers and no voicemail box`)];
+          return [`${verb} ${u.name} (no forwarding numbers: straight to voicemail)`];
+        }
         return [`${verb} ${u.name}`];
       }
       case "forward_external":
