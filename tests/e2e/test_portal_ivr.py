@@ -38,6 +38,7 @@ EMAIL = "owner@portal-ivr.example"
 PASSWORD = "portal ivr pass 123"
 ANN = {"name": "Ann Lee", "email": "ann@portal-ivr.example", "forwarding_numbers": ["+15550100200"]}
 VICTOR = {"name": "Victor Nobox", "email": "victor@portal-ivr.example", "voicemail_enabled": False}
+MEMBER = {"name": "Mo Member", "email": "mo@portal-ivr.example", "password": "member pass 1234"}
 
 
 @dataclass
@@ -78,17 +79,19 @@ def world(portal_stack: LocalStack) -> World:
         r = api.post("/users", json=VICTOR)
         assert r.status_code == 201, r.text
         victor_id = r.json()["id"]
+        r = api.post("/users", json=MEMBER)
+        assert r.status_code == 201, r.text
     return World(portal_stack, tenant_id, token, ann_id, victor_id, {})
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def log_in(page: Page) -> None:
+def log_in(page: Page, email: str = EMAIL, password: str = PASSWORD) -> None:
     """Through the site's login form, landing on /menus (the ?next= of the login page)."""
     page.goto("/login?next=%2Fmenus")
-    page.get_by_label("Email", exact=True).fill(EMAIL)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(re.compile(r"/menus$"))
     expect(page.get_by_role("heading", level=1, name="IVR menus")).to_be_visible()
@@ -403,6 +406,17 @@ def test_prompt_upload_conversion_and_playback(world: World, owner_page: Page, t
     page = owner_page
     main_id = world.menus.get("Main menu") or create_menu(page, world, "Main menu")
     page.goto(f"/menus/{main_id}")
+    # Not audio at all: the API's 415 sentence appears in the upload area.
+    fake = tmp_path / "notes.wav"
+    fake.write_bytes(b"these are not the bytes of a WAV file" * 10)
+    upload = page.get_by_label("Upload a recording", exact=True)
+    upload.set_input_files(str(fake))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    refused = page.locator(".prompt-upload .form-error")
+    expect(refused).to_be_visible()
+    expect(refused).to_contain_text("WAV")
+    expect(page.locator(".prompt-status")).to_have_text("")
+
     wav = tmp_path / "welcome.wav"
     wav.write_bytes(tone_wav())
     page.get_by_label("Upload a recording", exact=True).set_input_files(str(wav))
@@ -504,3 +518,20 @@ def test_menus_list_and_delete(world: World, owner_page: Page, shot: Any) -> Non
     page.get_by_role("dialog").get_by_role("button", name="Delete menu").click()
     expect(table.get_by_role("link", name="Spare", exact=True)).to_have_count(0)
     assert world.menu_status(spare_id) == 404
+
+
+def test_members_read_only(world: World, page: Page, shot: Any) -> None:
+    main_id = world.menus.get("Main menu")
+    if main_id is None:
+        pytest.skip("needs the menu built by test_build_two_level_menu_and_diagram")
+    log_in(page, MEMBER["email"], MEMBER["password"])
+    expect(page.get_by_role("link", name="Main menu", exact=True)).to_be_visible()
+    expect(page.get_by_role("region", name="Create a menu")).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("^Delete "))).to_have_count(0)
+    expect(page.get_by_text("Only owners and admins can create, change or delete menus.")).to_be_visible()
+    page.get_by_role("link", name="Main menu", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Menu: Main menu")
+    expect(page.get_by_label("Digit 1 Action", exact=True)).to_be_disabled()
+    expect(page.get_by_role("button", name="Save menu")).to_have_count(0)
+    expect(page.get_by_label("Upload a recording", exact=True)).to_have_count(0)
+    expect(diagram(page)).to_contain_text("Menu Support")  # the diagram is for everyone
