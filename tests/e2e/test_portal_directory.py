@@ -111,7 +111,7 @@ def log_in(page: Page, email: str = EMAIL, password: str = PASSWORD) -> None:
         return
     email_box.fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    page.get_by_role("button", name=re.compile("^(log in|sign in)$", re.I)).click()
     page.wait_for_url(re.compile(r"/(\?.*)?$"))
 
 

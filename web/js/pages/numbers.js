@@ -20,7 +20,10 @@ const entryOf = (value) => {
 
 export async function render(root, ctx) {
   const manager = isManager(ctx.session);
-  root.append(h("h1", {}, "Numbers"));
+  const heading = h("h1", {}, "Numbers");
+  root.append(heading);
+  // A newer navigation empties root while this one awaits: stop instead of appending to it.
+  const stale = () => !heading.isConnected;
   const listBox = h("section", { "aria-labelledby": "numbers-list" });
   const dialog = confirmDialog();
   root.append(listBox, dialog.el);
@@ -163,6 +166,7 @@ export async function render(root, ctx) {
 
   await loadTargets();
   await reload();
+  if (stale()) return;
   let claimBox = null;
   if (manager) {
     claimBox = claimSection();

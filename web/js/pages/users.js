@@ -18,7 +18,10 @@ const roleLabel = (r) => (ROLES.find(([v]) => v === r) || [r, r])[1];
 
 export async function render(root, ctx) {
   const manager = isManager(ctx.session);
-  root.append(h("h1", {}, "Users"));
+  const heading = h("h1", {}, "Users");
+  root.append(heading);
+  // A newer navigation empties root while this one awaits: stop instead of appending to it.
+  const stale = () => !heading.isConnected;
   const listBox = h("section", { "aria-labelledby": "users-list" });
   root.append(listBox);
   const dialog = confirmDialog();
@@ -109,6 +112,7 @@ export async function render(root, ctx) {
   };
 
   await reload();
+  if (stale()) return;
   if (manager) openForm(null);
   else root.append(h("p", { class: "hint" }, "Only owners and admins can add, change or remove users."));
 }
