@@ -500,6 +500,17 @@ def test_menus_list_and_delete(world: World, owner_page: Page, shot: Any) -> Non
         expect(table.get_by_role("link", name=name, exact=True)).to_be_visible()
     shot(page, "ivr-menus")
 
+    # An empty name: the API's error sits next to "Menu name" (/name); nothing is created.
+    create = page.get_by_role("region", name="Create a menu")
+    with page.expect_response(lambda r: r.url.endswith("/ivr-menus") and r.request.method == "POST") as got:
+        create.get_by_role("button", name="Create menu").click()
+    assert got.value.status == 422
+    name_box = create.get_by_label("Menu name", exact=True)
+    expect(name_box).to_have_attribute("aria-invalid", "true")
+    expect(name_box).to_be_focused()
+    expect(field_error(page, "/name")).to_contain_text("at least 1 character")
+    expect(page).to_have_url(re.compile(r"/menus$"))
+
     # A menu another menu still goes to is refused with the API's sentence; it stays.
     if "Support" in world.menus:
         page.get_by_role("button", name="Delete Support").click()

@@ -96,7 +96,7 @@ export async function render(root, ctx) {
         await ctx.navigate(`/menus/${encodeURIComponent(menu.id)}`);
       });
     });
-    return h("section", { class: "panel", "aria-labelledby": "menu-create-title" }, h("h2", { id: "menu-create-title" }, "Create a menu"), form);
+    return h("section", { class: "panel menu-create-panel", "aria-labelledby": "menu-create-title" }, h("h2", { id: "menu-create-title" }, "Create a menu"), form);
   };
 
   await reload();
