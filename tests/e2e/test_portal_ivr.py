@@ -476,6 +476,15 @@ def test_keyboard_only_mapping(world: World, owner_page: Page) -> None:
     assert got.value.status == 200, got.value.text()
     options = {o["digit"]: o["action"] for o in world.menu(sub_id)["options"]}
     assert options["5"] == {"type": "transfer_user", "user_id": world.ann_id}
+    # A second save from the same page uses the ETag of the first save's answer, not a stale one.
+    expect(page.get_by_role("button", name="Save menu")).to_be_enabled()
+    page.get_by_role("button", name="Save menu").focus()
+    with page.expect_response(
+        lambda r: r.url.endswith(f"/ivr-menus/{sub_id}") and r.request.method == "PATCH"
+    ) as again:
+        page.keyboard.press("Enter")
+    assert again.value.status == 200, again.value.text()
+    assert again.value.request.headers["if-match"] == got.value.headers["etag"]
 
 
 def test_phone_layout(world: World, owner_page: Page, shot: Any) -> None:
