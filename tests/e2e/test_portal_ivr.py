@@ -153,16 +153,17 @@ def field_error(page: Page, pointer: str) -> Locator:
 
 
 def seed_stale_menu(world: World, name: str) -> tuple[str, str, str]:
-    """A stored menu whose keys 7 and 8 point at a menu and a user that no longer exist, written
+    """A stored menu whose keys 7 and 8 point at a menu and a user that no longer exist (and whose
+    greeting is a recording that no longer exists), written
     straight to ConfigDB (the API refuses such a change; a concurrent delete can still leave one,
     see shared.services.menus). Returns (menu id, missing menu id, missing user id)."""
     now = dt.datetime.now(dt.UTC)
-    menu_id, gone_menu, gone_user = new_ulid(now), new_ulid(now), new_ulid(now)
+    menu_id, gone_menu, gone_user, gone_prompt = (new_ulid(now) for _ in range(4))
     menu = IvrMenu(
         id=menu_id,
         tenant_id=world.tenant_id,
         name=name,
-        greeting=Greeting(text="Old greeting"),
+        greeting=Greeting(prompt_id=gone_prompt),
         options={"7": GoMenu(menu_id=gone_menu), "8": TransferUser(user_id=gone_user)},
     )
 
@@ -335,6 +336,10 @@ def test_missing_targets_and_trapped_menu_are_dead_ends(world: World, owner_page
         "⚠ Dead end: the user no longer exists"
     )
     expect(d).to_contain_text("2 dead ends found.")
+    expect(d.locator(".warning")).to_have_text(
+        " (its greeting recording no longer exists: callers hear no greeting)"
+    )
+    expect(page.get_by_label("Greeting recording", exact=True)).to_contain_text("Missing recording")
     # The warning sign is decoration; the words are what a screen reader reads.
     expect(dead.first.locator("[aria-hidden=true]")).to_have_text("⚠ ")
     shot(page, "ivr-dead-ends")

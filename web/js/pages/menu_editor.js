@@ -544,6 +544,15 @@ function renderDiagram(box, draft, state) {
     }
   };
 
+  // The API does not check a greeting's recording: say so when it cannot be played.
+  const greetingWarning = (g) => {
+    if (!g || !g.prompt_id) return null;
+    const p = state.prompts.find((x) => x.id === g.prompt_id);
+    if (p && p.status === "ready") return null;
+    const why = !p ? "its greeting recording no longer exists" : p.status === "failed" ? "its greeting recording could not be converted" : "its greeting recording is still converting";
+    return h("span", { class: "warning" }, ` (${why}: callers hear no greeting)`);
+  };
+
   const menuNode = (m, ancestors) => {
     const path = [...ancestors, m.id];
     const items = [];
@@ -556,6 +565,7 @@ function renderDiagram(box, draft, state) {
       { class: "diagram-menu" },
       h("strong", {}, `Menu ${m.name}`),
       trapped.has(m.id) ? [" ", dead("no way out: every path comes back to a menu")] : null,
+      greetingWarning(m.greeting),
       h("ul", {}, items),
     );
   };
