@@ -50,14 +50,43 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def pointer(loc: tuple[Any, ...] | list[Any]) -> str:
-    """FastAPI's error location ("body", "options", 3, "digit") as a JSON pointer ("/options/3/digit")."""
+def pointer(loc: tuple[Any, ...] | list[Any], body: Any = None) -> str:
+    """FastAPI's error location ("body", "options", 3, "digit") as a JSON pointer ("/options/3/digit").
+
+    Given the request `body`, the tag pydantic inserts for a discriminated union
+    (("body", "action", "go_menu", "menu_id") for {"action": {"type": "go_menu", ...}}) is dropped,
+    so the pointer names a place in the document the client sent: "/action/menu_id".
+    """
     parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = ["body", *_without_union_tags(parts[1:], body)]
     if parts and parts[0] in ("body", "query", "path", "header"):
         where = parts.pop(0)
         if where != "body":
             return f"#{where}/" + "/".join(str(p) for p in parts)
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts) if parts else ""
+
+
+def _without_union_tags(parts: list[Any], body: Any) -> list[Any]:
+    out: list[Any] = []
+    node = body
+    for i, part in enumerate(parts):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, dict) and isinstance(part, str) and part in node.values():
+            continue  # the union's tag: not a key of the document
+        else:
+            return [*out, *parts[i:]]
+    return out
+
+
+def _message(msg: Any) -> str:
+    """pydantic prefixes a validator's own ValueError text with "Value error, "; drop it."""
+    text = str(msg or "invalid")
+    return text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -68,7 +97,11 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"pointer": pointer(e.get("loc", ())), "message": str(e.get("msg", "invalid")), "code": e.get("type")}
+        {
+            "pointer": pointer(e.get("loc", ()), exc.body),
+            "message": _message(e.get("msg")),
+            "code": e.get("type"),
+        }
         for e in exc.errors()
     ]
     return problem(422, "Invalid request", "the request does not validate", "validation", errors=errors)

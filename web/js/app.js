@@ -3,7 +3,7 @@
 // A page is a module under ./pages/ exporting
 //   export const title = "Users";
 //   export async function render(root, ctx) { ... }
-// where root is the <main> element (already emptied) and ctx is
+// where root is this navigation's own view inside <main> (empty) and ctx is
 //   {api, params, query, navigate(path), refreshNav(), session}.
 // Pages build their DOM with dom.js and report failures with showErrors/errorBox.
 
@@ -88,13 +88,16 @@ async function render() {
     return navigate(`/login?next=${encodeURIComponent(next)}`, { replace: true });
   }
   renderNav();
-  mount(root, h("p", { class: "loading", role: "status" }, "Loading…"));
+  // Each navigation renders into its own view. A page still loading when the user moves on
+  // keeps writing into its old view, which is no longer in the document.
+  const view = h("div", { class: "view" }, h("p", { class: "loading", role: "status" }, "Loading…"));
+  root.replaceChildren(view);
   try {
     const page = await import(`./pages/${found.route.page}.js`);
     if (seq !== renderSeq) return; // a newer navigation won
     document.title = `${page.title} · Cloud PBX`;
-    root.replaceChildren();
-    await page.render(root, {
+    view.replaceChildren();
+    await page.render(view, {
       api,
       params: found.params,
       query: url.searchParams,
@@ -102,15 +105,15 @@ async function render() {
       refreshNav,
       session: api.session(),
     });
-    if (seq === renderSeq) focusHeading(root);
+    if (seq === renderSeq) focusHeading(view);
   } catch (err) {
     if (seq !== renderSeq) return;
     if (err instanceof api.ApiError && err.status === 401) {
       return navigate(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, { replace: true });
     }
     console.error(err);
-    mount(root, h("h1", { tabindex: "-1" }, "This page could not be shown"), errorBox(err));
-    focusHeading(root);
+    mount(view, h("h1", { tabindex: "-1" }, "This page could not be shown"), errorBox(err));
+    focusHeading(view);
   }
 }
 

@@ -123,14 +123,3 @@ export function phoneInput(label, name, { pointer, value = "", country, removabl
   const el = h("div", { class: "phone-input" }, countryField, numberField, removable);
   return { el, value: value_, number: input, country: select };
 }
-
-/**
- * Drop pydantic's "Value error, " prefix from an ApiError's field messages (the API passes its
- * validators' sentences through with that prefix) and rethrow, for use as `.catch(rethrowClean)`.
- */
-export function rethrowClean(err) {
-  for (const e of (err && err.errors) || []) {
-    if (typeof e.message === "string") e.message = e.message.replace(/^(Value|Assertion) error, /, "");
-  }
-  throw err;
-}

@@ -4,15 +4,13 @@
 //   /name, /greeting, /greeting/text, /greeting/prompt_id, /timeout_s, /max_invalid,
 //   /options/<i>/action, /options/<i>/action/{user_id|menu_id|number}   (i = index in the
 //   sent list, keypad order 1-9, 0, *, #, unused keys left out), and the same under
-//   /on_timeout and /on_invalid. Pydantic's own errors name the union member too
-//   (/options/<i>/action/go_menu/menu_id): a wrapper carries that pointer as well.
+//   /on_timeout and /on_invalid.
 // Greetings are spoken text or an uploaded recording (POST /prompts, converted in the
 // background; the page polls until it is ready and plays it). Business hours live on the
 // account (/settings) and are shown read-only. A read-only diagram follows menu -> menu links
 // (unsaved changes included) and marks dead ends.
 
 import { announce, busy, clearErrors, errorBox, field, h, mount, showErrors } from "../dom.js";
-import { rethrowClean } from "../phone.js";
 
 export const title = "IVR editor";
 
@@ -162,7 +160,7 @@ export async function render(root, ctx) {
       const body = draft();
       let saved;
       try {
-        ({ data: saved, etag } = await ctx.api.patch(path, body, { etag, withEtag: true }).catch(rethrowClean));
+        ({ data: saved, etag } = await ctx.api.patch(path, body, { etag, withEtag: true }));
       } catch (err) {
         if (err.status === 412) {
           announce("Someone else changed this menu meanwhile. The editor shows their version now; make your change again.");
@@ -235,9 +233,7 @@ function actionPicker(state, selfId, prefix, action, { optional = false, onChang
     const key = type === "go_menu" ? "menu_id" : "user_id";
     kindField.dataset.pointer = p || "";
     targetField.dataset.pointer = p && !targetWrap.hidden ? `${p}/${key}` : "";
-    targetWrap.dataset.pointer = p && !targetWrap.hidden ? `${p}/${type}/${key}` : "";
     numberField.dataset.pointer = p && !numberWrap.hidden ? `${p}/number` : "";
-    numberWrap.dataset.pointer = p && !numberWrap.hidden ? `${p}/forward_external/number` : "";
   };
 
   const initialTarget = action ? action.user_id || action.menu_id || "" : "";

@@ -5,7 +5,7 @@
 
 import { confirmDialog } from "../confirm.js";
 import { announce, busy, errorBox, field, h, stackOnPhones, table } from "../dom.js";
-import { phoneInput, rethrowClean } from "../phone.js";
+import { phoneInput } from "../phone.js";
 
 export const title = "Numbers";
 
@@ -107,7 +107,7 @@ export async function render(root, ctx) {
           await reload();
           throw new Error(`Someone else changed ${n.number} meanwhile; the table shows it now. Choose again.`);
         }
-        await ctx.api.patch(path, patch, { etag }).catch(rethrowClean);
+        await ctx.api.patch(path, patch, { etag });
         announce(`${n.number} now goes to ${describe(entry)}.`);
         await reload();
       });
@@ -153,7 +153,7 @@ export async function render(root, ctx) {
         const body = { number, entry: entryOf(form.elements.entry.value) };
         const label = form.elements.label.value.trim();
         if (label) body.label = label;
-        await ctx.api.post("/numbers", body).catch(rethrowClean);
+        await ctx.api.post("/numbers", body);
         announce(`${number} is yours now.`);
         await reload();
         claimBox.replaceWith((claimBox = claimSection()));

@@ -81,7 +81,6 @@ export async function render(root, ctx) {
         const res = await ctx.api.patch("/tenant", body, { etag: state.etag, withEtag: true });
         state.etag = res.etag;
       } catch (err) {
-        for (const e of err.errors || []) e.message = String(e.message || "").replace(/^Value error, /, "");
         if (err.status === 412) err.message = "Someone else changed these settings while you were editing. Reload the page to see their changes.";
         throw err;
       }

@@ -53,7 +53,6 @@ export async function render(root, ctx) {
       } catch (err) {
         // 409: the email is taken; say so next to the email field.
         if (err.status === 409 && !err.errors.length) err.errors = [{ pointer: "/email", message: err.message }];
-        for (const e of err.errors) e.message = String(e.message || "").replace(/^Value error, /, "");
         throw err;
       }
       done(root, body.email);

@@ -5,7 +5,7 @@
 
 import { announce, busy, clearErrors, errorBox, field, h, stackOnPhones, table } from "../dom.js";
 import { confirmDialog } from "../confirm.js";
-import { phoneInput, rethrowClean } from "../phone.js";
+import { phoneInput } from "../phone.js";
 
 export const title = "Users";
 
@@ -241,7 +241,7 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
           return;
         }
         try {
-          await ctx.api.patch(`/users/${encodeURIComponent(u.id)}`, patch, { etag }).catch(rethrowClean);
+          await ctx.api.patch(`/users/${encodeURIComponent(u.id)}`, patch, { etag });
         } catch (err) {
           if (err.status === 412) {
             onStale();
@@ -252,7 +252,7 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
         }
         onDone(`${next.name} was saved.`);
       } else {
-        await ctx.api.post("/users", next).catch(rethrowClean);
+        await ctx.api.post("/users", next);
         onDone(`${next.name} was added.`);
       }
     });
