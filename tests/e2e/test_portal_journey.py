@@ -25,9 +25,11 @@ from playwright.sync_api import Locator, Page, expect
 
 from infra.local.managed import ManagedProcess
 from infra.local.stack import LocalStack
+from shared.adapters.blob_media import BlobMedia
 from shared.history import open_history_store
 from shared.models.call import CallRecord
-from tests.e2e.conftest import PASSWORD, api_login, shot
+from sip_edge.media import dsp
+from tests.e2e.conftest import PASSWORD, api_login, run_async, shot
 from tests.e2e.test_portal_account import mail_link
 from tests.sip_fixtures import SimProcess, edge_events, start_caller, start_edge, start_provider_sim
 
@@ -125,6 +127,25 @@ def save_menu(page: Page, menu_id: str) -> Any:
     ) as got:
         page.get_by_role("button", name="Save menu").click()
     return got.value
+
+
+def download(stack: LocalStack, blob: str) -> bytes:
+    """A blob ("container/name") from Azurite (run_async: Playwright owns this thread's loop)."""
+    container, name = blob.split("/", 1)
+    blobs = BlobMedia(stack.azurite.connection_string)
+    try:
+        return run_async(blobs.download(container, name))
+    finally:
+        blobs.close()
+
+
+def tone_share(pcm: bytes, rate: int, freq: float, others: tuple[float, ...]) -> float:
+    powers = {f: dsp.tone_power(pcm, rate, f) for f in (freq, *others)}
+    return powers[freq] / (sum(powers.values()) or 1.0)
+
+
+def cells(rows: Locator, n: int) -> list[str]:
+    return [t.strip() for t in rows.nth(n).locator("td").all_inner_texts()]
 
 
 def call_record(stack: LocalStack, tenant_id: str, call_id: str) -> CallRecord | None:
@@ -251,10 +272,13 @@ def test_new_customer_journey(portal_stack: LocalStack, line: Line, page: Page, 
             what="the edge to record voicemail",
             tail=lambda: line.edge.log_tail() + "\n" + caller.proc.log_tail(),
         )
+        spoke_from = time.monotonic()
         time.sleep(SPEAK_S)
     finally:
         caller.proc.stop()  # SIGTERM: the caller hangs up (BYE)
-    caller.wait()
+    spoke = time.monotonic() - spoke_from
+    result = caller.wait()
+    assert result.answered, result.log[-3000:]
     ended = wait_until(
         lambda: line.events("call_ended")[started_calls:],
         timeout=15,
@@ -270,7 +294,16 @@ def test_new_customer_journey(portal_stack: LocalStack, line: Line, page: Page, 
         tail=line.edge.log_tail,
     )
     assert rec.disposition == "voicemail", rec
-    assert rec.voicemail_blob, rec
+    assert rec.voicemail_blob and rec.voicemail_blob.startswith(f"voicemail/{tenant_id}/{sam_id}/"), rec
+    assert [(p.menu_id, p.input, p.action) for p in rec.path][:2] == [
+        (main_id, "1", "go_menu"),
+        (support_id, "1", "transfer_user"),
+    ], rec.path
+    forward_legs = [leg for leg in rec.legs if leg.kind == "forward"]
+    assert [(leg.destination, leg.outcome) for leg in forward_legs] == [(SAM_PHONE, "no_answer")], rec.legs
+    pcm, rate = dsp.read_wav(download(stack, rec.voicemail_blob))
+    assert abs(len(pcm) / 2 / rate - spoke) < 1.0, (len(pcm) / 2 / rate, spoke)
+    assert tone_share(pcm, rate, 440, (1000, 800, 600)) > 0.6  # the caller's voice, not a prompt
 
     def voicemail() -> dict[str, Any] | None:
         with httpx.Client(base_url=stack.api, headers=auth, timeout=15) as api:
@@ -306,6 +339,7 @@ def test_new_customer_journey(portal_stack: LocalStack, line: Line, page: Page, 
     )
     expect(item.locator(".vm-marker")).to_have_text("Heard")
     shot(page, "journey-5-voicemail-playing")
+    assert (voicemail() or {}).get("heard") is True
 
     # 6. The call history lists the call; its detail shows both menus, 1 twice, the unanswered leg.
     go(page, "/calls")
@@ -316,19 +350,21 @@ def test_new_customer_journey(portal_stack: LocalStack, line: Line, page: Page, 
     shot(page, "journey-6-calls")
     call_row.get_by_role("link").first.click()
     page.wait_for_url(re.compile(f"/calls/{call_id}$"))
+    expect(page.get_by_role("heading", level=1, name=re.compile(r"^Call from "))).to_be_visible()
     summary = page.locator("dl.summary")
     expect(summary).to_contain_text("Voicemail")
+    expect(summary).to_contain_text("Not answered")
     expect(summary).to_contain_text(NUMBER)
     path = page.get_by_role("table", name=re.compile("IVR"))
     steps = path.locator("tbody tr")
+    expect(steps.first).to_be_visible()
+    assert cells(steps, 0)[1:] == ["Main", "Pressed 1", "Go to menu", "Support"], cells(steps, 0)
+    assert cells(steps, 1)[1:] == ["Support", "Pressed 1", "Transfer to user", USER["name"]], cells(steps, 1)
     expect(steps.filter(has_text="Pressed 1")).to_have_count(2)
-    expect(steps.filter(has_text="Pressed 1").nth(0)).to_contain_text("Main")
-    expect(steps.filter(has_text="Pressed 1").nth(1)).to_contain_text("Support")
-    expect(path).to_contain_text("Go to menu")
-    expect(path).to_contain_text(USER["name"])
     legs = page.get_by_role("table", name=re.compile("legs"))
     forward = legs.locator("tbody tr").filter(has_text=SAM_PHONE)
     expect(forward).to_have_count(1)
+    expect(forward.locator("td").first).to_have_text("Forward")
     expect(forward).to_contain_text("No answer")
     shot(page, "journey-6-call-detail")
     assert not errors, errors
