@@ -233,6 +233,16 @@ def test_new_customer_journey(portal_stack: LocalStack, line: Line, page: Page, 
     expect(error).to_be_visible()
     expect(error).to_contain_text("Field required")
     shot(page, "journey-3-menu-error")
+    # And an outside number that is not E.164: the sentence lands next to the number field.
+    map_digit(page, "2", "forward_external")
+    page.get_by_label("Digit 2 Number", exact=True).fill("555 abc")
+    response = save_menu(page, main_id)
+    assert response.status == 422, response.text()
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/options/1/action/number"]
+    number_error = page.locator('[data-pointer="/options/1/action/number"] .field-error').first
+    expect(number_error).to_contain_text("is not an E.164 number")
+    expect(page.get_by_label("Digit 2 Number", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("form .form-error")).to_have_count(0)
     map_digit(page, "2", "")
     response = save_menu(page, main_id)
     assert response.status == 200, response.text()
