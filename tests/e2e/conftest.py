@@ -37,10 +37,11 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from infra.local.azurite import AZURITE_BIN
 from infra.local.stack import LocalStack, signup_verified
@@ -187,3 +188,36 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 def shot_fixture() -> Callable[[Page, str], Path]:
     """The `shot` helper as a fixture: `def test_x(page, shot): shot(page, "x")`."""
     return shot
+
+
+def log_in(page: Page, email: str, password: str = PASSWORD, next_path: str = "/") -> None:
+    """Log in through the site's login form, as a person would, and wait for `next_path` to be drawn."""
+    page.goto(f"/login?next={quote(next_path, safe='')}" if next_path != "/" else "/login")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.wait_for_url(re.compile(re.escape(next_path.split("?")[0]) + r"(\?.*)?$"))
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.locator("main .loading")).to_have_count(0)
+    expect(page.locator("main h1")).to_be_focused()
+
+
+def go(page: Page, path: str) -> None:
+    """In-site navigation (no reload), as a click on a nav link does; returns once the page is drawn
+    (the router focuses its heading then)."""
+    page.evaluate(
+        "(p) => { const a = document.createElement('a'); a.href = p; a.dataset.link = '';"
+        " document.body.append(a); a.click(); a.remove(); }",
+        path,
+    )
+    page.wait_for_url(re.compile(re.escape(path.split("?")[0]) + r"(\?.*)?$"))
+    expect(page.locator("main .loading")).to_have_count(0)
+    expect(page.locator("main h1")).to_be_focused()
+
+
+def watch_page_errors(page: Page) -> list[str]:
+    """Collect uncaught script errors and Content-Security-Policy violations of `page`."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    return errors

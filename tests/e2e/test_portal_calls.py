@@ -29,7 +29,7 @@ from infra.local.stack import LocalStack, signup_verified
 from shared.models.call import CallRecord, LegPrice
 from shared.models.common import new_ulid
 from sip_edge.call_flow import activity_for
-from tests.e2e.conftest import REPO, shot, sign_in
+from tests.e2e.conftest import go, log_in, shot, watch_page_errors
 from tests.integration.notify_helpers import runs, tone_wav, wait_until
 from tests.integration.test_api_history import record, upload, write
 
@@ -47,7 +47,6 @@ DAY = dt.datetime(2024, 4, 10, tzinfo=dt.UTC)  # the history calls' day (filters
 LATER = DAY + dt.timedelta(days=2)  # two more calls, outside the day filter
 NUMBER = "+15557770100"
 OTHER_NUMBER = "+15557770200"
-LOGIN_PAGE = REPO / "web" / "js" / "pages" / "login.js"
 VM_SECONDS = 6.0  # long enough to seek inside
 
 
@@ -152,35 +151,6 @@ def with_menu(rec: CallRecord, menu_id: str) -> CallRecord:
 # --------------------------------------------------------------------------- browser helpers
 
 
-def log_in(page: Page, stack: LocalStack, email: str = EMAIL, password: str = PASSWORD) -> None:
-    """Through the site's login form when the site has one, else with the session cookie the form
-    would get (tests.e2e.conftest.sign_in); either way the next page load restores the session."""
-    if LOGIN_PAGE.exists():
-        page.goto("/login")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name=re.compile("log in", re.I)).click()
-    else:
-        sign_in(page, stack, email, password)
-        page.goto("/")
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    # Let the landing page finish drawing: a page still loading when the test navigates away
-    # would append its late content to <main> (see the report on app.js).
-    expect(page.locator("main h1")).to_be_focused()
-
-
-def go(page: Page, path: str) -> None:
-    """In-site navigation (no reload), as a click on a nav link does."""
-    page.evaluate(
-        "(p) => { const a = document.createElement('a'); a.href = p; a.dataset.link = '';"
-        " document.body.append(a); a.click(); a.remove(); }",
-        path,
-    )
-    page.wait_for_url(re.compile(re.escape(path.split("?")[0]) + r"(\?.*)?$"))
-    expect(page.locator("main .loading")).to_have_count(0)
-    expect(page.locator("main h1")).to_be_focused()  # the router focuses it once the page is drawn
-
-
 def assert_fits_phone(page: Page) -> None:
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, f"{page.url} scrolls sideways on a phone ({width}px)"
@@ -221,7 +191,7 @@ def rows(page: Page, count: int) -> list[str]:
 def test_voicemail_inbox_play_seek_mark_delete(world: World, page: Page) -> None:
     ranges: list[Response] = []
     page.on("response", lambda r: ranges.append(r) if r.status == 206 and ".wav" in r.url else None)
-    log_in(page, world.stack)
+    log_in(page, EMAIL, PASSWORD)
     go(page, "/voicemail")
     expect(page.get_by_role("heading", level=1, name="Voicemail")).to_be_visible()
     newest, older = item(page, "+15553330002"), item(page, "+15553330001")
@@ -322,7 +292,7 @@ def day_query() -> str:
 
 
 def test_call_history_filters(world: World, page: Page) -> None:
-    log_in(page, world.stack)
+    log_in(page, EMAIL, PASSWORD)
     go(page, "/calls")
     expect(page.get_by_role("heading", level=1, name="Call history")).to_be_visible()
     total = 7 + 2 + 3  # the day's calls, two later ones, three voicemails
@@ -389,7 +359,7 @@ def test_call_history_filters(world: World, page: Page) -> None:
 
 
 def test_call_history_pages_forward_and_back(world: World, page: Page) -> None:
-    log_in(page, world.stack)
+    log_in(page, EMAIL, PASSWORD)
     go(page, f"/calls?{day_query()}&limit=3")
     expected = [c.caller for c in world.day_calls]
     expect(page.get_by_label("Calls per page")).to_have_value("3")
@@ -435,7 +405,7 @@ def test_call_history_pages_forward_and_back(world: World, page: Page) -> None:
 
 
 def test_call_detail(world: World, page: Page) -> None:
-    log_in(page, world.stack)
+    log_in(page, EMAIL, PASSWORD)
     go(page, f"/calls?{day_query()}")
     call = world.detail
     page.get_by_role("row", name=re.compile(re.escape(call.caller or ""))).get_by_role("link").click()
@@ -491,7 +461,7 @@ def test_call_detail(world: World, page: Page) -> None:
 
 
 def test_member_sees_own_calls_only(world: World, page: Page) -> None:
-    log_in(page, world.stack, MEMBER["email"], MEMBER["password"])
+    log_in(page, MEMBER["email"], MEMBER["password"])
     go(page, f"/calls?{day_query()}")
     expect(page.locator("main table tbody tr")).to_have_count(2)
     assert set(rows(page, 2)) == {"+15551110001", "+15551110002"}
@@ -505,7 +475,6 @@ def test_member_sees_own_calls_only(world: World, page: Page) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_page_errors(world: World, page: Page) -> Iterator[None]:
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = watch_page_errors(page)
     yield
     assert not errors, errors

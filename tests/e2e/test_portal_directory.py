@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, Page, Request, expect
 from infra.local.stack import LocalStack, signup_verified
 from shared.models.call import CallRecord
 from sip_edge.call_flow import activity_for
+from tests.e2e.conftest import go, log_in, watch_page_errors
 from tests.integration.test_api_history import record, write
 
 pytestmark = [pytest.mark.timeout(600)]
@@ -98,27 +99,6 @@ def world(portal_stack: LocalStack) -> World:
 # --------------------------------------------------------------------------- browser helpers
 
 
-def log_in(page: Page, email: str = EMAIL, password: str = PASSWORD) -> None:
-    """Through the site's login form, as a person would."""
-    page.goto("/login")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/(\?.*)?$"))
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-
-
-def go(page: Page, path: str) -> None:
-    """In-site navigation (no reload), as a click on a nav link does."""
-    page.evaluate(
-        "(p) => { const a = document.createElement('a'); a.href = p; a.dataset.link = '';"
-        " document.body.append(a); a.click(); a.remove(); }",
-        path,
-    )
-    page.wait_for_url(re.compile(re.escape(path.split("?")[0]) + r"(\?.*)?$"))
-    expect(page.locator("main .loading")).to_have_count(0)
-
-
 def row(page: Page, text: str) -> Any:
     return page.locator("main table tbody tr").filter(has_text=text)
 
@@ -130,10 +110,8 @@ def add_form(page: Page) -> Any:
 @pytest.fixture
 def owner_page(world: World, page: Page) -> Iterator[Page]:
     """The owner's session; the test fails on any uncaught script error or CSP violation."""
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-    log_in(page)
+    errors = watch_page_errors(page)
+    log_in(page, EMAIL, PASSWORD)
     yield page
     assert not errors, errors
 

@@ -30,7 +30,7 @@ from shared.configdb import AsyncConfigDBClient
 from shared.configdb_keys import menu_key
 from shared.models.common import new_ulid
 from shared.models.ivr import GoMenu, Greeting, IvrMenu, TransferUser
-from tests.e2e.conftest import SCREENSHOTS, run_async
+from tests.e2e.conftest import SCREENSHOTS, go, log_in, run_async, watch_page_errors
 
 pytestmark = [pytest.mark.timeout(600)]
 
@@ -85,28 +85,6 @@ def world(portal_stack: LocalStack) -> World:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def log_in(page: Page, email: str = EMAIL, password: str = PASSWORD) -> None:
-    """Through the site's login form, landing on /menus (the ?next= of the login page)."""
-    page.goto("/login?next=%2Fmenus")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in", exact=True).click()
-    page.wait_for_url(re.compile(r"/menus$"))
-    expect(page.get_by_role("heading", level=1, name="IVR menus")).to_be_visible()
-
-
-def go(page: Page, path: str) -> None:
-    """In-site navigation (no reload), as a click on a nav link does."""
-    page.evaluate(
-        "(p) => { const a = document.createElement('a'); a.href = p; a.dataset.link = '';"
-        " document.body.append(a); a.click(); a.remove(); }",
-        path,
-    )
-    page.wait_for_url(re.compile(re.escape(path.split("?")[0]) + r"(\?.*)?$"))
-    expect(page.locator("main .loading")).to_have_count(0)
-    expect(page.locator("h1")).to_be_focused()
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -194,10 +172,8 @@ def tone_wav(seconds: float = 1.5, rate: int = 16000) -> bytes:
 @pytest.fixture
 def owner_page(world: World, page: Page) -> Iterator[Page]:
     """The owner's session; the test fails on any uncaught script error or CSP violation."""
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-    log_in(page)
+    errors = watch_page_errors(page)
+    log_in(page, EMAIL, PASSWORD, next_path="/menus")
     yield page
     assert not errors, errors
 
@@ -549,7 +525,7 @@ def test_members_read_only(world: World, page: Page, shot: Any) -> None:
     main_id = world.menus.get("Main menu")
     if main_id is None:
         pytest.skip("needs the menu built by test_build_two_level_menu_and_diagram")
-    log_in(page, MEMBER["email"], MEMBER["password"])
+    log_in(page, MEMBER["email"], MEMBER["password"], next_path="/menus")
     expect(page.get_by_role("link", name="Main menu", exact=True)).to_be_visible()
     expect(page.get_by_role("region", name="Create a menu")).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("^Delete "))).to_have_count(0)

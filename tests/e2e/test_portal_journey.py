@@ -29,8 +29,9 @@ from shared.adapters.blob_media import BlobMedia
 from shared.history import open_history_store
 from shared.models.call import CallRecord
 from sip_edge.media import dsp
-from tests.e2e.conftest import PASSWORD, api_login, run_async, shot
+from tests.e2e.conftest import PASSWORD, api_login, go, run_async, shot
 from tests.e2e.test_portal_account import mail_link
+from tests.e2e.test_portal_ivr import map_digit, save
 from tests.sip_fixtures import SimProcess, edge_events, start_caller, start_edge, start_provider_sim
 
 pytestmark = [pytest.mark.timeout(600)]
@@ -89,18 +90,6 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, tail: Callab
     raise AssertionError(f"timed out waiting for {what}\n{tail()}")
 
 
-def go(page: Page, path: str) -> None:
-    """In-site navigation (no reload), as a click on a nav link does."""
-    page.evaluate(
-        "(p) => { const a = document.createElement('a'); a.href = p; a.dataset.link = '';"
-        " document.body.append(a); a.click(); a.remove(); }",
-        path,
-    )
-    page.wait_for_url(re.compile(re.escape(path.split("?")[0]) + r"(\?.*)?$"))
-    expect(page.locator("main .loading")).to_have_count(0)
-    expect(page.locator("main h1")).to_be_focused()  # the router focuses it once the page is drawn
-
-
 def row(page: Page, text: str) -> Locator:
     return page.locator("main table tbody tr").filter(has_text=text)
 
@@ -113,20 +102,6 @@ def create_menu(page: Page, name: str) -> str:
     page.wait_for_url(re.compile(r"/menus/[0-9A-Z]{26}$"))
     expect(page.get_by_role("heading", level=1, name=f"Menu: {name}")).to_be_visible()
     return page.url.rsplit("/", 1)[1]
-
-
-def map_digit(page: Page, digit: str, action: str, target: str | None = None) -> None:
-    page.get_by_label(f"Digit {digit} Action", exact=True).select_option(action)
-    if target is not None:
-        page.get_by_label(f"Digit {digit} Target", exact=True).select_option(label=target)
-
-
-def save_menu(page: Page, menu_id: str) -> Any:
-    with page.expect_response(
-        lambda r: r.url.endswith(f"/ivr-menus/{menu_id}") and r.request.method == "PATCH"
-    ) as got:
-        page.get_by_role("button", name="Save menu").click()
-    return got.value
 
 
 def download(stack: LocalStack, blob: str) -> bytes:
@@ -216,7 +191,7 @@ def test_new_customer_journey(portal_stack: LocalStack, line: Line, page: Page, 
     # 3. Two menus in the editor: Main 1 -> Support; Support 1 -> forward to Sam.
     support_id = create_menu(page, "Support")
     map_digit(page, "1", "transfer_user", USER["name"])
-    response = save_menu(page, support_id)
+    response = save(page, support_id)
     assert response.status == 200, response.text()
     expect(page.locator("form.menu-form .success")).to_have_text("Support was saved.")
 
@@ -224,7 +199,7 @@ def test_new_customer_journey(portal_stack: LocalStack, line: Line, page: Page, 
     map_digit(page, "1", "go_menu", "Support")
     # An invalid option first: go to a menu with none chosen -> the API's error at its field.
     map_digit(page, "2", "go_menu")
-    response = save_menu(page, main_id)
+    response = save(page, main_id)
     assert response.status == 422, response.text()
     assert [e["pointer"] for e in response.json()["errors"]] == ["/options/1/action/menu_id"]
     target = page.get_by_label("Digit 2 Target", exact=True)
@@ -236,7 +211,7 @@ def test_new_customer_journey(portal_stack: LocalStack, line: Line, page: Page, 
     # And an outside number that is not E.164: the sentence lands next to the number field.
     map_digit(page, "2", "forward_external")
     page.get_by_label("Digit 2 Number", exact=True).fill("555 abc")
-    response = save_menu(page, main_id)
+    response = save(page, main_id)
     assert response.status == 422, response.text()
     assert [e["pointer"] for e in response.json()["errors"]] == ["/options/1/action/number"]
     number_error = page.locator('[data-pointer="/options/1/action/number"] .field-error').first
@@ -244,7 +219,7 @@ def test_new_customer_journey(portal_stack: LocalStack, line: Line, page: Page, 
     expect(page.get_by_label("Digit 2 Number", exact=True)).to_have_attribute("aria-invalid", "true")
     expect(page.locator("form .form-error")).to_have_count(0)
     map_digit(page, "2", "")
-    response = save_menu(page, main_id)
+    response = save(page, main_id)
     assert response.status == 200, response.text()
     diagram = page.get_by_role("region", name="Menu diagram")
     expect(diagram).to_contain_text("Press 1: Go to Support")
