@@ -47,6 +47,11 @@ def tenant_prefix(tenant_id: str) -> str:
     return f"t/{_part(tenant_id, 'tenant id')}/"
 
 
+def prompt_prefix(tenant_id: str) -> str:
+    """`t/{tid}/prompt/`: every prompt of one tenant."""
+    return f"{tenant_prefix(tenant_id)}prompt/"
+
+
 def kind_prefix(tenant_id: str, kind: Kind) -> str:
     """`t/{tid}/{kind}/`: all documents of one kind in a tenant."""
     if kind not in KINDS:

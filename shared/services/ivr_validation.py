@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from shared.models.common import EntryPoint
 from shared.models.ivr import TERMINAL_ACTIONS, IvrMenu, IvrMenuCreate, IvrMenuUpdate, MenuOption
 from shared.models.number import Number
+from shared.models.prompt import Prompt, PromptStatus
 from shared.models.tenant import Tenant
 from shared.models.user import User, UserUpdate
 
@@ -66,6 +67,7 @@ class TenantConfig:
     users: Mapping[str, User] = field(default_factory=dict)
     menus: Mapping[str, IvrMenu] = field(default_factory=dict)
     numbers: Mapping[str, Number] = field(default_factory=dict)
+    prompts: Mapping[str, Prompt] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -74,12 +76,14 @@ class TenantConfig:
         users: Iterable[User] = (),
         menus: Iterable[IvrMenu] = (),
         numbers: Iterable[Number] = (),
+        prompts: Iterable[Prompt] = (),
     ) -> TenantConfig:
         return cls(
             tenant=tenant,
             users={u.id: u for u in users},
             menus={m.id: m for m in menus},
             numbers={n.number: n for n in numbers},
+            prompts={p.id: p for p in prompts},
         )
 
 
@@ -378,6 +382,8 @@ def validate_menu_change(
         options, on_timeout, on_invalid = body.options, body.on_timeout, body.on_invalid
 
     issues: list[ValidationIssue] = []
+    if body.greeting is not None:
+        issues += validate_greeting(config, body.greeting.prompt_id)
     if "options" in sent:
         issues += duplicate_digits(options)
     slots = _slots(options, on_timeout, on_invalid, sent)
@@ -395,6 +401,31 @@ def validate_menu_change(
         deduped.append(s)
     issues += _loop_issues(config, menu_id, deduped)
     return issues
+
+
+def validate_greeting(config: TenantConfig, prompt_id: str | None) -> list[ValidationIssue]:
+    """A recorded greeting must be one of the tenant's prompts that did not fail conversion (one
+    still converting is accepted: the edge plays a chime until it is ready)."""
+    if prompt_id is None:
+        return []
+    prompt = config.prompts.get(prompt_id)
+    if prompt is None:
+        return [
+            ValidationIssue(
+                pointer="/greeting/prompt_id",
+                code="prompt_not_found",
+                message="this recording does not exist; upload it again or choose another",
+            )
+        ]
+    if prompt.status is PromptStatus.FAILED:
+        return [
+            ValidationIssue(
+                pointer="/greeting/prompt_id",
+                code="prompt_failed",
+                message=f"the recording '{prompt.name}' could not be converted; upload it again",
+            )
+        ]
+    return []
 
 
 def validate_user_update(config: TenantConfig, user_id: str, update: UserUpdate) -> list[ValidationIssue]:

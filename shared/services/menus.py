@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shared.adapters.config_repo import ConfigRepo, Versioned
-from shared.configdb_keys import kind_prefix, menu_key, tenant_key
+from shared.configdb_keys import kind_prefix, menu_key, prompt_prefix, tenant_key
 from shared.errors import NotFoundError, PreconditionFailed
 from shared.models.common import new_ulid
 from shared.models.ivr import IvrMenu, IvrMenuCreate, IvrMenuUpdate
 from shared.models.number import Number
+from shared.models.prompt import Prompt
 from shared.models.tenant import Tenant
 from shared.models.user import User
 from shared.ports import Clock
@@ -98,18 +99,20 @@ class Snapshot:
 
 
 async def load_snapshot(repo: ConfigRepo, tenant_id: str) -> Snapshot:
-    """The tenant document, users, menus and numbers of `tenant_id` (four reads in parallel)."""
-    tenant, users, menus, numbers = await asyncio.gather(
+    """The tenant document, users, menus, numbers and prompts of `tenant_id` (five reads in parallel)."""
+    tenant, users, menus, numbers, prompts = await asyncio.gather(
         repo.get(tenant_key(tenant_id), Tenant),
         repo.list(kind_prefix(tenant_id, "user"), User),
         repo.list(kind_prefix(tenant_id, "menu"), IvrMenu),
         repo.list(kind_prefix(tenant_id, "number"), Number),
+        repo.list(prompt_prefix(tenant_id), Prompt),
     )
     config = TenantConfig.of(
         tenant=None if tenant is None else tenant.doc,
         users=[u.doc for u in users],
         menus=[m.doc for m in menus],
         numbers=[n.doc for n in numbers],
+        prompts=[p.doc for p in prompts],
     )
     return Snapshot(
         config=config,

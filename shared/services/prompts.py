@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shared.adapters.config_repo import ConfigRepo, Versioned
-from shared.configdb_keys import tenant_prefix
+from shared.configdb_keys import prompt_prefix
 from shared.errors import DomainError, NotFoundError, PreconditionFailed
 from shared.media.audio import AudioError, sniff, to_pcm8k_wav, wav_format
 from shared.models.common import is_id, new_ulid
@@ -73,11 +73,6 @@ class PromptNotReady(DomainError):
 
 
 # --------------------------------------------------------------------------- keys and blob names
-
-
-def prompt_prefix(tenant_id: str) -> str:
-    """`t/{tid}/prompt/`: every prompt of one tenant."""
-    return f"{tenant_prefix(tenant_id)}prompt/"
 
 
 def prompt_key(tenant_id: str, prompt_id: str) -> str:

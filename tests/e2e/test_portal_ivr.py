@@ -321,18 +321,25 @@ def test_missing_targets_and_trapped_menu_are_dead_ends(world: World, owner_page
     shot(page, "ivr-dead-ends")
     d.screenshot(path=str(SCREENSHOTS / "ivr-diagram-dead-ends.png"))
 
-    # Saving as is: the service names both keys, each next to its own target picker.
+    # Saving as is: the service names both keys, each next to its own target picker, and the
+    # greeting's missing recording next to the greeting.
     response = save(page, stale_id)
     assert response.status == 422
     codes = {e["pointer"]: e["code"] for e in response.json()["errors"]}
     assert codes == {
+        "/greeting/prompt_id": "prompt_not_found",
         "/options/0/action/menu_id": "menu_not_found",
         "/options/1/action/user_id": "user_not_found",
     }, codes
     expect(field_error(page, "/options/0/action/menu_id")).to_contain_text(f"Menu {gone_menu} does not exist")
     expect(field_error(page, "/options/1/action/user_id")).to_contain_text(f"User {gone_user} does not exist")
+    expect(field_error(page, "/greeting/prompt_id")).to_contain_text("This recording does not exist")
     expect(page.get_by_label("Digit 7 Target", exact=True)).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Digit 8 Target", exact=True)).to_have_attribute("aria-invalid", "true")
+
+    # A spoken greeting instead of the missing recording.
+    page.get_by_label("Greeting", exact=True).select_option("text")
+    page.get_by_label("Greeting text", exact=True).fill("Welcome back.")
 
     # A menu with no way out: no keys, and both "nothing pressed" and "unlisted key" repeat it.
     map_digit(page, "7", "")

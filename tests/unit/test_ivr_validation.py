@@ -6,6 +6,7 @@ import datetime as dt
 
 from shared.models import IvrMenu, IvrMenuCreate, IvrMenuUpdate, Number, Tenant, User, UserUpdate, new_ulid
 from shared.models.common import EntryPoint
+from shared.models.prompt import Prompt
 from shared.services.ivr_validation import (
     Reference,
     TenantConfig,
@@ -342,3 +343,42 @@ def test_validate_config_prefixes_pointers() -> None:
         (f"/menus/{SUPPORT}/on_invalid", "menu_loop"),
     ]
     assert escape("a/b~c") == "a~1b~0c"
+
+
+# --------------------------------------------------------------------------- greeting
+
+
+def prompt(prompt_id: str, status: str) -> Prompt:
+    return Prompt.model_validate(
+        {
+            "id": prompt_id,
+            "name": "Welcome",
+            "status": status,
+            "format": "wav",
+            "size_bytes": 1000,
+            "created_at": T0,
+            "updated_at": T0,
+        }
+    )
+
+
+def test_a_recorded_greeting_must_exist_and_not_have_failed() -> None:
+    ready, failed, converting, gone = (ulid(i) for i in range(20, 24))
+    cfg = TenantConfig.of(
+        users=[user(ANN, "ann")],
+        prompts=[prompt(ready, "ready"), prompt(failed, "failed"), prompt(converting, "processing")],
+    )
+
+    def issues(prompt_id: str) -> list[tuple[str, str]]:
+        return codes(validate_menu_change(cfg, create(greeting={"prompt_id": prompt_id}), NEW))
+
+    assert issues(ready) == []
+    assert issues(converting) == []  # the edge plays a chime until it is ready
+    assert issues(failed) == [("/greeting/prompt_id", "prompt_failed")]
+    assert issues(gone) == [("/greeting/prompt_id", "prompt_not_found")]
+    # an update checks the greeting only when it is sent
+    stored = menu(SALES, "Sales", {"1": {"type": "transfer_user", "user_id": ANN}})
+    cfg2 = TenantConfig.of(users=[user(ANN, "ann")], menus=[stored], prompts=cfg.prompts.values())
+    update = IvrMenuUpdate.model_validate({"greeting": {"prompt_id": gone}})
+    assert codes(validate_menu_change(cfg2, update, SALES)) == [("/greeting/prompt_id", "prompt_not_found")]
+    assert validate_menu_change(cfg2, IvrMenuUpdate.model_validate({"name": "Sales 2"}), SALES) == []
