@@ -40,9 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from bench.configdb import pct
-from shared.history import HistoryStore, default_sqlite_path
-from shared.history.sqlite_store import SqliteHistoryStore
-from shared.models.call import CallRecord, Leg, PathStep, RtpQuality
+from shared.adapters.history import default_sqlite_path
+from shared.adapters.history.sqlite_store import SqliteHistoryStore
+from shared.history.models.call import CallRecord, Leg, PathStep, RtpQuality
+from shared.history.ports import HistoryStore
 
 T_END = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 DISPOSITIONS = ["answered"] * 6 + ["missed"] * 2 + ["voicemail", "abandoned"]
@@ -223,8 +224,8 @@ def mongo_rows(
     stack: object | None = None,
     auth: dict[str, str] | None = None,
 ) -> list[tuple[str, str]]:
-    from shared.history.aio import AsyncHistoryStore
-    from shared.history.mongo_store import MongoHistoryStore
+    from shared.adapters.history.aio import AsyncHistoryStore
+    from shared.adapters.history.mongo_store import MongoHistoryStore
 
     database = f"history_bench_{uuid.uuid4().hex[:8]}"
     mongo = MongoHistoryStore(uri, database=database)

@@ -1,5 +1,5 @@
 """Glue shared by the messaging functions: per-invocation clients, the run log line, and the
-validate / handle / retry-or-poison rules of a queue message (`shared.services.queue_work`).
+validate / handle / retry-or-poison rules of a queue message (`shared.queue_work`).
 
 Every run logs one JSON line on the `functions.runs` logger (INFO, even when the host's root
 level is WARNING), e.g.::
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -28,12 +29,12 @@ from pydantic import BaseModel, ValidationError
 
 from shared.adapters.blob_media import BlobMedia
 from shared.adapters.config_repo import ConfigRepo
+from shared.adapters.history import open_history_store
+from shared.adapters.history.aio import AsyncHistoryStore
 from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.configdb import AsyncConfigDBClient
-from shared.history import open_history_store
-from shared.history.aio import AsyncHistoryStore
 from shared.ports import MessageBus, SystemClock
-from shared.services.queue_work import Tally, decide, poison_note, poison_queue, reason_of
+from shared.queue_work import Tally, decide, poison_note, poison_queue, reason_of
 from shared.settings import Settings, get_settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -168,3 +169,30 @@ async def _poison(
         now=resources.clock.now(),
     )
     await resources.bus.send(poison_queue(queue), note.model_dump(mode="json"), f"{note.message_id}:poison")
+
+
+async def run_timer(
+    function: str,
+    timer: func.TimerRequest,
+    work: Callable[[Resources, str], Awaitable[tuple[Tally, dict[str, Any]]]],
+) -> None:
+    """Run one timer function: `work(resources, run_id)` returns its tally and extra log fields.
+
+    One `function_run` line per run; a failure logs `outcome: "error"` and raises, so the host
+    records the invocation as failed and the next schedule tries again."""
+    run_id = str(uuid.uuid4())
+    fields: dict[str, Any] = {"run_id": run_id, "past_due": bool(getattr(timer, "past_due", False))}
+    async with Resources() as r:
+        try:
+            tally, more = await work(r, run_id)
+        except Exception as exc:
+            log_run(
+                function,
+                "timer",
+                Tally().fail(type(exc).__name__),
+                outcome="error",
+                reason=reason_of(exc),
+                **fields,
+            )
+            raise
+    log_run(function, "timer", tally, outcome="ok", **fields, **more)

@@ -3,7 +3,7 @@
 On Flex Consumption blob triggers are delivered by Event Grid (`source=EventGrid`); the local
 host polls the container (and `POST /admin/functions/voicemail_new {"input":
 "voicemail/{tenant}/{user}/{id}.wav"}` runs it on demand). The work is
-`shared.services.voicemail_events.VoicemailEvents.on_new_blob`: the feed item, then the email
+`shared.history.services.voicemail.VoicemailEvents.on_new_blob`: the feed item, then the email
 (WAV attached), SMS and push the box owner chose. Counted outcomes (a blob deleted since, a
 deleted tenant or user, a name that is not a voicemail) are logged and return normally, so they
 never loop; only transient errors raise for the host to retry.
@@ -14,9 +14,9 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.queue_runtime import Resources, log_run
-from shared.services.queue_work import Tally, reason_of
-from shared.services.recipients import Recipients
-from shared.services.voicemail_events import CONTAINER, Outcome, VoicemailEvents
+from shared.history.services.voicemail import CONTAINER, Outcome, VoicemailEvents
+from shared.notifications.services.recipients import Recipients
+from shared.queue_work import Tally, reason_of
 
 bp = func.Blueprint()
 

@@ -25,14 +25,14 @@ from pathlib import Path
 import uvicorn
 
 from shared.adapters.blob_media import BlobMedia
+from shared.adapters.history import open_history_store
+from shared.adapters.history.aio import AsyncHistoryStore
 from shared.adapters.storage_queue_bus import StorageQueueBus
+from shared.billing.services.rates import RateTableCache
 from shared.configdb.aio import AsyncConfigDBClient
 from shared.errors import Unavailable
-from shared.history import open_history_store
-from shared.history.aio import AsyncHistoryStore
 from shared.logs import configure_logging
 from shared.ports import SystemClock
-from shared.services.rates import RateTableCache
 from shared.settings import Settings
 from sip_edge.announcements import EdgePrompts
 from sip_edge.call_flow import EdgeDeps

@@ -21,14 +21,14 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shared.models.call import ActivityItem, CallRecord, LegOutcome, LegPrice, PathStep
-from shared.models.call import Leg as LegDoc
-from shared.models.common import EntryPoint
-from shared.models.queue_messages import CALL_ENDED_QUEUE
-from shared.models.tenant import Tenant
-from shared.models.user import RingStrategy, User
+from shared.directory.models.tenant import Tenant
+from shared.directory.models.user import RingStrategy, User
+from shared.history.models.call import ActivityItem, CallRecord, LegOutcome, LegPrice, PathStep
+from shared.history.models.call import Leg as LegDoc
+from shared.notifications.models import CALL_ENDED_QUEUE
+from shared.notifications.services.notify import missed_activity, voicemail_activity
 from shared.ports import Clock, MessageBus
-from shared.services.notify import missed_activity, voicemail_activity
+from shared.values import EntryPoint
 from sip_edge import ivr
 from sip_edge.directory import TenantDirectory
 from sip_edge.media import dsp

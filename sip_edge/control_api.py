@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.models.active_call import ActiveCall
-from shared.models.common import E164
+from shared.calls.models import ActiveCall
+from shared.values import E164
 
 MAX_BODY = 16 * 1024
 __all__ = ["ActiveCall", "CallControl", "CallControlError", "ClickToCall", "create_control_app"]

@@ -23,11 +23,11 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from shared.models.device import Device
-from shared.models.ivr import IvrMenu
-from shared.models.number import Number
-from shared.models.tenant import Tenant
-from shared.models.user import User
+from shared.directory.models.device import Device
+from shared.directory.models.ivr import IvrMenu
+from shared.directory.models.number import Number
+from shared.directory.models.tenant import Tenant
+from shared.directory.models.user import User
 
 log = logging.getLogger("sip_edge.directory")
 

@@ -15,7 +15,7 @@ prompt is ignored. Timers: at most one runs; `StartTimer` replaces it, `CancelTi
 `timeout(timer_id)` with a stale id is ignored. `Hangup` means hang up now (any announcement
 before it has already finished: the machine waits for `prompt_finished` first).
 
-Menu semantics (see `shared.models.ivr`): the greeting plays (a digit interrupts it), then the
+Menu semantics (see `shared.directory.models.ivr`): the greeting plays (a digit interrupts it), then the
 machine waits `timeout_s` for one digit. A listed digit runs its action. An unlisted digit is
 invalid: "invalid option" and the menu again, until `max_invalid` invalid inputs were counted in
 that menu, then `on_invalid` runs. No digit in time runs `on_timeout`; when that is `repeat`
@@ -33,10 +33,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.models import ivr as m
-from shared.models.call import PathStep
-from shared.models.common import EntryPoint
-from shared.models.user import RingStrategy, User
+from shared.directory.models import ivr as m
+from shared.directory.models.user import RingStrategy, User
+from shared.history.models.call import PathStep
+from shared.values import EntryPoint
 from sip_edge.directory import DirectoryView
 
 DIGITS = frozenset("0123456789*#")

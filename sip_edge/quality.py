@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from shared.models.call import Disposition, Leg, RtpQuality
+from shared.history.models.call import Disposition, Leg, RtpQuality
 
 # G.107 defaults (all other impairments at their default values give R0 - Is = 93.2).
 _R_DEFAULT = 93.2

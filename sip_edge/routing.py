@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 from urllib.parse import unquote
 
-from shared.models.common import E164_RE, EntryPoint
-from shared.models.ivr import IvrMenu
-from shared.models.number import Number
-from shared.models.tenant import Tenant, TenantStatus
-from shared.models.user import User
-from shared.services.business_hours import resolve_entry
+from shared.directory.models.ivr import IvrMenu
+from shared.directory.models.number import Number
+from shared.directory.models.tenant import Tenant, TenantStatus
+from shared.directory.models.user import User
+from shared.directory.services.business_hours import resolve_entry
+from shared.values import E164_RE, EntryPoint
 
 AnnounceReason = Literal["tenant_suspended", "trial_expired", "no_entry"]
 

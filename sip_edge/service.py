@@ -26,9 +26,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from shared.models.call import CallRecord
-from shared.models.call import Leg as LegDoc
-from shared.models.user import RingStrategy
+from shared.directory.models.user import RingStrategy
+from shared.history.models.call import CallRecord
+from shared.history.models.call import Leg as LegDoc
 from shared.ports import Clock, SystemClock
 from sip_edge.call_flow import (
     EdgeDeps,

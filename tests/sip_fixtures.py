@@ -1,12 +1,12 @@
 """Real processes on the provider's side of the trunk, for SIP tests.
 
 - ``provider_sim`` (fixture): ``provider_sim(rules, edge=...) -> SimProcess`` starts
-  ``python -m sip_edge.provider_sim`` on free ports (SIP on UDP+TCP, HTTP control) and
+  ``python -m tools.provider_sim`` on free ports (SIP on UDP+TCP, HTTP control) and
   stops it after the test. ``SimProcess`` follows its JSON events (``events()``,
   ``wait_event(name, **match)``) and changes its rules live (``set_rules``,
   ``patch_rules``).
 - ``run_caller(number, edge, base_dir, ...) -> CallerResult`` runs
-  ``python -m sip_edge.caller --json`` to completion; ``start_caller`` returns a handle
+  ``python -m tools.caller --json`` to completion; ``start_caller`` returns a handle
   to wait on later (to act while the call is up). ``CallerResult`` holds the exit code,
   the parsed events and the recorded WAV.
 - ``start_edge(stack, sim, base, **env) -> (ManagedProcess, sip_port, control_port)`` starts
@@ -35,11 +35,11 @@ import pytest
 
 from infra.local.configdb_cluster import free_port
 from infra.local.managed import ManagedProcess, http_ok
-from shared.history import open_history_store
+from shared.adapters.history import open_history_store
 
 if TYPE_CHECKING:
     from infra.local.stack import LocalStack
-    from shared.models.call import CallRecord
+    from shared.history.models.call import CallRecord
     from shared.settings import Settings
 
 Rules = Mapping[str, Mapping[str, Any]]
@@ -154,7 +154,7 @@ class SimProcess:
 def start_provider_sim(
     base_dir: Path, rules: Rules | None = None, *, edge: str = "127.0.0.1:5060", host: str = "127.0.0.1"
 ) -> SimProcess:
-    """Start ``sip_edge.provider_sim`` on free ports and wait until it answers HTTP."""
+    """Start ``tools.provider_sim`` on free ports and wait until it answers HTTP."""
     base_dir.mkdir(parents=True, exist_ok=True)
     rules_path = base_dir / "provider_rules.json"
     rules_path.write_text(json.dumps(dict(rules or {})))
@@ -167,7 +167,7 @@ def start_provider_sim(
         cmd=[
             sys.executable,
             "-m",
-            "sip_edge.provider_sim",
+            "tools.provider_sim",
             "--listen",
             f"{host}:{sip_port}",
             "--edge",
@@ -336,10 +336,10 @@ def start_caller(
     listen: str | None = None,
     timeout: float = 60.0,
 ) -> CallerProcess:
-    """Start ``python -m sip_edge.caller NUMBER --edge EDGE --json ...`` in the background."""
+    """Start ``python -m tools.caller NUMBER --edge EDGE --json ...`` in the background."""
     base_dir.mkdir(parents=True, exist_ok=True)
     tag = f"{number.lstrip('+')}-{free_port()}"
-    cmd = [sys.executable, "-m", "sip_edge.caller", number, "--edge", edge, "--json"]
+    cmd = [sys.executable, "-m", "tools.caller", number, "--edge", edge, "--json"]
     cmd += ["--timeout", str(timeout)]
     record_path = base_dir / f"caller-{tag}.wav" if record else None
     options: list[tuple[str, Any]] = [

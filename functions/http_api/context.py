@@ -12,11 +12,11 @@ from typing import Any
 
 from shared.adapters.config_repo import ConfigRepo
 from shared.configdb import AsyncConfigDBClient
+from shared.directory.services.accounts import AccountsConfig, AccountsService
+from shared.directory.services.users import DevicesService, TenantService, UsersService
 from shared.ports import Clock, MessageBus, SystemClock
 from shared.security.rate_limit import LoginThrottle
 from shared.security.tokens import SigningKeys
-from shared.services.accounts import AccountsConfig, AccountsService
-from shared.services.users import DevicesService, TenantService, UsersService
 from shared.settings import Settings
 
 from .regions import TenantHomes

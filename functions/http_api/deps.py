@@ -12,10 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from shared.configdb import ConfigDBUnavailable, InvalidRequest
+from shared.directory.services.accounts import AuthFailed, Forbidden, InvalidField, Throttled, WrongRegion
+from shared.directory.services.users import field_of_conflict
 from shared.errors import ConflictError, DomainError, NotFoundError, PreconditionFailed, Unavailable
 from shared.security.tokens import InvalidToken, Principal, verify_access_token
-from shared.services.accounts import AuthFailed, Forbidden, InvalidField, Throttled, WrongRegion
-from shared.services.users import field_of_conflict
 
 from .context import AppContext
 from .errors import ApiError, pointer, problem

@@ -17,9 +17,10 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 
 from shared.adapters.blob_media import BlobMedia
-from shared.history import InvalidCursor, open_history_store
-from shared.history.aio import AsyncHistoryStore
-from shared.services.history_access import HistoryAccess
+from shared.adapters.history import open_history_store
+from shared.adapters.history.aio import AsyncHistoryStore
+from shared.history.ports import InvalidCursor
+from shared.history.services.access import HistoryAccess
 
 from .deps import Ctx
 from .errors import ApiError

@@ -184,7 +184,7 @@ def sip_parts(settings: Settings) -> list[Part]:
         [
             sys.executable,
             "-m",
-            "sip_edge.provider_sim",
+            "tools.provider_sim",
             "--listen",
             f"{HOST}:{PROVIDER_SIP_PORT}",
             "--edge",
@@ -305,7 +305,7 @@ def print_urls(settings: Settings, azurite: Azurite, cluster: LocalCluster, devh
             f"  Web portal:   http://{HOST}:{WEB_PORT}  (config.json apiBase http://{HOST}:{API_PORT}/api/v1)"
             "  log .data/web.log"
         )
-    print(f"  try a call:   .venv/bin/python -m sip_edge.caller +1555... --edge {HOST}:{SIP_PORT} --digits 1")
+    print(f"  try a call:   .venv/bin/python -m tools.caller +1555... --edge {HOST}:{SIP_PORT} --digits 1")
     print(
         "  try: .venv/bin/python -m configdb_nodes.admin --endpoints "
         f"{','.join(cluster.endpoints)} --token {token} status"

@@ -18,8 +18,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
+from shared.calls.models import ActiveCall
 from shared.errors import CallRefused, Unavailable
-from shared.models.active_call import ActiveCall
 
 log = logging.getLogger("shared.adapters.edge_control")
 

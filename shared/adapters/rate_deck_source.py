@@ -12,8 +12,8 @@ from urllib.parse import unquote, urlparse
 
 import httpx
 
+from shared.billing.services.rates import MAX_DECK_BYTES
 from shared.errors import NotFoundError, Unavailable
-from shared.services.rates import MAX_DECK_BYTES
 
 
 class RateDeckSource:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import Unavailable
-from shared.models.common import format_utc
+from shared.values import format_utc
 
 MESSAGES_FILE = "messages.jsonl"
 DEAD_TOKEN_PREFIX = "dead-"

@@ -78,7 +78,7 @@ class OutgoingEmail(BaseModel):
 
 @dataclass(frozen=True)
 class AttachmentFile:
-    """An attachment's bytes, resolved by the sender (see `functions/queues.py` `email_sink`)."""
+    """An attachment's bytes, resolved by the sender (see `functions/notifications.py` `email_sink`)."""
 
     filename: str
     content_type: str

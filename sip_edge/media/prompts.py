@@ -24,9 +24,9 @@ import re
 from pathlib import Path
 from typing import Protocol
 
+from shared.directory.services.prompts import CONTAINER, converted_blob
 from shared.errors import NotFoundError, Unavailable
 from shared.media.audio import AudioError, to_pcm8k_wav
-from shared.services.prompts import CONTAINER, converted_blob
 
 from . import dsp
 from .system_prompts import SystemPrompt

@@ -26,8 +26,8 @@ import pytest
 from playwright.sync_api import Page, Response, expect
 
 from infra.local.stack import LocalStack, signup_verified
-from shared.models.call import CallRecord, LegPrice
-from shared.models.common import new_ulid
+from shared.history.models.call import CallRecord, LegPrice
+from shared.values import new_ulid
 from sip_edge.call_flow import activity_for
 from tests.e2e.conftest import go, log_in, shot, watch_page_errors
 from tests.integration.notify_helpers import runs, tone_wav, wait_until

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 
 from infra.local.stack import LocalStack, signup_verified
-from shared.models.call import CallRecord
+from shared.history.models.call import CallRecord
 from sip_edge.call_flow import activity_for
 from tests.e2e.conftest import go, log_in, watch_page_errors
 from tests.integration.test_api_history import record, write

@@ -28,8 +28,8 @@ from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.config_repo import ConfigRepo
 from shared.configdb import AsyncConfigDBClient
 from shared.configdb_keys import menu_key
-from shared.models.common import new_ulid
-from shared.models.ivr import GoMenu, Greeting, IvrMenu, TransferUser
+from shared.directory.models.ivr import GoMenu, Greeting, IvrMenu, TransferUser
+from shared.values import new_ulid
 from tests.e2e.conftest import SCREENSHOTS, go, log_in, run_async, watch_page_errors
 
 pytestmark = [pytest.mark.timeout(600)]
@@ -134,7 +134,7 @@ def seed_stale_menu(world: World, name: str) -> tuple[str, str, str]:
     """A stored menu whose keys 7 and 8 point at a menu and a user that no longer exist (and whose
     greeting is a recording that no longer exists), written
     straight to ConfigDB (the API refuses such a change; a concurrent delete can still leave one,
-    see shared.services.menus). Returns (menu id, missing menu id, missing user id)."""
+    see shared.directory.services.menus). Returns (menu id, missing menu id, missing user id)."""
     now = dt.datetime.now(dt.UTC)
     menu_id, gone_menu, gone_user, gone_prompt = (new_ulid(now) for _ in range(4))
     menu = IvrMenu(

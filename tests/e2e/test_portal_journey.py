@@ -26,8 +26,8 @@ from playwright.sync_api import Locator, Page, expect
 from infra.local.managed import ManagedProcess
 from infra.local.stack import LocalStack
 from shared.adapters.blob_media import BlobMedia
-from shared.history import open_history_store
-from shared.models.call import CallRecord
+from shared.adapters.history import open_history_store
+from shared.history.models.call import CallRecord
 from sip_edge.media import dsp
 from tests.e2e.conftest import PASSWORD, api_login, go, run_async, shot
 from tests.e2e.test_portal_account import mail_link

@@ -16,18 +16,18 @@ import random
 import sys
 import time
 
-from shared.history.port import HistoryStore
-from shared.models.call import ActivityItem, CallRecord
+from shared.history.models.call import ActivityItem, CallRecord
+from shared.history.ports import HistoryStore
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def open_store(args: argparse.Namespace) -> HistoryStore:
     if args.sqlite:
-        from shared.history.sqlite_store import SqliteHistoryStore
+        from shared.adapters.history.sqlite_store import SqliteHistoryStore
 
         return SqliteHistoryStore(args.sqlite)
-    from shared.history.mongo_store import MongoHistoryStore
+    from shared.adapters.history.mongo_store import MongoHistoryStore
 
     return MongoHistoryStore(args.mongo, database=args.database)
 

@@ -21,10 +21,10 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
 from infra.local.stack import LocalStack
+from shared.adapters.history import open_history_store
 from shared.adapters.recording_senders import JsonLinesRecord
 from shared.adapters.storage_queue_bus import StorageQueueBus
-from shared.history import open_history_store
-from shared.models.call import ActivityItem, CallRecord, Leg, PathStep
+from shared.history.models.call import ActivityItem, CallRecord, Leg, PathStep
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:

@@ -26,9 +26,9 @@ import pytest
 from infra.local.azurite import AZURITE_BIN
 from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.blob_media import BlobMedia
-from shared.history import default_sqlite_path, open_history_store
-from shared.models.call import ActivityItem, CallRecord, Leg, PathStep, RtpQuality
-from shared.models.common import new_ulid
+from shared.adapters.history import default_sqlite_path, open_history_store
+from shared.history.models.call import ActivityItem, CallRecord, Leg, PathStep, RtpQuality
+from shared.values import new_ulid
 from sip_edge.call_flow import activity_for
 from tests.integration.notify_helpers import runs, tone_wav, wait_until
 

@@ -24,8 +24,8 @@ from shared.adapters.config_repo import ConfigRepo
 from shared.configdb import AsyncConfigDBClient, ConfigDBClient
 from shared.configdb.models import WatchEvent
 from shared.configdb_keys import menu_key, number_index_key, number_key
-from shared.models.common import new_ulid
-from shared.services.menus import InUse, ensure_user_unreferenced, references_to_user
+from shared.directory.services.menus import InUse, ensure_user_unreferenced, references_to_user
+from shared.values import new_ulid
 
 from .test_api_accounts import API, PROBLEM, RecordingBus, bearer, read_back, run, signup_and_login
 

@@ -21,8 +21,8 @@ from infra.local.stack import LocalStack, mail_text
 from shared.adapters.recording_senders import JsonLinesRecord
 from shared.configdb import ConfigDBClient
 from shared.configdb_keys import tenant_key, user_key
-from shared.models.common import format_utc
-from shared.services.notices import notice_key
+from shared.lifecycle.services.notices import notice_key
+from shared.values import format_utc
 from tests.integration.notify_helpers import runs, wait_until
 
 pytestmark = [

@@ -24,7 +24,7 @@ from infra.local.managed import ManagedProcess
 from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.edge_control import HttpEdgeControl
 from shared.errors import CallRefused, Unavailable
-from shared.models.call import CallRecord
+from shared.history.models.call import CallRecord
 from tests.sip_fixtures import SimProcess, start_edge, start_provider_sim, wait_call_record
 
 pytestmark = pytest.mark.timeout(300)

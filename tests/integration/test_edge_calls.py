@@ -19,8 +19,8 @@ import pytest
 from infra.local.managed import ManagedProcess
 from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.blob_media import BlobMedia
-from shared.history import open_history_store
-from shared.models.call import CallRecord
+from shared.adapters.history import open_history_store
+from shared.history.models.call import CallRecord
 from sip_edge.media import dsp
 from tests.sip_fixtures import (
     SimProcess,

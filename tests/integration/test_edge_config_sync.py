@@ -17,8 +17,8 @@ from infra.local.configdb_cluster import LocalCluster
 from shared.configdb import AsyncConfigDBClient
 from shared.configdb.models import KV, Op
 from shared.configdb_keys import menu_key, number_index_key, number_key, tenant_key, user_key
-from shared.models import EntryPoint, Greeting, IvrMenu, Number, Tenant, TransferUser, User
-from shared.models.common import new_ulid
+from shared.directory.models import Greeting, IvrMenu, Number, Tenant, TransferUser, User
+from shared.values import EntryPoint, new_ulid
 from sip_edge.config_sync import ConfigChange, ConfigSync
 from sip_edge.directory import TenantDirectory
 from sip_edge.routing import Start, route_inbound

@@ -12,8 +12,8 @@ from azure.storage.blob import BlobServiceClient
 
 from infra.local.azurite import AZURITE_BIN, Azurite
 from shared.adapters.blob_media import BlobMedia
-from shared.services.prompts import CONTAINER as PROMPTS
-from shared.services.prompts import converted_blob
+from shared.directory.services.prompts import CONTAINER as PROMPTS
+from shared.directory.services.prompts import converted_blob
 from sip_edge.media import dsp
 from sip_edge.media.prompts import PromptCache, PromptNotFound, PromptUnavailable
 from sip_edge.media.uploader import (

@@ -17,7 +17,7 @@ import pytest
 from infra.local.azurite import AZURITE_BIN
 from infra.local.configdb_cluster import free_port
 from infra.local.stack import LocalStack, signup_verified
-from shared.models.call import CallRecord, Leg
+from shared.history.models.call import CallRecord, Leg
 from tests.integration.test_reports_rates_quality import current_pointer, run_and_wait
 from tests.sip_fixtures import edge_events, run_caller, start_edge, start_provider_sim, wait_call_record
 

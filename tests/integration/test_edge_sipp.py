@@ -24,7 +24,7 @@ import pytest
 from infra.local.configdb_cluster import free_port
 from infra.local.managed import ManagedProcess, http_ok
 from infra.local.stack import LocalStack, signup_verified
-from shared.models.call import CallRecord
+from shared.history.models.call import CallRecord
 from tests.sip_fixtures import edge_events, wait_call_record
 from tests.tools.edge_sipp import SIPP, Sipp, build, flood_pcap
 

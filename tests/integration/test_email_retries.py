@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from infra.local.configdb_cluster import free_port
 from shared.adapters.smtp_mailer import OutgoingEmail, SmtpMailer
 from shared.errors import Rejected, Unavailable
-from shared.services.messaging import SMTP_ATTEMPTS, EmailService
+from shared.notifications.services.messaging import SMTP_ATTEMPTS, EmailService
 
 
 class Scripted:

@@ -23,11 +23,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from shared.adapters.history import default_sqlite_path, open_history_store
+from shared.adapters.history.codec import to_us
+from shared.adapters.history.sqlite_store import SqliteHistoryStore
 from shared.errors import ConflictError, NotFoundError, Unavailable
-from shared.history import DailyStats, HistoryStore, InvalidCursor, default_sqlite_path, open_history_store
-from shared.history.codec import to_us
-from shared.history.sqlite_store import SqliteHistoryStore
-from shared.models.call import ActivityItem, CallRecord, PathStep
+from shared.history.models.call import ActivityItem, CallRecord, PathStep
+from shared.history.ports import DailyStats, HistoryStore, InvalidCursor
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     else:
         if not MONGODB_URI:
             pytest.skip("MONGODB_URI is not set: no MongoDB server to test against")
-        from shared.history.mongo_store import MongoHistoryStore
+        from shared.adapters.history.mongo_store import MongoHistoryStore
 
         database = f"history_test_{uuid.uuid4().hex[:12]}"
         yield Backend(
@@ -496,7 +497,7 @@ def test_factory_chooses_the_adapter(tmp_path: Path) -> None:
 
 
 def test_unreachable_mongodb_is_unavailable(tmp_path: Path) -> None:
-    from shared.history.mongo_store import MongoHistoryStore
+    from shared.adapters.history.mongo_store import MongoHistoryStore
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -510,7 +511,7 @@ def test_unreachable_mongodb_is_unavailable(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set: no MongoDB server to test against")
 def test_mongo_creates_its_indexes() -> None:
-    from shared.history.mongo_store import MongoHistoryStore
+    from shared.adapters.history.mongo_store import MongoHistoryStore
 
     database = f"history_test_{uuid.uuid4().hex[:12]}"
     mongo = MongoHistoryStore(MONGODB_URI, database=database)

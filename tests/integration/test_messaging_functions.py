@@ -19,7 +19,7 @@ from infra.local.azurite import AZURITE_BIN
 from infra.local.stack import LocalStack, mail_text, signup_verified
 from shared.configdb import ConfigDBClient
 from shared.configdb_keys import device_key
-from shared.services.notify import missed_activity
+from shared.notifications.services.notify import missed_activity
 from tests.integration.notify_helpers import (
     admin_run,
     edge_call,

@@ -22,10 +22,10 @@ import pytest
 from infra.local.azurite import AZURITE_BIN
 from infra.local.stack import LocalStack, mail_text, signup_verified
 from shared.adapters.blob_media import BlobMedia
-from shared.history import open_history_store
-from shared.models.call import CallRecord, Leg, RtpQuality
-from shared.services.rates import load_rate_table, price_leg
-from shared.services.usage_report import previous_month
+from shared.adapters.history import open_history_store
+from shared.billing.services.rates import load_rate_table, price_leg
+from shared.billing.services.usage_report import previous_month
+from shared.history.models.call import CallRecord, Leg, RtpQuality
 from tests.integration.notify_helpers import admin_run, peek, runs, wait_until
 
 pytestmark = [

@@ -1,6 +1,6 @@
 """The provider's side of the trunk, tested against itself: no edge involved.
 
-The caller (``sip_edge.caller``) dials the provider stand-in (``sip_edge.provider_sim``)
+The caller (``tools.caller``) dials the provider stand-in (``tools.provider_sim``)
 directly — both are real processes with their own baresip stack on loopback — and the
 assertions are made with audio (detected tone frequencies) and SIP statuses.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sip_edge.phone import dominant_frequencies, pcm_from
+from tools.phone import dominant_frequencies, pcm_from
 
 if TYPE_CHECKING:  # imported by pytest_plugins (a module-level import would skip assert rewriting)
     from tests.sip_fixtures import CallerResult, SimProcess

@@ -24,6 +24,7 @@ from azure.storage.blob import BlobServiceClient
 from infra.local.azurite import AZURITE_BIN
 from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.blob_media import BlobMedia
+from shared.adapters.history import open_history_store
 from shared.configdb import ConfigDBClient
 from shared.configdb_keys import (
     email_index_key,
@@ -32,9 +33,8 @@ from shared.configdb_keys import (
     tenant_key,
     tenant_prefix,
 )
-from shared.history import open_history_store
-from shared.models.common import format_utc
-from shared.services.tenant_cleaner import cleanup_key
+from shared.lifecycle.services.tenant_cleaner import cleanup_key
+from shared.values import format_utc
 from tests.integration.notify_helpers import edge_call, runs, wait_until, write_history
 
 pytestmark = [

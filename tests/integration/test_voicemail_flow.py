@@ -24,17 +24,17 @@ from infra.local.azurite import AZURITE_BIN
 from infra.local.stack import LocalStack, mail_text, signup_verified
 from shared.adapters.blob_media import BlobMedia
 from shared.adapters.config_repo import ConfigRepo
+from shared.adapters.history import open_history_store
+from shared.adapters.history.aio import AsyncHistoryStore
 from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.configdb import AsyncConfigDBClient, ConfigDBClient
 from shared.configdb_keys import tenant_key, tenant_prefix
-from shared.history import open_history_store
-from shared.history.aio import AsyncHistoryStore
-from shared.models.common import new_ulid
-from shared.models.tenant import Tenant
+from shared.directory.models.tenant import Tenant
+from shared.history.services.voicemail import Outcome, VoicemailEvents
+from shared.notifications.services.notify import voicemail_activity
+from shared.notifications.services.recipients import Recipients
 from shared.ports import SystemClock
-from shared.services.notify import voicemail_activity
-from shared.services.recipients import Recipients
-from shared.services.voicemail_events import Outcome, VoicemailEvents
+from shared.values import new_ulid
 from tests.integration.notify_helpers import (
     admin_run,
     edge_call,

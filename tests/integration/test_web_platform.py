@@ -17,8 +17,8 @@ import pytest
 
 from infra.local.azurite import AZURITE_BIN
 from infra.local.stack import LocalStack, signup_verified
-from shared.history import open_history_store
-from shared.models.call import ActivityItem, CallRecord
+from shared.adapters.history import open_history_store
+from shared.history.models.call import ActivityItem, CallRecord
 from tests.integration.test_prompts import tone_wav, wait_for_status
 
 pytestmark = pytest.mark.skipif(

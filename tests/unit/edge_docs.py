@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 from typing import Any
 
-from shared.models.common import new_ulid
+from shared.values import new_ulid
 
 T0 = dt.datetime(2025, 3, 3, 12, 0, tzinfo=dt.UTC)  # a Monday
 _seq = itertools.count(1)

@@ -21,11 +21,9 @@ from functions.http_api.errors import ApiError
 from shared.adapters.config_repo import ConfigRepo
 from shared.adapters.storage_queue_bus import encode_message
 from shared.configdb import AsyncConfigDBClient
-from shared.models.tenant import TenantPatch
-from shared.models.user import Role, User, UserCreate
-from shared.security.rate_limit import LoginThrottle, SlidingWindow
-from shared.security.tokens import Principal, SigningKeys, verify_access_token
-from shared.services.accounts import (
+from shared.directory.models.tenant import TenantPatch
+from shared.directory.models.user import Role, User, UserCreate
+from shared.directory.services.accounts import (
     AccountsConfig,
     AccountsService,
     Forbidden,
@@ -35,7 +33,9 @@ from shared.services.accounts import (
     Throttled,
     WrongRegion,
 )
-from shared.services.users import TenantService, UsersService, field_of_conflict
+from shared.directory.services.users import TenantService, UsersService, field_of_conflict
+from shared.security.rate_limit import LoginThrottle, SlidingWindow
+from shared.security.tokens import Principal, SigningKeys, verify_access_token
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 KEYS = SigningKeys(current="k" * 32)

@@ -7,11 +7,11 @@ import datetime as dt
 
 import pytest
 
-from shared.models.tenant import Tenant
-from shared.models.user import Role, User
-from shared.services.marketing import contact_of, message_id, user_key_parts
-from shared.services.notices import NoticeRecord, decide
-from shared.services.tenant_cleaner import (
+from shared.directory.models.tenant import Tenant
+from shared.directory.models.user import Role, User
+from shared.lifecycle.services.marketing import contact_of, message_id, user_key_parts
+from shared.lifecycle.services.notices import NoticeRecord, decide
+from shared.lifecycle.services.tenant_cleaner import (
     STEPS,
     CleanupProgress,
     Step,
@@ -20,7 +20,7 @@ from shared.services.tenant_cleaner import (
     merge_counts,
     next_step,
 )
-from shared.services.trials import due_reminder, notice_message_id, stop_decision, suspended
+from shared.lifecycle.services.trials import due_reminder, notice_message_id, stop_decision, suspended
 
 NOW = dt.datetime(2025, 3, 10, 12, 0, tzinfo=dt.UTC)
 TID = "01J9Z3K4M5N6P7Q8R9S0T1V2W3"

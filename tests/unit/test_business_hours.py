@@ -6,8 +6,15 @@ import datetime as dt
 
 import pytest
 
-from shared.models import EntryPoint, Number, Tenant, new_ulid
-from shared.services.business_hours import holiday_on, is_open, local_time, pick_entry, resolve_entry
+from shared.directory.models import Number, Tenant
+from shared.directory.services.business_hours import (
+    holiday_on,
+    is_open,
+    local_time,
+    pick_entry,
+    resolve_entry,
+)
+from shared.values import EntryPoint, new_ulid
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 TID = new_ulid(T0, bytes(10))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.configdb_keys import menu_key, tenant_key, user_key
-from shared.models.common import EntryPoint
+from shared.values import EntryPoint
 from sip_edge.directory import TenantDirectory
 from sip_edge.ivr import (
     CancelTimer,

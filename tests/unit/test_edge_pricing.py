@@ -12,9 +12,9 @@ from typing import Any, cast
 
 import pytest
 
+from shared.billing.services.rates import RateTableCache, build_table, parse_deck, price_leg, sha256_hex
 from shared.errors import NotFoundError, Unavailable
-from shared.models.call import Leg
-from shared.services.rates import RateTableCache, build_table, parse_deck, price_leg, sha256_hex
+from shared.history.models.call import Leg
 from sip_edge.__main__ import refresh_rates
 from sip_edge.call_flow import EdgeDeps, price_placed
 

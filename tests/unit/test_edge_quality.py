@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from shared.models.call import Leg
+from shared.history.models.call import Leg
 from sip_edge.quality import disposition_of, estimate_mos, mos_from_r, quality_of, r_factor
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)

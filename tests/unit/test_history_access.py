@@ -7,10 +7,10 @@ import datetime as dt
 import re
 
 from functions.http_api.routers.call_history import CallIdConvertor
-from shared.history.port import DailyStats
-from shared.models.call import ActivityItem, CallRecord
-from shared.models.history_out import ActivityOut, CallOut, VoicemailOut
-from shared.services.history_access import blob_of, totals_of
+from shared.history.models.call import ActivityItem, CallRecord
+from shared.history.models.views import ActivityOut, CallOut, VoicemailOut
+from shared.history.ports import DailyStats
+from shared.history.services.access import blob_of, totals_of
 
 T0 = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from shared.history.codec import (
+from shared.adapters.history.codec import (
     check_day_range,
     daily_from_metrics,
     decode_cursor,
@@ -15,8 +15,8 @@ from shared.history.codec import (
     stats_increments,
     to_us,
 )
-from shared.history.port import MAX_STATS_DAYS, InvalidCursor
-from shared.models.call import CallRecord
+from shared.history.models.call import CallRecord
+from shared.history.ports import MAX_STATS_DAYS, InvalidCursor
 
 T0 = dt.datetime(2024, 5, 1, 23, 59, 59, 999999, tzinfo=dt.UTC)
 

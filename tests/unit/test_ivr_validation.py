@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from shared.models import IvrMenu, IvrMenuCreate, IvrMenuUpdate, Number, Tenant, User, UserUpdate, new_ulid
-from shared.models.common import EntryPoint
-from shared.models.prompt import Prompt
-from shared.services.ivr_validation import (
+from shared.directory.models import IvrMenu, IvrMenuCreate, IvrMenuUpdate, Number, Tenant, User, UserUpdate
+from shared.directory.models.prompt import Prompt
+from shared.directory.services.ivr_validation import (
     Reference,
     TenantConfig,
     ValidationIssue,
@@ -19,6 +18,7 @@ from shared.services.ivr_validation import (
     validate_menu_change,
     validate_user_update,
 )
+from shared.values import EntryPoint, new_ulid
 
 T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -9,12 +9,9 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from shared import configdb_keys as keys
-from shared.models import (
-    E164,
+from shared.directory.models import (
     Device,
     DeviceOut,
-    EntryPoint,
-    Id,
     IvrMenu,
     IvrMenuCreate,
     IvrMenuOut,
@@ -26,12 +23,8 @@ from shared.models import (
     UserCreate,
     UserOut,
     UserUpdate,
-    Weekday,
-    apply_patch,
-    format_utc,
-    new_ulid,
-    new_uuid4,
 )
+from shared.values import E164, EntryPoint, Id, Weekday, apply_patch, format_utc, new_ulid, new_uuid4
 
 T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 TID = "01J9Z3K4M5N6P7Q8R9S0T1V2W3"
@@ -435,7 +428,7 @@ def test_configdb_keys() -> None:
 
 
 def test_json_schemas_build_for_openapi() -> None:
-    import shared.models as m
+    import shared.directory.models as m
 
     names = "TenantCreate TenantPatch TenantOut UserCreate UserUpdate UserOut NumberCreate NumberUpdate"
     names += " NumberOut IvrMenuCreate IvrMenuUpdate IvrMenuOut DeviceCreate DeviceOut"

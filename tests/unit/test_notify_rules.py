@@ -11,20 +11,20 @@ from pydantic import ValidationError
 
 from shared.adapters.recording_senders import RecordingPushSender, RecordingSmsSender
 from shared.adapters.smtp_mailer import EmailAttachment, OutgoingEmail
+from shared.directory.models.tenant import Tenant
+from shared.directory.models.user import NotifyOptions, User
 from shared.errors import Rejected, Unavailable
-from shared.models.call import CallRecord
-from shared.models.queue_messages import PushMessage, SmsMessage
-from shared.models.tenant import Tenant
-from shared.models.user import NotifyOptions, User
-from shared.services.notify import (
+from shared.history.models.call import CallRecord
+from shared.history.services.voicemail import parse_voicemail_blob, wav_seconds
+from shared.notifications.models import PushMessage, SmsMessage
+from shared.notifications.services.notify import (
     message_id,
     missed_call_notifications,
     refreshed,
     voicemail_activity,
     voicemail_notifications,
 )
-from shared.services.queue_work import MAX_POISON_BODY_CHARS, decide, poison_note, reason_of
-from shared.services.voicemail_events import parse_voicemail_blob, wav_seconds
+from shared.queue_work import MAX_POISON_BODY_CHARS, decide, poison_note, reason_of
 
 T0 = dt.datetime(2025, 3, 4, 13, 5, tzinfo=dt.UTC)
 TID = "01JNXJ3ZQ7Q0000000000000T1"

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from shared.models.call import Leg
-from shared.services.rates import build_table, leg_price, parse_deck, price_leg, sha256_hex
+from shared.billing.services.rates import build_table, leg_price, parse_deck, price_leg, sha256_hex
+from shared.history.models.call import Leg
 
 NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 

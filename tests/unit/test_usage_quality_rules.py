@@ -6,10 +6,10 @@ import csv
 import datetime as dt
 import io
 
-from shared.models.call import CallRecord, Leg, RtpQuality
-from shared.services.report_pdf import render_pdf
-from shared.services.usage_report import build_report, month_range, previous_month, render_csv
-from shared.services.voice_quality import call_quality, daily_series, flags, notice_activity
+from shared.billing.services.report_pdf import render_pdf
+from shared.billing.services.usage_report import build_report, month_range, previous_month, render_csv
+from shared.history.models.call import CallRecord, Leg, RtpQuality
+from shared.quality.services.voice_quality import call_quality, daily_series, flags, notice_activity
 
 T0 = dt.datetime(2026, 5, 3, 10, 0, tzinfo=dt.UTC)
 

@@ -11,8 +11,8 @@ import pytest
 from functions.http_api.media_link import expiry_of, wants_json
 from functions.http_api.session_cookie import clear_cookie, read_cookie, set_cookie
 from infra.local.static_site import content_security_policy, origin_of, resolve
-from shared.models.tenant import Tenant, TenantStatus
-from shared.services.dashboard import local_day, trial_of
+from shared.directory.models.tenant import Tenant, TenantStatus
+from shared.history.services.dashboard import local_day, trial_of
 
 NOW = dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)
 

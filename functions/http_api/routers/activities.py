@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from shared.history import DEFAULT_LIMIT, MAX_LIMIT
-from shared.models.call import ActivityKind
-from shared.models.history_out import ActivityOut, ActivityPage, ActivityUpdate, ReadAllResult
+from shared.history.models.call import ActivityKind
+from shared.history.models.views import ActivityOut, ActivityPage, ActivityUpdate, ReadAllResult
+from shared.history.ports import DEFAULT_LIMIT, MAX_LIMIT
 
 from ..deps import Who
 from ..history_deps import Access, HistoryRoute

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Cookie, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from shared.services.accounts import (
+from shared.directory.services.accounts import (
     AuthFailed,
     LoginIn,
     PasswordResetConfirmIn,

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from starlette.convertors import Convertor, register_url_convertor
 
-from shared.history import DEFAULT_LIMIT, MAX_LIMIT
-from shared.models.call import Direction, Disposition
-from shared.models.history_out import CallOut, CallPage
-from shared.services.history_access import CallFilters
+from shared.history.models.call import Direction, Disposition
+from shared.history.models.views import CallOut, CallPage
+from shared.history.ports import DEFAULT_LIMIT, MAX_LIMIT
+from shared.history.services.access import CallFilters
 
 from .. import media_link
 from ..deps import Who

@@ -21,14 +21,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict
+from shared.calls.ports import CallControl
 
 from shared.adapters.edge_control import HttpEdgeControl
+from shared.calls.models import ActiveCall
+from shared.directory.services.access import is_manager
 from shared.errors import CallRefused, Unavailable
-from shared.models.active_call import ActiveCall
-from shared.models.common import E164
-from shared.ports import CallControl
 from shared.security.tokens import Principal
-from shared.services.access import is_manager
+from shared.values import E164
 
 from ..deps import Ctx, Who
 from ..errors import ApiError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from shared.services.dashboard import DashboardOut, DashboardService
+from shared.history.services.dashboard import DashboardOut, DashboardService
 
 from ..deps import Ctx, Who
 from ..history_deps import Access

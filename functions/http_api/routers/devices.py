@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from shared.models.device import DeviceCreate, DeviceOut
+from shared.directory.models.device import DeviceCreate, DeviceOut
 
 from ..deps import Ctx, Who
 

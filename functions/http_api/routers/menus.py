@@ -15,9 +15,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from shared.adapters.config_repo import ConfigRepo
-from shared.models.ivr import IvrMenuCreate, IvrMenuOut, IvrMenuUpdate
-from shared.services.menus import ConfigRejected, MenusService
-from shared.services.numbers import NumberTaken
+from shared.directory.models.ivr import IvrMenuCreate, IvrMenuOut, IvrMenuUpdate
+from shared.directory.services.menus import ConfigRejected, MenusService
+from shared.directory.services.numbers import NumberTaken
 
 from ..deps import Ctx, IfMatch, Who, set_etag
 from ..errors import ApiError

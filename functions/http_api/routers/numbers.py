@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel
 
 from shared.adapters.config_repo import ConfigRepo
-from shared.models.number import Number, NumberCreate, NumberOut, NumberUpdate
-from shared.services.numbers import NumbersService
+from shared.directory.models.number import Number, NumberCreate, NumberOut, NumberUpdate
+from shared.directory.services.numbers import NumbersService
 
 from ..deps import Ctx, IfMatch, Who, set_etag
 from .menus import ConfigRoute

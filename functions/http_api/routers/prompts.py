@@ -16,8 +16,8 @@ from fastapi.routing import APIRoute
 
 from shared.adapters.blob_media import BlobMedia
 from shared.adapters.config_repo import ConfigRepo
-from shared.models.prompt import Prompt, PromptList, PromptOut
-from shared.services.prompts import (
+from shared.directory.models.prompt import Prompt, PromptList, PromptOut
+from shared.directory.services.prompts import (
     MAX_UPLOAD_BYTES,
     PromptNotReady,
     PromptsService,

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from shared.history import MAX_STATS_DAYS
-from shared.models.history_out import StatsOut
-from shared.services.history_access import totals_of
+from shared.history.models.views import StatsOut
+from shared.history.ports import MAX_STATS_DAYS
+from shared.history.services.access import totals_of
 
 from ..deps import Ctx, Who
 from ..history_deps import Access, HistoryRoute, invalid_query

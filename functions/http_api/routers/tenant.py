@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from shared.models.tenant import TenantOut, TenantPatch
+from shared.directory.models.tenant import TenantOut, TenantPatch
 
 from ..deps import Ctx, IfMatch, Who, set_etag
 

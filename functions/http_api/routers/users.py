@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from shared.models.user import UserCreate, UserOut, UserUpdate
+from shared.directory.models.user import UserCreate, UserOut, UserUpdate
 
 from ..deps import Ctx, IfMatch, Who, set_etag
 

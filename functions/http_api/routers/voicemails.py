@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
-from shared.history import DEFAULT_LIMIT, MAX_LIMIT
-from shared.models.history_out import VoicemailOut, VoicemailPage, VoicemailUpdate
+from shared.history.models.views import VoicemailOut, VoicemailPage, VoicemailUpdate
+from shared.history.ports import DEFAULT_LIMIT, MAX_LIMIT
 
 from .. import media_link
 from ..deps import Who

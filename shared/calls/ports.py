@@ -1,0 +1,27 @@
+"""Ports of the calls domain: the SIP edge's call control, as the functions reach it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from shared.calls.models import ActiveCall
+
+
+class CallControl(Protocol):
+    """The SIP edge's call control (its HTTP API at EDGE_CONTROL_URL, bearer EDGE_CONTROL_TOKEN).
+
+    Every call is scoped to one tenant: a call id of another tenant is treated as unknown.
+    Raises `shared.errors.Unavailable` when the edge cannot be reached or answers with a server
+    error, and `shared.errors.CallRefused` when it refuses the request.
+    """
+
+    async def click_to_call(self, tenant_id: str, user_id: str, destination: str) -> ActiveCall:
+        """Ring the user's first forwarding number, then dial `destination` (E.164) and bridge.
+        Returns at once with the call in state `ringing_user`."""
+        ...
+
+    async def active_calls(self, tenant_id: str) -> list[ActiveCall]: ...
+
+    async def hang_up(self, tenant_id: str, call_id: str) -> bool:
+        """Hang up a live call of the tenant; False when there is none with that id."""
+        ...

@@ -1,0 +1,447 @@
+"""Accounts: sign-up, email verification, login, refresh-token rotation, logout and password reset.
+
+Pure logic over ports: a `ConfigRepo` (ConfigDB), a `MessageBus` (the `email` queue) and a
+`Clock`. Nothing here knows about HTTP; the API maps the errors below onto status codes.
+
+Auth state lives in ConfigDB next to the tenant data, under a global `auth/` namespace:
+
+    auth/verify/{sha256(token)}      TokenRecord     sign-up verification link, single use
+    auth/reset/{sha256(token)}       TokenRecord     password-reset link, single use
+    auth/unverified/{user_id}        {"tenant_id"}   present until the owner verifies the email
+    auth/refresh/{sha256(token)}     RefreshRecord   one per issued refresh token
+    auth/revoked/{family}            RevokedFamily   a whole refresh family is dead (logout, reuse)
+
+Only digests of tokens are stored. A refresh token is rotated in one transaction that marks the old
+record `rotated` and claims the new one; presenting a rotated token again is reuse, which revokes
+the whole family (OAuth 2.0 Security BCP, "refresh token rotation").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from shared.adapters.config_repo import ConfigRepo, IndexChanges
+from shared.configdb_keys import (
+    EmailIndexValue,
+    TenantIndexValue,
+    email_index_key,
+    tenant_index_key,
+    tenant_key,
+    user_key,
+)
+from shared.directory.models.tenant import Tenant, TenantOut, TenantStatus
+from shared.directory.models.user import Email, Password, Role, User, UserOut
+from shared.errors import ConflictError, DomainError, NotFoundError, PreconditionFailed
+from shared.ports import Clock, MessageBus
+from shared.security.passwords import hash_secret, verify_secret
+from shared.security.rate_limit import LoginThrottle
+from shared.security.tokens import (
+    Principal,
+    SigningKeys,
+    issue_access_token,
+    new_refresh_token,
+    refresh_digest,
+)
+from shared.values import InputModel, UtcDatetime, new_ulid
+
+EMAIL_QUEUE = "email"
+
+# --------------------------------------------------------------------------- errors
+
+
+class AuthFailed(DomainError):
+    """401: missing, wrong or expired credentials."""
+
+
+class Forbidden(DomainError):
+    """403: authenticated, but not allowed to do this."""
+
+
+class Throttled(DomainError):
+    """429: too many attempts; `retry_after` is whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many login attempts; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class InvalidField(DomainError):
+    """A semantically wrong input field (400 or 422), with the JSON pointer of the field."""
+
+    def __init__(self, pointer: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.pointer, self.message, self.status = pointer, message, status
+
+
+class WrongRegion(DomainError):
+    """The request belongs to another region; `location` is the same route there (307)."""
+
+    def __init__(self, region: str, location: str) -> None:
+        super().__init__(f"region {region!r} is served at {location}")
+        self.region, self.location = region, location
+
+
+# --------------------------------------------------------------------------- keys and records
+
+
+def verify_token_key(digest: str) -> str:
+    return f"auth/verify/{digest}"
+
+
+def reset_token_key(digest: str) -> str:
+    return f"auth/reset/{digest}"
+
+
+def unverified_key(user_id: str) -> str:
+    return f"auth/unverified/{user_id}"
+
+
+def refresh_token_key(digest: str) -> str:
+    return f"auth/refresh/{digest}"
+
+
+def revoked_family_key(family: str) -> str:
+    return f"auth/revoked/{family}"
+
+
+class TokenRecord(BaseModel):
+    tenant_id: str
+    user_id: str
+    expires_at: UtcDatetime
+
+
+class RefreshRecord(BaseModel):
+    tenant_id: str
+    user_id: str
+    family: str
+    expires_at: UtcDatetime
+    rotated: bool = False
+
+
+class RevokedFamily(BaseModel):
+    revoked_at: UtcDatetime
+    reason: str
+
+
+# --------------------------------------------------------------------------- API shapes
+
+_REGION = Field(default=None, min_length=1, max_length=32, examples=["local"])
+
+
+class SignupIn(InputModel):
+    company: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100)
+    email: Email
+    password: Password
+    region: str | None = _REGION
+    marketing_consent: bool = False
+
+
+class SignupOut(BaseModel):
+    tenant: TenantOut
+    user: UserOut
+    verification_required: bool = True
+
+
+class TokenIn(InputModel):
+    token: str = Field(min_length=1, max_length=512)
+
+
+class LoginIn(InputModel):
+    email: Email
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshIn(InputModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class PasswordResetIn(InputModel):
+    email: Email
+
+
+class PasswordResetConfirmIn(InputModel):
+    token: str = Field(min_length=1, max_length=512)
+    password: Password
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class VerifiedOut(BaseModel):
+    tenant_id: str
+    user_id: str
+    email_verified: bool = True
+
+
+# --------------------------------------------------------------------------- service
+
+
+@dataclass(frozen=True)
+class AccountsConfig:
+    region: str
+    region_base_urls: dict[str, str]
+    public_base_url: str
+    keys: SigningKeys
+    access_ttl: dt.timedelta = dt.timedelta(minutes=15)
+    refresh_ttl: dt.timedelta = dt.timedelta(days=30)
+    verify_ttl: dt.timedelta = dt.timedelta(hours=48)
+    reset_ttl: dt.timedelta = dt.timedelta(hours=1)
+    trial: dt.timedelta = dt.timedelta(days=14)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_secret("timing-equaliser-for-unknown-accounts")
+
+
+async def hash_in_thread(secret: str) -> str:
+    """argon2 costs tens of milliseconds of CPU: keep it off the event loop."""
+    return await asyncio.to_thread(hash_secret, secret)
+
+
+async def verify_in_thread(stored: str, secret: str) -> bool:
+    return await asyncio.to_thread(verify_secret, stored, secret)
+
+
+@dataclass
+class AccountsService:
+    repo: ConfigRepo
+    bus: MessageBus
+    clock: Clock
+    config: AccountsConfig
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+
+    # ---------------------------------------------------------------- sign-up
+
+    async def signup(self, req: SignupIn) -> SignupOut:
+        cfg = self.config
+        region = req.region or cfg.region
+        if region != cfg.region:
+            base = cfg.region_base_urls.get(region)
+            if base is None:
+                known = ", ".join(sorted(cfg.region_base_urls))
+                raise InvalidField("/region", f"unknown region {region!r}; known regions: {known}")
+            raise WrongRegion(region, f"{base}/v1/signup")
+        now = self.clock.now()
+        tenant_id, user_id = new_ulid(now), new_ulid(now)
+        tenant = Tenant(
+            id=tenant_id,
+            name=req.company,
+            status=TenantStatus.TRIAL,
+            trial_ends_at=now + cfg.trial,
+            created_at=now,
+            region=region,
+            owner_user_id=user_id,
+        )
+        user = User(
+            id=user_id,
+            tenant_id=tenant_id,
+            name=req.name,
+            email=req.email,
+            role=Role.OWNER,
+            password_hash=await hash_in_thread(req.password),
+            marketing_consent=req.marketing_consent,
+            created_at=now,
+        )
+        token, digest = new_refresh_token()
+        record = TokenRecord(tenant_id=tenant_id, user_id=user_id, expires_at=now + cfg.verify_ttl)
+        email_key = email_index_key(user.email)
+        claims: dict[str, Any] = {
+            email_key: EmailIndexValue(tenant_id=tenant_id, user_id=user_id).model_dump(),
+            tenant_index_key(tenant_id): TenantIndexValue(region=region).model_dump(),
+            user_key(tenant_id, user_id): user.model_dump(mode="json"),
+            verify_token_key(digest): record.model_dump(mode="json"),
+            unverified_key(user_id): {"tenant_id": tenant_id},
+        }
+        try:
+            await self.repo.create(tenant_key(tenant_id), tenant, IndexChanges(claim=claims))
+        except ConflictError as exc:
+            if exc.key == email_key:
+                raise ConflictError(exc.key, "an account with this email address already exists") from exc
+            raise
+        link = f"{cfg.public_base_url}/verify?token={token}"
+        hours = int(cfg.verify_ttl.total_seconds()) // 3600
+        await self.bus.send(
+            EMAIL_QUEUE,
+            {
+                "kind": "verify",
+                "to": user.email,
+                "subject": "Confirm your email address",
+                "text": f"Hello {user.name},\n\nconfirm your email address to start your trial of "
+                f"{tenant.name}:\n\n{link}\n\nThe link expires in {hours} hours.\n",
+                "html": f'<p>Hello {_html(user.name)},</p><p><a href="{link}">Confirm your email address</a> '
+                f"to start your trial of {_html(tenant.name)}.</p>",
+                "tenant_id": tenant_id,
+                "user_id": user_id,
+            },
+            message_id=f"verify-{digest[:32]}",
+        )
+        return SignupOut(tenant=TenantOut.model_validate(tenant.model_dump()), user=user.to_out())
+
+    async def verify_email(self, token: str) -> VerifiedOut:
+        key = verify_token_key(refresh_digest(token))
+        got = await self.repo.get(key, TokenRecord)
+        if got is None or got.doc.expires_at <= self.clock.now():
+            raise InvalidField("/token", "the verification link is invalid or has expired", status=400)
+        # a concurrent second click may win: same outcome
+        with contextlib.suppress(PreconditionFailed, NotFoundError):
+            await self.repo.delete(key, got.revision, release=[unverified_key(got.doc.user_id)])
+        return VerifiedOut(tenant_id=got.doc.tenant_id, user_id=got.doc.user_id)
+
+    # ---------------------------------------------------------------- login and tokens
+
+    async def login(self, req: LoginIn, client_address: str) -> TokenPair:
+        account = req.email
+        now_s = self.clock.now().timestamp()
+        wait = self.throttle.retry_after(account, client_address, now_s)
+        if wait > 0:
+            raise Throttled(max(1, math.ceil(wait)))
+        user = await self._user_by_email(req.email)
+        stored = user.password_hash if user and user.password_hash else _dummy_hash()
+        ok = await verify_in_thread(stored, req.password)
+        if user is None or not user.password_hash or not ok:
+            self.throttle.failed(account, client_address, now_s)
+            raise AuthFailed("wrong email or password")
+        if await self.repo.raw(unverified_key(user.id)) is not None:
+            raise Forbidden(
+                "this email address is not verified yet: follow the link in the verification email"
+            )
+        self.throttle.succeeded(account)
+        return await self._issue(user, family=new_ulid(self.clock.now()))
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        key = refresh_token_key(refresh_digest(refresh_token))
+        got = await self.repo.get(key, RefreshRecord)
+        if got is None:
+            raise AuthFailed("the refresh token is not valid")
+        rec = got.doc
+        if await self.repo.raw(revoked_family_key(rec.family)) is not None:
+            raise AuthFailed("the refresh token has been revoked")
+        if rec.rotated:
+            await self._revoke(rec.family, "reuse")
+            raise AuthFailed("the refresh token was already used; the session has been revoked")
+        if rec.expires_at <= self.clock.now():
+            raise AuthFailed("the refresh token has expired")
+        user = await self.repo.get(user_key(rec.tenant_id, rec.user_id), User)
+        if user is None:
+            await self._revoke(rec.family, "user deleted")
+            raise AuthFailed("the account no longer exists")
+        new_token, new_digest = new_refresh_token()
+        new_rec = self._refresh_record(user.doc, rec.family)
+        try:
+            await self.repo.update(
+                key,
+                rec.model_copy(update={"rotated": True}),
+                got.revision,
+                IndexChanges(claim={refresh_token_key(new_digest): new_rec.model_dump(mode="json")}),
+            )
+        except (PreconditionFailed, ConflictError) as exc:  # rotated concurrently: treat as reuse
+            await self._revoke(rec.family, "concurrent reuse")
+            raise AuthFailed("the refresh token was already used; the session has been revoked") from exc
+        return self._pair(user.doc, new_token)
+
+    async def logout(self, refresh_token: str) -> None:
+        """Revokes the token's family. Unknown tokens are ignored (logout is idempotent)."""
+        got = await self.repo.get(refresh_token_key(refresh_digest(refresh_token)), RefreshRecord)
+        if got is not None:
+            await self._revoke(got.doc.family, "logout")
+
+    # ---------------------------------------------------------------- password reset
+
+    async def request_password_reset(self, email: str) -> None:
+        """Queues a reset email when the account exists; says nothing either way."""
+        user = await self._user_by_email(email)
+        if user is None:
+            return
+        now = self.clock.now()
+        token, digest = new_refresh_token()
+        record = TokenRecord(
+            tenant_id=user.tenant_id, user_id=user.id, expires_at=now + self.config.reset_ttl
+        )
+        await self.repo.create(reset_token_key(digest), record)
+        link = f"{self.config.public_base_url}/reset-password?token={token}"
+        minutes = int(self.config.reset_ttl.total_seconds()) // 60
+        await self.bus.send(
+            EMAIL_QUEUE,
+            {
+                "kind": "password-reset",
+                "to": user.email,
+                "subject": "Reset your password",
+                "text": f"Hello {user.name},\n\nset a new password here:\n\n{link}\n\n"
+                f"The link expires in {minutes} minutes. If you did not ask for it, ignore this email.\n",
+                "html": f'<p>Hello {_html(user.name)},</p><p><a href="{link}">Set a new password</a>. '
+                f"The link expires in {minutes} minutes.</p>",
+                "tenant_id": user.tenant_id,
+                "user_id": user.id,
+            },
+            message_id=f"reset-{digest[:32]}",
+        )
+
+    async def confirm_password_reset(self, token: str, password: str) -> None:
+        key = reset_token_key(refresh_digest(token))
+        got = await self.repo.get(key, TokenRecord)
+        if got is None or got.doc.expires_at <= self.clock.now():
+            raise InvalidField("/token", "the reset link is invalid or has expired", status=400)
+        ukey = user_key(got.doc.tenant_id, got.doc.user_id)
+        user = await self.repo.get(ukey, User)
+        if user is None:
+            raise InvalidField("/token", "the account no longer exists", status=400)
+        updated = user.doc.model_copy(
+            update={"password_hash": await hash_in_thread(password), "updated_at": self.clock.now()}
+        )
+        # the link proved the mailbox, so it also verifies the email
+        release = [key, unverified_key(user.doc.id)]
+        await self.repo.update(ukey, updated, user.revision, IndexChanges(release=release))
+
+    # ---------------------------------------------------------------- helpers
+
+    async def _user_by_email(self, email: str) -> User | None:
+        idx = await self.repo.get(email_index_key(email), EmailIndexValue)
+        if idx is None:
+            return None
+        got = await self.repo.get(user_key(idx.doc.tenant_id, idx.doc.user_id), User)
+        return None if got is None else got.doc
+
+    def _refresh_record(self, user: User, family: str) -> RefreshRecord:
+        return RefreshRecord(
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            family=family,
+            expires_at=self.clock.now() + self.config.refresh_ttl,
+        )
+
+    async def _issue(self, user: User, family: str) -> TokenPair:
+        token, digest = new_refresh_token()
+        await self.repo.create(refresh_token_key(digest), self._refresh_record(user, family))
+        return self._pair(user, token)
+
+    def _pair(self, user: User, refresh_token: str) -> TokenPair:
+        cfg = self.config
+        who = Principal(tenant_id=user.tenant_id, user_id=user.id, role=user.role.value)
+        access = issue_access_token(cfg.keys, who, self.clock.now(), cfg.access_ttl)
+        return TokenPair(
+            access_token=access, refresh_token=refresh_token, expires_in=int(cfg.access_ttl.total_seconds())
+        )
+
+    async def _revoke(self, family: str, reason: str) -> None:
+        with contextlib.suppress(ConflictError):  # already revoked
+            await self.repo.create(
+                revoked_family_key(family), RevokedFamily(revoked_at=self.clock.now(), reason=reason)
+            )
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

@@ -1,0 +1,221 @@
+"""Audio prompts: upload, convert, list, serve and delete, over ports.
+
+- Metadata is a `Prompt` at `t/{tid}/prompt/{id}` (`prompt_key`); the audio lives in Blob
+  container `prompts` at `{tid}/{id}/original.{ext}` and, once converted, `{tid}/{id}/pcm8k.wav`.
+- `upload` sniffs the bytes (never the filename): WAV or MP3 only (`UnsupportedAudio`, 415),
+  at most `MAX_UPLOAD_BYTES` (`PromptTooLarge`, 413). It writes the metadata ("processing")
+  first and the original second, so the blob trigger always finds the document it updates.
+- `convert_original` is the blob trigger's work. It ignores blobs that are not originals (the
+  converted output must not re-trigger), marks undecodable audio "failed" with a reason instead
+  of raising (a retry cannot heal it), and raises only on transient storage errors.
+- `audio_url` is a read-only SAS URL valid for `AUDIO_URL_TTL`; `PromptNotReady` (409) before.
+- Every key is built under the caller's tenant: another tenant's prompt is absent (404).
+- Members read and upload; only owners and admins delete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.adapters.config_repo import ConfigRepo, Versioned
+from shared.configdb_keys import prompt_prefix
+from shared.directory.models.prompt import AudioKind, Prompt, PromptStatus
+from shared.directory.services.menus import require_manager
+from shared.errors import DomainError, NotFoundError, PreconditionFailed
+from shared.media.audio import AudioError, sniff, to_pcm8k_wav, wav_format
+from shared.ports import Clock
+from shared.security.tokens import Principal
+from shared.values import is_id, new_ulid
+
+log = logging.getLogger("services.prompts")
+
+CONTAINER = "prompts"
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+AUDIO_URL_TTL = dt.timedelta(minutes=5)
+CONVERTED = "pcm8k.wav"
+_CONTENT_TYPES = {AudioKind.WAV: "audio/wav", AudioKind.MP3: "audio/mpeg"}
+_ORIGINAL = re.compile(r"^(?P<tenant>[^/]+)/(?P<id>[^/]+)/original\.(?P<ext>wav|mp3)$")
+_UPDATE_ATTEMPTS = 5
+
+
+class MediaStore(Protocol):
+    """The blob operations prompts need (shared.adapters.blob_media.BlobMedia).
+    Errors: NotFoundError for a missing blob, Unavailable for anything transient."""
+
+    async def upload(self, container: str, name: str, data: bytes, content_type: str) -> None: ...
+    async def download(self, container: str, name: str) -> bytes: ...
+    async def delete_prefix(self, container: str, prefix: str) -> int: ...
+    def read_url(self, container: str, name: str, *, now: dt.datetime, ttl: dt.timedelta) -> str: ...
+
+
+class PromptTooLarge(DomainError):
+    """413: the upload is over the limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a prompt may be at most {limit} bytes ({limit // (1024 * 1024)} MB)")
+        self.limit = limit
+
+
+class UnsupportedAudio(DomainError):
+    """415: the upload is neither a WAV nor an MP3 (judged by its content)."""
+
+
+class PromptNotReady(DomainError):
+    """409: the prompt has no converted audio (still processing, or conversion failed)."""
+
+    def __init__(self, status: PromptStatus) -> None:
+        super().__init__(f"the prompt is {status.value}; its audio is not available")
+        self.status = status
+
+
+# --------------------------------------------------------------------------- keys and blob names
+
+
+def prompt_key(tenant_id: str, prompt_id: str) -> str:
+    if not is_id(prompt_id):
+        raise ValueError(f"invalid prompt id for a ConfigDB key: {prompt_id!r}")
+    return f"{prompt_prefix(tenant_id)}{prompt_id}"
+
+
+def original_blob(tenant_id: str, prompt_id: str, kind: AudioKind) -> str:
+    return f"{tenant_id}/{prompt_id}/original.{kind.value}"
+
+
+def converted_blob(tenant_id: str, prompt_id: str) -> str:
+    return f"{tenant_id}/{prompt_id}/{CONVERTED}"
+
+
+def parse_original(blob_name: str) -> tuple[str, str] | None:
+    """`{tid}/{id}/original.{wav|mp3}` (container-relative) -> (tid, id); None for anything else,
+    including the converted output."""
+    m = _ORIGINAL.fullmatch(blob_name)
+    if m is None or not is_id(m.group("id")):
+        return None
+    return m.group("tenant"), m.group("id")
+
+
+def existing_prompt_id(value: str) -> str:
+    """A path id; anything that is not an id cannot exist (404)."""
+    if not is_id(value):
+        raise NotFoundError("prompt")
+    return value
+
+
+def default_name(filename: str | None, kind: AudioKind) -> str:
+    stem = (filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1].strip()
+    return (stem or f"prompt.{kind.value}")[:100]
+
+
+# --------------------------------------------------------------------------- service
+
+
+@dataclass
+class PromptsService:
+    repo: ConfigRepo
+    media: MediaStore
+    clock: Clock
+
+    async def list(self, who: Principal) -> list[Versioned[Prompt]]:
+        return await self.repo.list(prompt_prefix(who.tenant_id), Prompt)
+
+    async def get(self, who: Principal, prompt_id: str) -> Versioned[Prompt]:
+        pid = existing_prompt_id(prompt_id)
+        return await self.repo.require(prompt_key(who.tenant_id, pid), Prompt, "prompt")
+
+    async def upload(
+        self, who: Principal, data: bytes, name: str | None, filename: str | None
+    ) -> Versioned[Prompt]:
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise PromptTooLarge(MAX_UPLOAD_BYTES)
+        sniffed = sniff(data)
+        if sniffed is None:
+            raise UnsupportedAudio("the upload is not a WAV or MP3 file")
+        kind = AudioKind(sniffed)
+        now = self.clock.now()
+        prompt = Prompt(
+            id=new_ulid(now),
+            name=(name.strip() if name and name.strip() else default_name(filename, kind)),
+            status=PromptStatus.PROCESSING,
+            format=kind,
+            size_bytes=len(data),
+            created_at=now,
+            updated_at=now,
+        )
+        key = prompt_key(who.tenant_id, prompt.id)
+        revision = await self.repo.create(key, prompt)
+        try:
+            await self.media.upload(
+                CONTAINER, original_blob(who.tenant_id, prompt.id, kind), data, _CONTENT_TYPES[kind]
+            )
+        except DomainError:
+            await self.repo.delete(key, revision)  # nothing half-made is left behind
+            raise
+        return Versioned(prompt, revision)
+
+    async def audio_url(self, who: Principal, prompt_id: str) -> str:
+        got = await self.get(who, prompt_id)
+        if got.doc.status is not PromptStatus.READY:
+            raise PromptNotReady(got.doc.status)
+        name = converted_blob(who.tenant_id, got.doc.id)
+        return self.media.read_url(CONTAINER, name, now=self.clock.now(), ttl=AUDIO_URL_TTL)
+
+    async def delete(self, who: Principal, prompt_id: str) -> None:
+        require_manager(who, "prompts")
+        got = await self.get(who, prompt_id)
+        await self.repo.delete(prompt_key(who.tenant_id, got.doc.id), got.revision)
+        await self.media.delete_prefix(CONTAINER, f"{who.tenant_id}/{got.doc.id}/")
+
+    # ----------------------------------------------------------------------- blob trigger
+
+    async def convert_original(self, blob_name: str, data: bytes) -> PromptStatus | None:
+        """Convert one uploaded original (container-relative name). Returns the prompt's new
+        status, or None when the blob is not an original or its prompt no longer exists."""
+        parsed = parse_original(blob_name)
+        if parsed is None:
+            return None
+        tenant_id, prompt_id = parsed
+        key = prompt_key(tenant_id, prompt_id)
+        if await self.repo.get(key, Prompt) is None:
+            log.info("prompt %s/%s is gone; %s ignored", tenant_id, prompt_id, blob_name)
+            return None
+        try:
+            converted = to_pcm8k_wav(data)
+        except AudioError as exc:
+            await self._mark(key, PromptStatus.FAILED, reason=str(exc))
+            return PromptStatus.FAILED
+        await self.media.upload(CONTAINER, converted_blob(tenant_id, prompt_id), converted, "audio/wav")
+        duration_ms = round(wav_format(converted).duration * 1000)
+        marked = await self._mark(key, PromptStatus.READY, duration_ms=duration_ms)
+        if not marked:  # deleted while converting: do not leave its audio behind
+            await self.media.delete_prefix(CONTAINER, f"{tenant_id}/{prompt_id}/")
+            return None
+        return PromptStatus.READY
+
+    async def _mark(
+        self, key: str, status: PromptStatus, *, reason: str | None = None, duration_ms: int | None = None
+    ) -> bool:
+        """Set the status (bounded retries on concurrent edits); False if the prompt is gone."""
+        for _ in range(_UPDATE_ATTEMPTS):
+            got = await self.repo.get(key, Prompt)
+            if got is None:
+                return False
+            doc = got.doc.model_copy(
+                update={
+                    "status": status,
+                    "reason": reason,
+                    "duration_ms": duration_ms,
+                    "updated_at": self.clock.now(),
+                }
+            )
+            try:
+                await self.repo.update(key, doc, got.revision)
+                return True
+            except PreconditionFailed:
+                continue
+            except NotFoundError:
+                return False
+        raise PreconditionFailed(key, -1)
