@@ -2,10 +2,10 @@
 
 `TenantDirectory.apply(key, value)` takes one ConfigDB change (value None = deleted) for keys
 under `t/` and `idx/number/` and updates plain dicts, O(1) per change. Values are validated
-with the models from `shared.models`; a document that does not validate is logged and dropped
-(any earlier version of that key is forgotten too, so the view never serves a document ConfigDB
-no longer holds). Keys the edge does not use (prompts, the extension index, other indexes) are
-ignored.
+with the models from `shared.directory.models`; a document that does not validate is logged and
+dropped (any earlier version of that key is forgotten too, so the view never serves a document
+ConfigDB no longer holds). Keys the edge does not use (prompts, the extension index, other
+indexes) are ignored.
 
 Concurrency: every method is synchronous and never awaits, so on one asyncio loop a reader sees
 each change either wholly applied or not at all. Stored models are replaced, never mutated, so a

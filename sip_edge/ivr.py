@@ -52,7 +52,8 @@ ANNOUNCEMENTS: frozenset[str] = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class PlayPrompt:
-    """Play a tenant prompt (`prompt_id`, from Blob `prompts`) or speak `text` (TTS)."""
+    """Play a tenant prompt (`prompt_id`, from Blob `prompts`) or a text greeting (`text`: no
+    text-to-speech yet, so the orchestrator plays a short chime instead)."""
 
     prompt_id: str | None
     text: str | None

@@ -1,8 +1,9 @@
-"""The edge process: SIP stack, media engine, config follower and call-control API, wired.
+"""The edge's calls: the INVITE gate, the table of live calls, click-to-call and draining.
 
-`EdgeService.start()` loads the ConfigDB snapshot (so the first call already routes), starts
-following updates, binds SIP (UDP and TCP) and the control API. Each INVITE goes through
-`handle_invite`:
+`EdgeCalls` takes every inbound INVITE (`handle_invite`) and the control API's requests (it is
+the `control_api.CallControl` the API serves). The process wiring (ConfigDB snapshot and
+follower, SIP stack, media engine, control API server, signals) is `sip_edge.__main__.serve`.
+Each INVITE goes through `handle_invite`:
 
     source not on the trunk      -> 403
     over capacity / draining     -> 503
@@ -10,6 +11,8 @@ following updates, binds SIP (UDP and TCP) and the control API. Each INVITE goes
     suspended / expired tenant   -> answer, announcement, hang-up (call record: rejected)
     otherwise                    -> answer, `InboundCall` runs the IVR
 
+`click_to_call` starts a `ClickToCallSession` (ring the user, then dial the destination and
+bridge the two); both kinds of call sit in one `CallTable`, listed and hung up by id.
 `drain()` (SIGTERM) refuses new calls with 503 and lets live ones finish, up to a limit.
 The process shares nothing with other edge processes but ConfigDB, History and Blob, so
 capacity grows by running more of them.

@@ -59,8 +59,8 @@ _USER = re.compile(r"^[A-Za-z0-9+*#._~-]{1,64}$")
 _URI_USER = re.compile(r"(?:sips?|tel):([^@;>?\s]+)", re.IGNORECASE)
 
 # --------------------------------------------------------------------------------------
-# DSP: a tiny private Goertzel.
-# TODO: switch to sip_edge/media/dsp.py (helper-13's Goertzel) once it lands.
+# DSP: a tiny private Goertzel, so the tools carry their own ear (the edge's equivalent is
+# `tone_power` in sip_edge/media/dsp.py).
 # --------------------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """The local stand-in for the provider's PSTN side ("the phone network").
 
     python -m tools.provider_sim --listen 127.0.0.1:5070 --edge 127.0.0.1:5060 \\
-        [--rules rules.json] [--control-port 5071]
+        [--rules rules.json] [--control-port 5072]
 
 It answers the legs the edge dials out (``INVITE sip:+1555...@provider``) by simple
 per-number rules: ring for ``ring_s`` seconds (a 180 goes out at once), then
