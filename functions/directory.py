@@ -1,4 +1,4 @@
-"""Blob-triggered functions: prompt conversion (voicemail processing comes later).
+"""The directory's blob trigger: `prompt_convert` turns an uploaded prompt into 8 kHz mono WAV.
 
 On Flex Consumption blob triggers are delivered by Event Grid (`source=EventGrid`); the
 local host polls the container instead. Either way the function runs for every new blob in
@@ -11,12 +11,8 @@ import logging
 
 import azure.functions as func
 
-from shared.adapters.blob_media import BlobMedia
-from shared.adapters.config_repo import ConfigRepo
-from shared.configdb import AsyncConfigDBClient
+from functions.wiring import Adapters
 from shared.directory.services.prompts import CONTAINER, PromptsService, parse_original
-from shared.ports import SystemClock
-from shared.settings import get_settings
 
 bp = func.Blueprint()
 log = logging.getLogger("functions.directory")
@@ -43,13 +39,7 @@ async def prompt_convert(blob: func.InputStream) -> None:
     if parse_original(name) is None:
         log.debug("blob %s is not a prompt original; ignored", blob.name)
         return
-    settings = get_settings()
-    db = AsyncConfigDBClient(settings.configdb_endpoints, settings.configdb_token.get_secret_value())
-    media = BlobMedia(settings.storage_connection)
-    try:
-        service = PromptsService(ConfigRepo(db), media, SystemClock())
+    async with Adapters() as a:
+        service = PromptsService(a.repo, a.media, a.clock)
         outcome = await service.convert_original(name, blob.read())
         log.info("prompt blob %s -> %s", name, outcome.value if outcome else "ignored")
-    finally:
-        await media.aclose()
-        await db.aclose()

@@ -1,4 +1,5 @@
-"""Ports every domain uses: the clock and the message bus. Adapters implement them.
+"""Ports every domain uses: the clock, the message bus, the typed-document repository and
+Blob reads and writes. Adapters implement them.
 
 Each domain keeps its own ports in `shared/<domain>/ports.py`.
 
@@ -9,7 +10,13 @@ Services never import an SDK; they receive these and are tested with the real ad
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from shared.documents import IndexChanges, Versioned
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class MessageBus(Protocol):
@@ -22,6 +29,76 @@ class MessageBus(Protocol):
     """
 
     async def send(self, queue: str, body: dict[str, Any], message_id: str) -> None: ...
+
+
+class DocumentRepo(Protocol):
+    """Typed documents under keys (the ConfigDB), with their index keys kept in the same transaction.
+
+    A document is a pydantic model stored as JSON; `Versioned.revision` is its key's revision,
+    which `update` and `delete` compare (optimistic concurrency). Index claims (`IndexChanges.claim`,
+    e.g. `idx/number/{e164}`) must be absent and are written in the same transaction as the
+    document, so an index never points at nothing and a claim is never held twice.
+
+    Errors: `shared.errors.Unavailable` when the store cannot be reached (nothing was written);
+    `ConflictError` naming the key when a create finds the document or a claim taken;
+    `PreconditionFailed` (with the current revision) when the document changed since it was read;
+    `NotFoundError` from `require`, and from `update` / `delete` of a document that is gone. A
+    write either happens whole or not at all, so retrying after `Unavailable` is safe: a create
+    that did land meanwhile answers `ConflictError`, an update `PreconditionFailed`.
+    """
+
+    async def get(self, key: str, model: type[M]) -> Versioned[M] | None:
+        """The document under `key`, validated as `model`; None when there is none."""
+        ...
+
+    async def require(self, key: str, model: type[M], what: str) -> Versioned[M]:
+        """Like `get`, but `NotFoundError(what)` when there is none."""
+        ...
+
+    async def raw(self, key: str) -> Any | None:
+        """The JSON value under `key` as stored (a marker key: no model, no revision); None if absent."""
+        ...
+
+    async def list(self, prefix: str, model: type[M]) -> list[Versioned[M]]:
+        """Every document whose key starts with `prefix`, in key order."""
+        ...
+
+    async def create(self, key: str, doc: BaseModel, index: IndexChanges | None = None) -> int:
+        """Write a new document and its index changes atomically; returns the new revision."""
+        ...
+
+    async def update(
+        self, key: str, doc: BaseModel, expected_revision: int, index: IndexChanges | None = None
+    ) -> int:
+        """Replace a document read at `expected_revision` (and apply the index changes atomically);
+        returns the new revision."""
+        ...
+
+    async def delete(self, key: str, expected_revision: int, release: list[str] | None = None) -> int:
+        """Delete a document read at `expected_revision` and the index keys in `release`, atomically;
+        returns the store's revision after the delete."""
+        ...
+
+
+class BlobReader(Protocol):
+    """Reads whole blobs (Azure Blob storage; Azurite locally).
+
+    Raises `shared.errors.NotFoundError` when the blob does not exist and
+    `shared.errors.Unavailable` when storage cannot be reached. Reading has no side effects.
+    """
+
+    async def download(self, container: str, name: str) -> bytes: ...
+
+
+class BlobWriter(Protocol):
+    """Writes whole blobs (Azure Blob storage; Azurite locally), creating the container on first use.
+
+    Idempotent: a blob written again with the same name is overwritten. Raises
+    `shared.errors.Unavailable` when storage cannot be reached (the blob may or may not have
+    been written; writing it again is safe).
+    """
+
+    async def upload(self, container: str, name: str, data: bytes, content_type: str) -> None: ...
 
 
 class Clock(Protocol):

@@ -1,4 +1,4 @@
-"""Blob storage for media (prompts, later voicemail), over azure-storage-blob.
+"""Blob storage over azure-storage-blob: prompts, voicemail, recordings, reports and rates.
 
 The SDK is synchronous; every call runs in a worker thread so the event loop never blocks.
 SDK errors become domain errors at this boundary:

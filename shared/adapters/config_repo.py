@@ -1,4 +1,5 @@
-"""Typed documents in the ConfigDB, with their indexes kept in the same transaction.
+"""Typed documents in the ConfigDB, with their indexes kept in the same transaction:
+`ConfigRepo` implements the `shared.ports.DocumentRepo` port.
 
 A document is a pydantic model stored as JSON under one key. Its ETag is the key's
 revision, so updates can be conditional (`If-Match`). Uniqueness claims (global indexes
@@ -9,30 +10,15 @@ nothing and two tenants can never hold the same claim.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from shared.configdb import AsyncConfigDBClient, Compare, ConfigDBUnavailable, Op
+from shared.documents import IndexChanges, Versioned
 from shared.errors import ConflictError, NotFoundError, PreconditionFailed, Unavailable
 
 M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class Versioned(Generic[M]):
-    doc: M
-    revision: int
-
-
-@dataclass
-class IndexChanges:
-    """Index keys to claim (must be absent), to release, and to overwrite."""
-
-    claim: dict[str, Any] = field(default_factory=dict)
-    release: list[str] = field(default_factory=list)
-    put: dict[str, Any] = field(default_factory=dict)
 
 
 def _dump(doc: BaseModel) -> Any:
@@ -40,6 +26,8 @@ def _dump(doc: BaseModel) -> Any:
 
 
 class ConfigRepo:
+    """`shared.ports.DocumentRepo` over the ConfigDB client."""
+
     def __init__(self, db: AsyncConfigDBClient) -> None:
         self.db = db
 
@@ -57,7 +45,10 @@ class ConfigRepo:
         return got
 
     async def raw(self, key: str) -> Any | None:
-        kv = await self.db.get_or_none(key)
+        try:
+            kv = await self.db.get_or_none(key)
+        except ConfigDBUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
         return None if kv is None else kv.value
 
     async def list(self, prefix: str, model: type[M]) -> list[Versioned[M]]:

@@ -8,8 +8,9 @@
 
 Both keep the idempotency key a real provider would: a message id already in the file is not
 written again (a redelivered queue message sends once). Writers in several processes are
-serialised with an exclusive `flock` on the file. Local development only: in Azure an SMS
-provider or APNs/FCM adapter implements the same ports (`shared.ports.SmsSender`, `PushSender`).
+serialised with an exclusive `flock` on the file. These are the only SMS and push adapters so
+far, wherever the functions run: nothing reaches a phone. A real SMS provider or APNs/FCM
+adapter would implement the same ports (`shared.notifications.ports.SmsSender`, `PushSender`).
 """
 
 from __future__ import annotations

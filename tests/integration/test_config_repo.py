@@ -8,8 +8,9 @@ import pytest
 from pydantic import BaseModel
 
 from infra.local.configdb_cluster import LocalCluster
-from shared.adapters.config_repo import ConfigRepo, IndexChanges
+from shared.adapters.config_repo import ConfigRepo
 from shared.configdb import AsyncConfigDBClient
+from shared.documents import IndexChanges
 from shared.errors import ConflictError, NotFoundError, PreconditionFailed
 
 

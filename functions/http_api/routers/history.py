@@ -1,4 +1,4 @@
-"""The issue-5 history routes under /api/v1: calls, voicemails, activities and stats."""
+"""The History DB's routes under /api/v1: call history, voicemails, activities and stats."""
 
 from __future__ import annotations
 

@@ -28,8 +28,9 @@ DIGITS: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*"
 
 
 class Greeting(BaseModel):
-    """Exactly one of `prompt_id` (an uploaded recording in the `prompts` container) or `text`
-    (spoken by text-to-speech in the tenant's locale)."""
+    """Exactly one of `prompt_id` (an uploaded recording in the `prompts` container) or `text`.
+    A text greeting is stored as written; there is no text-to-speech yet, so callers hear a short
+    chime in its place."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

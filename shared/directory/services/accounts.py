@@ -1,6 +1,6 @@
 """Accounts: sign-up, email verification, login, refresh-token rotation, logout and password reset.
 
-Pure logic over ports: a `ConfigRepo` (ConfigDB), a `MessageBus` (the `email` queue) and a
+Pure logic over ports: a `DocumentRepo` (ConfigDB), a `MessageBus` (the `email` queue) and a
 `Clock`. Nothing here knows about HTTP; the API maps the errors below onto status codes.
 
 Auth state lives in ConfigDB next to the tenant data, under a global `auth/` namespace:
@@ -28,7 +28,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from shared.adapters.config_repo import ConfigRepo, IndexChanges
 from shared.configdb_keys import (
     EmailIndexValue,
     TenantIndexValue,
@@ -39,8 +38,9 @@ from shared.configdb_keys import (
 )
 from shared.directory.models.tenant import Tenant, TenantOut, TenantStatus
 from shared.directory.models.user import Email, Password, Role, User, UserOut
+from shared.documents import IndexChanges
 from shared.errors import ConflictError, DomainError, NotFoundError, PreconditionFailed
-from shared.ports import Clock, MessageBus
+from shared.ports import Clock, DocumentRepo, MessageBus
 from shared.security.passwords import hash_secret, verify_secret
 from shared.security.rate_limit import LoginThrottle
 from shared.security.tokens import (
@@ -218,7 +218,7 @@ async def verify_in_thread(stored: str, secret: str) -> bool:
 
 @dataclass
 class AccountsService:
-    repo: ConfigRepo
+    repo: DocumentRepo
     bus: MessageBus
     clock: Clock
     config: AccountsConfig

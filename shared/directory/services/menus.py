@@ -1,4 +1,4 @@
-"""IVR menus of a tenant: the rules, over a ConfigRepo and a Clock.
+"""IVR menus of a tenant: the rules, over a DocumentRepo and a Clock.
 
 Every method takes the caller's `Principal` and only builds keys under its tenant, so another
 tenant's ids are simply absent (NotFoundError -> 404, never 403).
@@ -23,7 +23,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.adapters.config_repo import ConfigRepo, Versioned
 from shared.configdb_keys import kind_prefix, menu_key, prompt_prefix, tenant_key
 from shared.directory.models.ivr import IvrMenu, IvrMenuCreate, IvrMenuUpdate
 from shared.directory.models.number import Number
@@ -39,8 +38,9 @@ from shared.directory.services.ivr_validation import (
     references_to,
     validate_menu_change,
 )
+from shared.documents import Versioned
 from shared.errors import NotFoundError, PreconditionFailed
-from shared.ports import Clock
+from shared.ports import Clock, DocumentRepo
 from shared.security.tokens import Principal
 from shared.values import new_ulid
 
@@ -98,7 +98,7 @@ class Snapshot:
     number_revisions: dict[str, int]
 
 
-async def load_snapshot(repo: ConfigRepo, tenant_id: str) -> Snapshot:
+async def load_snapshot(repo: DocumentRepo, tenant_id: str) -> Snapshot:
     """The tenant document, users, menus, numbers and prompts of `tenant_id` (five reads in parallel)."""
     tenant, users, menus, numbers, prompts = await asyncio.gather(
         repo.get(tenant_key(tenant_id), Tenant),
@@ -121,18 +121,18 @@ async def load_snapshot(repo: ConfigRepo, tenant_id: str) -> Snapshot:
     )
 
 
-async def load_config(repo: ConfigRepo, tenant_id: str) -> TenantConfig:
+async def load_config(repo: DocumentRepo, tenant_id: str) -> TenantConfig:
     return (await load_snapshot(repo, tenant_id)).config
 
 
-async def references_to_user(repo: ConfigRepo, tenant_id: str, user_id: str) -> list[Reference]:
+async def references_to_user(repo: DocumentRepo, tenant_id: str, user_id: str) -> list[Reference]:
     """Everything in the tenant that points at user `user_id`: number entries, the tenant's
     open/closed entries and owner, and menu actions (transfer, voicemail). Empty when free."""
     return references_to("user", user_id, await load_config(repo, tenant_id))
 
 
 async def ensure_user_unreferenced(
-    repo: ConfigRepo, tenant_id: str, user_id: str, *, ignore_owner: bool = True
+    repo: DocumentRepo, tenant_id: str, user_id: str, *, ignore_owner: bool = True
 ) -> None:
     """Raise `InUse` (422) when a number, the tenant's entries or a menu still points at the user.
     `ignore_owner` leaves the tenant's `owner_user_id` to the users service's own owner rules."""
@@ -163,7 +163,7 @@ def check_revision(key: str, current: int, if_match: int | None) -> int:
 
 @dataclass
 class MenusService:
-    repo: ConfigRepo
+    repo: DocumentRepo
     clock: Clock
 
     async def list(self, who: Principal) -> list[Versioned[IvrMenu]]:

@@ -1,4 +1,4 @@
-"""Phone numbers (DIDs) of a tenant: the rules, over a ConfigRepo and a Clock.
+"""Phone numbers (DIDs) of a tenant: the rules, over a DocumentRepo and a Clock.
 
 - A number is stored at `t/{tid}/number/{e164}` and claimed globally at `idx/number/{e164}`
   (value: the tenant id) in the same ConfigDB transaction, so it belongs to one tenant at a time:
@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.adapters.config_repo import ConfigRepo, IndexChanges, Versioned
 from shared.configdb_keys import kind_prefix, number_index_key, number_key
 from shared.directory.models.number import Number, NumberCreate, NumberUpdate
 from shared.directory.services.ivr_validation import validate_entry_point
 from shared.directory.services.menus import ConfigRejected, check_revision, load_snapshot, require_manager
+from shared.documents import IndexChanges, Versioned
 from shared.errors import ConflictError, NotFoundError
-from shared.ports import Clock
+from shared.ports import Clock, DocumentRepo
 from shared.security.tokens import Principal
 from shared.values import is_e164
 
@@ -44,7 +44,7 @@ def existing_number(value: str) -> str:
 
 @dataclass
 class NumbersService:
-    repo: ConfigRepo
+    repo: DocumentRepo
     clock: Clock
 
     async def list(self, who: Principal) -> list[Versioned[Number]]:

@@ -21,13 +21,13 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.adapters.config_repo import ConfigRepo, Versioned
 from shared.configdb_keys import prompt_prefix
 from shared.directory.models.prompt import AudioKind, Prompt, PromptStatus
 from shared.directory.services.menus import require_manager
+from shared.documents import Versioned
 from shared.errors import DomainError, NotFoundError, PreconditionFailed
 from shared.media.audio import AudioError, sniff, to_pcm8k_wav, wav_format
-from shared.ports import Clock
+from shared.ports import Clock, DocumentRepo
 from shared.security.tokens import Principal
 from shared.values import is_id, new_ulid
 
@@ -115,7 +115,7 @@ def default_name(filename: str | None, kind: AudioKind) -> str:
 
 @dataclass
 class PromptsService:
-    repo: ConfigRepo
+    repo: DocumentRepo
     media: MediaStore
     clock: Clock
 

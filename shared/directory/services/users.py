@@ -1,4 +1,4 @@
-"""Tenant settings, users and devices: the rules, over a ConfigRepo and a Clock.
+"""Tenant settings, users and devices: the rules, over a DocumentRepo and a Clock.
 
 Every method takes the caller's `Principal` and only ever builds keys under the principal's
 tenant, so another tenant's ids are simply absent (NotFoundError -> 404, never 403).
@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.adapters.config_repo import ConfigRepo, IndexChanges, Versioned
 from shared.configdb_keys import (
     EmailIndexValue,
     device_key,
@@ -35,8 +34,9 @@ from shared.directory.models.user import Role, User, UserCreate, UserUpdate
 from shared.directory.services.access import existing_id, is_manager
 from shared.directory.services.accounts import Forbidden, hash_in_thread, unverified_key
 from shared.directory.services.menus import ensure_user_unreferenced
+from shared.documents import IndexChanges, Versioned
 from shared.errors import ConflictError, PreconditionFailed
-from shared.ports import Clock
+from shared.ports import Clock, DocumentRepo
 from shared.security.tokens import Principal
 from shared.values import apply_patch, new_ulid
 
@@ -57,7 +57,7 @@ def _check_revision(current: int, if_match: int | None, key: str) -> int:
 
 
 class TenantService:
-    def __init__(self, repo: ConfigRepo, clock: Clock) -> None:
+    def __init__(self, repo: DocumentRepo, clock: Clock) -> None:
         self.repo, self.clock = repo, clock
 
     async def get(self, who: Principal) -> Versioned[Tenant]:
@@ -76,7 +76,7 @@ class TenantService:
 
 @dataclass
 class UsersService:
-    repo: ConfigRepo
+    repo: DocumentRepo
     clock: Clock
 
     async def list(self, who: Principal) -> list[Versioned[User]]:
@@ -200,7 +200,7 @@ class UsersService:
 class DevicesService:
     """Push tokens of the calling user (only ever their own devices)."""
 
-    repo: ConfigRepo
+    repo: DocumentRepo
     clock: Clock
 
     async def list(self, who: Principal) -> list[Versioned[Device]]:

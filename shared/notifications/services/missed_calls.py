@@ -1,17 +1,12 @@
 """A call ended: if it was missed by a user, make sure the feed item exists and notify them.
 
-Route (the simplest honest one): the SIP edge, right after writing the call record, puts
-`{"tenant_id", "call_id"}` on the `call-ended` queue with message id `{call_id}:call-ended`.
-The `call_ended` queue function loads the record (the truth) and, for a `missed` call that
-reached a user, adds `missed:{call_id}` if the edge has not (same document as the edge's), then
-queues an email, SMS and push as the user chose (`User.notify.*_on_missed`). Voicemails are
-left to the blob trigger (`voicemail_events`); other dispositions are counted as ignored.
-
-The edge change (one line, at the end of `CallFlow.write` in `sip_edge/call_flow.py`, after
-`put_call` and `add_activity`):
-
-    await self.send_quietly("call-ended", {"tenant_id": record.tenant_id, "call_id": record.call_id},
-                            f"{record.call_id}:call-ended")
+Route: the SIP edge, right after writing the call record and the user's activity
+(`InboundCall.write` in `sip_edge/call_flow.py`), puts `{"tenant_id", "call_id"}` on the
+`call-ended` queue with message id `{call_id}:call-ended`. The `call_ended` queue function loads
+the record (the truth) and, for a `missed` call that reached a user, adds `missed:{call_id}` if
+the edge has not (same document as the edge's), then queues an email, SMS and push as the user
+chose (`User.notify.*_on_missed`). Voicemails are left to the blob trigger (`voicemail_new`,
+`shared.history.services.voicemail`); other dispositions are counted as ignored.
 """
 
 from __future__ import annotations

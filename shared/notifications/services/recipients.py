@@ -3,16 +3,17 @@ ConfigDB (`shared.configdb_keys`). A key that cannot exist (an id with a '/') re
 
 from __future__ import annotations
 
-from shared.adapters.config_repo import ConfigRepo, Versioned
 from shared.configdb_keys import device_key, tenant_key, user_devices_prefix, user_key
 from shared.directory.models.device import Device
 from shared.directory.models.tenant import Tenant
 from shared.directory.models.user import User
+from shared.documents import Versioned
 from shared.errors import NotFoundError, PreconditionFailed
+from shared.ports import DocumentRepo
 
 
 class Recipients:
-    def __init__(self, repo: ConfigRepo) -> None:
+    def __init__(self, repo: DocumentRepo) -> None:
         self.repo = repo
 
     async def tenant(self, tenant_id: str) -> Tenant | None:
