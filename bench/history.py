@@ -287,7 +287,7 @@ def main() -> None:
     print(f"{'measure':<{w}}  result")
     for label, result in rows:
         print(f"{label:<{w}}  {result}")
-    print("\ntarget (issue 5): p99 <= 50 ms for a filtered GET /calls page at 100,000 records")
+    print("\ntarget: p99 <= 50 ms for a filtered GET /calls page at 100,000 records")
 
 
 if __name__ == "__main__":

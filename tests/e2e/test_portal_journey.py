@@ -1,4 +1,4 @@
-"""Issue 6's end-to-end journey in a real Chromium, as a new customer would live it: sign up through
+"""The portal's end-to-end journey in a real Chromium, as a new customer would live it: sign up through
 the form, verify through the e-mailed link, log in, add a user who forwards to a phone that never
 answers, claim a number, build a two-level IVR menu in the editor (and see the API's error next to
 an invalid option), point the number at it, then place a real call through the SIP edge (the

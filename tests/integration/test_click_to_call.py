@@ -223,7 +223,7 @@ def test_click_to_call_rings_the_user_then_bridges_the_destination(platform: Pla
     assert (rec.ended_at - rec.answered_at).total_seconds() > 2.0
     for leg in rec.legs:
         assert leg.quality is not None and leg.quality.packets_rx > 50, leg
-    # the history API (issue 5) shows it too, in the same tenant only
+    # the history API (GET /calls/{id}) shows it too, in the same tenant only
     with p.api(p.owner) as api:
         assert api.get(f"/calls/{call_id}").status_code == 200
     with p.api(p.stranger) as api:
