@@ -5,8 +5,9 @@
 //   /options/<i>/action, /options/<i>/action/{user_id|menu_id|number}   (i = index in the
 //   sent list, keypad order 1-9, 0, *, #, unused keys left out), and the same under
 //   /on_timeout and /on_invalid.
-// Greetings are spoken text or an uploaded recording (POST /prompts, converted in the
-// background; the page polls until it is ready and plays it). Business hours live on the
+// Greetings are text or an uploaded recording (POST /prompts, converted in the background; the
+// page polls until it is ready and plays it). A text greeting is stored, not read out: the edge
+// has no text-to-speech yet and plays a short chime in its place. Business hours live on the
 // account (/settings) and are shown read-only. A read-only diagram follows menu -> menu links
 // (unsaved changes included) and marks dead ends.
 
@@ -271,12 +272,12 @@ function actionPicker(state, selfId, prefix, action, { optional = false, onChang
 function greetingEditor(ctx, state, current, { manager, onChange }) {
   const kindField = field("Greeting", "greeting_kind", {
     type: "select",
-    options: [["text", "Spoken text"], ["prompt", "A recording"]],
+    options: [["text", "Text"], ["prompt", "A recording"]],
     value: current && current.prompt_id ? "prompt" : "text",
     pointer: "/greeting#kind",
   });
   const kind = kindField.querySelector("select");
-  const textField = field("Greeting text", "greeting_text", { type: "textarea", value: current && current.text ? current.text : "", pointer: "/greeting/text", hint: "Read out by text-to-speech in the account's language." });
+  const textField = field("Greeting text", "greeting_text", { type: "textarea", value: current && current.text ? current.text : "", pointer: "/greeting/text", hint: "Saved with the menu but not read out yet: until text-to-speech is available, callers hear a short chime here, then can press a key. Upload a recording for a spoken greeting." });
   const promptField = field("Greeting recording", "greeting_prompt", { type: "select", options: [], pointer: "/greeting/prompt_id" });
   const promptSelect = promptField.querySelector("select");
   const audio = h("audio", { controls: true, preload: "metadata", "aria-label": "Greeting recording player" });

@@ -1,5 +1,5 @@
 // /menus: the tenant's IVR menus (auto attendants). Owners and admins create a menu by name (it
-// starts with a spoken greeting and no keys, then opens in the editor at /menus/:id) and delete
+// starts with a text greeting and no keys, then opens in the editor at /menus/:id) and delete
 // one after a confirmation dialog (DELETE with If-Match; a menu still used by a number, the
 // account's business-hours entries or another menu is refused with a sentence naming them).
 
@@ -13,7 +13,7 @@ const isManager = (session) => session && (session.role === "owner" || session.r
 /** A short human description of a menu's greeting. */
 export function greetingText(greeting, prompts = []) {
   if (!greeting) return "—";
-  if (greeting.text) return `Spoken: “${greeting.text}”`;
+  if (greeting.text) return `Text: “${greeting.text}”`;
   const p = prompts.find((x) => x.id === greeting.prompt_id);
   return p ? `Recording: ${p.name}` : "Recording";
 }

@@ -157,7 +157,7 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
   for (const n of u.forwarding_numbers) addRow(n);
   if (!editing && fwdRows.length === 0) addRow("");
 
-  const pinHint = editing && u.has_voicemail_pin ? "4 to 10 digits. Leave empty to keep the current PIN." : "4 to 10 digits, used to listen to voicemail by phone.";
+  const pinHint = editing && u.has_voicemail_pin ? "4 to 10 digits. Leave empty to keep the current PIN." : "4 to 10 digits. Stored for listening to voicemail by phone, which is not available yet.";
   const form = h(
     "form",
     { class: "user-form", novalidate: true, "aria-labelledby": headingId },
