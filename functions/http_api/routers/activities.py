@@ -1,4 +1,5 @@
-"""/activities: the caller's feed (missed calls, voicemails, SMS, reports, account notices)."""
+"""/activities: the caller's feed (missed calls, voicemails, reports, account notices; the kind
+`sms` is reserved for inbound texts, which nothing writes yet)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-// /activities: the signed-in user's feed (missed calls, voicemails, SMS, reports, notices), newest
-// first. Filters (read state, kind, archived) live in the URL; "Show more" follows the cursor.
+// /activities: the signed-in user's feed (missed calls, voicemails, reports, notices; the kind
+// "sms" is reserved for inbound texts, which nothing writes yet), newest first. Filters (read
+// state, kind, archived) live in the URL; "Show more" follows the cursor.
 // Each item can be marked read/unread and archived/restored; "Mark all as read" clears the feed.
 // Every change refreshes the nav's unread badge.
 
