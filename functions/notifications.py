@@ -22,13 +22,14 @@ from shared.notifications.ports import PushSender, SmsSender
 
 from functions.queue_runtime import Resources, run_queue_message
 from shared.adapters.recording_senders import RecordingPushSender, RecordingSmsSender
-from shared.adapters.smtp_mailer import OutgoingEmail, SmtpMailer
+from shared.adapters.smtp_mailer import SmtpMailer
 from shared.notifications.models import (
     CALL_ENDED_QUEUE,
     EMAIL_QUEUE,
     PUSH_QUEUE,
     SMS_QUEUE,
     CallEndedMessage,
+    OutgoingEmail,
     PushMessage,
     SmsMessage,
 )

@@ -1,9 +1,7 @@
-"""Mailer over SMTP (the local catcher in development, a relay in Azure).
+"""`shared.notifications.ports.Mailer` over SMTP (the local catcher in development, a relay in Azure).
 
-`OutgoingEmail` is the body of an `email` queue message. Attachments travel by reference: a
-queue message is small (64 KB on Storage queues), so a voicemail WAV is named by its blob
-(`voicemail/{tenant}/{user}/{id}.wav`) and the email sink reads it when it sends; small
-generated files may travel inline as base64.
+It sends a `shared.notifications.models.OutgoingEmail` (the body of an `email` queue message)
+with the attachments' bytes already resolved (`AttachmentFile`).
 
 Errors: `Rejected` when the server refuses the message for good (a 5xx reply to the sender,
 every recipient or the data), `Unavailable` for everything transient (connection refused or
@@ -13,76 +11,12 @@ lost, timeouts, 4xx replies).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import smtplib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email.message import EmailMessage
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from shared.errors import Rejected, Unavailable
-
-MAX_INLINE_ATTACHMENT_CHARS = 40_000  # base64; a queue message must stay under 64 KB
-
-
-class EmailAttachment(BaseModel):
-    """One attachment: `blob` ("container/name", read at send time) or `content_b64` (inline)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    filename: str = Field(min_length=1, max_length=200, pattern=r"^[^/\\\r\n\"]+$")
-    content_type: str = Field(
-        default="application/octet-stream", max_length=100, pattern=r"^[a-z]+/[A-Za-z0-9.+\-]+$"
-    )
-    blob: str | None = Field(default=None, min_length=3, max_length=1024, pattern=r"^[a-z0-9\-]{3,63}/.+$")
-    content_b64: str | None = Field(default=None, max_length=MAX_INLINE_ATTACHMENT_CHARS)
-
-    @field_validator("content_b64")
-    @classmethod
-    def _base64(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                base64.b64decode(value, validate=True)
-            except binascii.Error as exc:
-                raise ValueError(f"content_b64 is not base64: {exc}") from exc
-        return value
-
-    @model_validator(mode="after")
-    def _one_source(self) -> EmailAttachment:
-        if (self.blob is None) == (self.content_b64 is None):
-            raise ValueError("an attachment needs exactly one of 'blob' or 'content_b64'")
-        return self
-
-    @property
-    def container_and_name(self) -> tuple[str, str]:
-        assert self.blob is not None
-        container, _, name = self.blob.partition("/")
-        return container, name
-
-
-class OutgoingEmail(BaseModel):
-    """The body of an `email` queue message, as producers send it."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    message_id: str = Field(min_length=1, max_length=200)
-    to: str = Field(min_length=3, max_length=320)
-    subject: str = Field(min_length=1, max_length=300)
-    text: str = Field(max_length=100_000)
-    html: str | None = Field(default=None, max_length=200_000)
-    kind: str = "notice"
-    attachments: list[EmailAttachment] = Field(default_factory=list, max_length=10)
-
-
-@dataclass(frozen=True)
-class AttachmentFile:
-    """An attachment's bytes, resolved by the sender (see `functions/notifications.py` `email_sink`)."""
-
-    filename: str
-    content_type: str
-    data: bytes
+from shared.notifications.models import AttachmentFile, OutgoingEmail
 
 
 def _is_permanent(exc: smtplib.SMTPException) -> bool:

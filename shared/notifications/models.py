@@ -1,5 +1,5 @@
-"""Bodies of the messaging queues: `sms`, `push`, `call-ended`, and the note a handler puts on
-`<queue>-poison` (the `email` body is `shared.adapters.smtp_mailer.OutgoingEmail`).
+"""Bodies of the messaging queues: `email`, `sms`, `push`, `call-ended`, and the note a handler
+puts on `<queue>-poison`.
 
 Producers send these through `shared.ports.MessageBus`, which adds `message_id` (the idempotency
 key) to the body. Unknown fields are ignored, so older consumers survive newer producers; a body
@@ -8,9 +8,12 @@ that fails validation is poisoned at once with the reason (retrying cannot heal 
 
 from __future__ import annotations
 
+import base64
+import binascii
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.values import E164, UtcDatetime
 
@@ -61,6 +64,73 @@ class PushMessage(BaseModel):
     title: str | None = Field(default=None, max_length=200)
     body: str | None = Field(default=None, max_length=1000)
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+MAX_INLINE_ATTACHMENT_CHARS = 40_000  # base64; a queue message must stay under 64 KB
+
+
+class EmailAttachment(BaseModel):
+    """One attachment: `blob` ("container/name", read at send time) or `content_b64` (inline)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    filename: str = Field(min_length=1, max_length=200, pattern=r"^[^/\\\r\n\"]+$")
+    content_type: str = Field(
+        default="application/octet-stream", max_length=100, pattern=r"^[a-z]+/[A-Za-z0-9.+\-]+$"
+    )
+    blob: str | None = Field(default=None, min_length=3, max_length=1024, pattern=r"^[a-z0-9\-]{3,63}/.+$")
+    content_b64: str | None = Field(default=None, max_length=MAX_INLINE_ATTACHMENT_CHARS)
+
+    @field_validator("content_b64")
+    @classmethod
+    def _base64(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                base64.b64decode(value, validate=True)
+            except binascii.Error as exc:
+                raise ValueError(f"content_b64 is not base64: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EmailAttachment:
+        if (self.blob is None) == (self.content_b64 is None):
+            raise ValueError("an attachment needs exactly one of 'blob' or 'content_b64'")
+        return self
+
+    @property
+    def container_and_name(self) -> tuple[str, str]:
+        assert self.blob is not None
+        container, _, name = self.blob.partition("/")
+        return container, name
+
+
+class OutgoingEmail(BaseModel):
+    """The body of an `email` queue message, as producers send it.
+
+    Attachments travel by reference: a queue message is small (64 KB on Storage queues), so a
+    voicemail WAV is named by its blob (`voicemail/{tenant}/{user}/{id}.wav`) and the email sink
+    reads it when it sends; small generated files may travel inline as base64.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    message_id: str = Field(min_length=1, max_length=200)
+    to: str = Field(min_length=3, max_length=320)
+    subject: str = Field(min_length=1, max_length=300)
+    text: str = Field(max_length=100_000)
+    html: str | None = Field(default=None, max_length=200_000)
+    kind: str = "notice"
+    attachments: list[EmailAttachment] = Field(default_factory=list, max_length=10)
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    """An attachment's bytes, resolved from an `EmailAttachment` when the email is sent
+    (`shared.notifications.services.messaging.EmailService`) and handed to the `Mailer`."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 class CallEndedMessage(BaseModel):

@@ -12,8 +12,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from infra.local.configdb_cluster import free_port
-from shared.adapters.smtp_mailer import OutgoingEmail, SmtpMailer
+from shared.adapters.smtp_mailer import SmtpMailer
 from shared.errors import Rejected, Unavailable
+from shared.notifications.models import OutgoingEmail
 from shared.notifications.services.messaging import SMTP_ATTEMPTS, EmailService
 
 

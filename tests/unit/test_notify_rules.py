@@ -10,13 +10,12 @@ import pytest
 from pydantic import ValidationError
 
 from shared.adapters.recording_senders import RecordingPushSender, RecordingSmsSender
-from shared.adapters.smtp_mailer import EmailAttachment, OutgoingEmail
 from shared.directory.models.tenant import Tenant
 from shared.directory.models.user import NotifyOptions, User
 from shared.errors import Rejected, Unavailable
 from shared.history.models.call import CallRecord
 from shared.history.services.voicemail import parse_voicemail_blob, wav_seconds
-from shared.notifications.models import PushMessage, SmsMessage
+from shared.notifications.models import EmailAttachment, OutgoingEmail, PushMessage, SmsMessage
 from shared.notifications.services.notify import (
     message_id,
     missed_call_notifications,

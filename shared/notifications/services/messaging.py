@@ -22,9 +22,8 @@ import base64
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from shared.adapters.smtp_mailer import AttachmentFile, OutgoingEmail
 from shared.errors import NotFoundError, Unavailable
-from shared.notifications.models import PushMessage, SmsMessage
+from shared.notifications.models import AttachmentFile, OutgoingEmail, PushMessage, SmsMessage
 from shared.notifications.ports import PushSender, SmsSender
 from shared.notifications.services.notify import message_id, push_payload
 from shared.notifications.services.recipients import Recipients
