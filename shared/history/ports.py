@@ -33,9 +33,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from shared.errors import DomainError
+from shared.history.models.stats import DailyStats
 
 if TYPE_CHECKING:
     from shared.history.models.call import ActivityItem, CallRecord
@@ -58,24 +57,6 @@ class Page(NamedTuple):
 
     items: list[Any]
     next_cursor: str | None
-
-
-class DailyStats(BaseModel):
-    """One tenant's counters for one UTC day.
-
-    `minutes` sums each call's talk time (answered to ended) rounded up to whole minutes, the way
-    carriers bill; `seconds` is the exact talk time. `voicemails` counts calls that left a voicemail.
-    """
-
-    model_config = ConfigDict(extra="ignore")
-
-    day: dt.date
-    calls: int = 0
-    minutes: int = 0
-    seconds: int = 0
-    voicemails: int = 0
-    by_disposition: dict[str, int] = Field(default_factory=dict)
-    by_direction: dict[str, int] = Field(default_factory=dict)
 
 
 class HistoryStore(Protocol):

@@ -26,7 +26,7 @@ from shared.history.models.call import (
     Leg,
     PathStep,
 )
-from shared.history.ports import DailyStats
+from shared.history.models.stats import DailyStats
 from shared.values import InputModel, OutputModel, PatchModel, UtcDatetime
 
 API = "/api/v1"
