@@ -10,8 +10,8 @@ clears that mark when it stops, so the next module's fixtures can call `asyncio.
 
     def test_users_page(portal_stack, page):
         tenant_id, email = signup(portal_stack, "owner@acme.example")
-        sign_in(page, portal_stack, email)          # the browser holds the refresh cookie
-        page.goto("/users")                         # base_url = portal_stack.web_url
+        log_in(page, email)                         # through the login form; base_url = portal_stack.web_url
+        go(page, "/users")                          # in-site navigation, returns once drawn
         ...
         shot(page, "users")                         # artifacts/screenshots/users.png
 
@@ -23,7 +23,11 @@ Helpers (import from tests.e2e.conftest):
 - `sign_in(page, stack, email, password=PASSWORD) -> str`: POST /auth/session and put the returned
   HttpOnly `pbx_refresh` cookie into the page's browser context, exactly as the site's own login
   would; the next page load restores the session silently (POST /auth/session/refresh). Returns the
-  access token. Use it until the site's login form exists, and for tests that are not about login.
+  access token. For tests that need a session without going through the form.
+- `log_in(page, email, password=PASSWORD, next_path="/")`: log in through the site's login form, as
+  a person would, and wait until `next_path` is drawn.
+- `go(page, path)`: in-site navigation (no reload), returning once the page is drawn.
+- `watch_page_errors(page) -> list[str]`: collects uncaught script errors and CSP violations.
 - `shot(page, name) -> Path`: a full-page screenshot at artifacts/screenshots/<name>.png (also a
   fixture named `shot` that returns this function).
 - `run_async(coro)`: run a coroutine to completion in a worker thread (safe while Playwright runs).
