@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable
 
 from shared.errors import NotFoundError, Unavailable
 from shared.notifications.models import AttachmentFile, OutgoingEmail, PushMessage, SmsMessage
-from shared.notifications.ports import PushSender, SmsSender
+from shared.notifications.ports import Mailer, PushSender, SmsSender
 from shared.notifications.services.notify import message_id, push_payload
 from shared.notifications.services.recipients import Recipients
+from shared.ports import BlobReader
 from shared.queue_work import Tally
 
 SMTP_ATTEMPTS = 3
@@ -34,14 +34,6 @@ SMTP_BACKOFF_S = (0.5, 1.5)
 MAX_ATTACHMENT_BYTES = 15 * 1024 * 1024
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class Mailer(Protocol):
-    async def send(self, mail: OutgoingEmail, files: Sequence[AttachmentFile] = ()) -> None: ...
-
-
-class BlobReader(Protocol):
-    async def download(self, container: str, name: str) -> bytes: ...
 
 
 class EmailService:

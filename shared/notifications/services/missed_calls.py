@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from shared.history.models.call import ActivityItem, CallRecord
 from shared.notifications.models import CallEndedMessage
+from shared.notifications.ports import MissedCallHistory
 from shared.notifications.services.notify import missed_activity, missed_call_notifications
 from shared.notifications.services.recipients import Recipients
 from shared.ports import MessageBus
@@ -40,13 +40,8 @@ class MissedResult:
         return {"outcome": self.outcome.value, "activity": self.activity, "queued": self.queued}
 
 
-class History(Protocol):
-    async def get_call(self, tenant_id: str, call_id: str) -> CallRecord | None: ...
-    async def add_activity(self, item: ActivityItem) -> bool: ...
-
-
 class MissedCalls:
-    def __init__(self, *, history: History, recipients: Recipients, bus: MessageBus) -> None:
+    def __init__(self, *, history: MissedCallHistory, recipients: Recipients, bus: MessageBus) -> None:
         self.history, self.recipients, self.bus = history, recipients, bus
 
     async def on_call_ended(self, msg: CallEndedMessage) -> MissedResult:
