@@ -158,3 +158,90 @@ class HistoryStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- the services' views
+#
+# Async, and each the part of the store one service uses; `AsyncHistoryStore` implements them
+# all, with the contract of `HistoryStore` above (tenant scoping, idempotency by id, errors).
+
+
+class PortalHistory(Protocol):
+    """The History DB behind the history routes (`shared.history.services.access.HistoryAccess`):
+    a tenant's calls, a user's activity feed and the daily stats, read and marked.
+
+    Contract of `HistoryStore`: an id of another tenant reads as absent; `update_activity` raises
+    `NotFoundError` for an unknown item; `update_activity`, `mark_all_read` and `delete_activity`
+    are idempotent (repeating one changes nothing more); `shared.errors.Unavailable` when the store
+    cannot be reached; `ValueError` / `InvalidCursor` for bad arguments.
+    """
+
+    async def get_call(self, tenant_id: str, call_id: str) -> CallRecord | None: ...
+    async def replace_call(self, record: CallRecord) -> None: ...
+    async def list_calls(self, tenant_id: str, **kw: Any) -> Page: ...
+    async def get_activity(self, tenant_id: str, user_id: str, activity_id: str) -> ActivityItem | None: ...
+    async def list_activities(self, tenant_id: str, user_id: str, **kw: Any) -> Page: ...
+    async def update_activity(
+        self,
+        tenant_id: str,
+        user_id: str,
+        activity_id: str,
+        *,
+        read: bool | None = None,
+        archived: bool | None = None,
+    ) -> ActivityItem: ...
+    async def delete_activity(self, tenant_id: str, user_id: str, activity_id: str) -> bool: ...
+    async def mark_all_read(self, tenant_id: str, user_id: str) -> int: ...
+    async def unread_count(self, tenant_id: str, user_id: str) -> int: ...
+    async def get_stats(self, tenant_id: str, from_day: dt.date, to_day: dt.date) -> list[DailyStats]: ...
+
+
+class VoicemailHistory(Protocol):
+    """The History DB as the voicemail blob handler uses it
+    (`shared.history.services.voicemail.VoicemailEvents`): find the call that left a voicemail,
+    and add or refresh the box owner's `voicemail` activity.
+
+    Contract of `HistoryStore`: `add_activity` is idempotent by id (False: it existed, nothing
+    changed), `delete_activity` too (False: already gone); `shared.errors.Unavailable` when the
+    store cannot be reached.
+    """
+
+    async def list_calls(self, tenant_id: str, **kw: Any) -> Page: ...
+    async def get_activity(self, tenant_id: str, user_id: str, activity_id: str) -> ActivityItem | None: ...
+    async def add_activity(self, item: ActivityItem) -> bool: ...
+    async def delete_activity(self, tenant_id: str, user_id: str, activity_id: str) -> bool: ...
+
+
+class ReportingHistory(Protocol):
+    """The History DB as the reporting jobs use it (voice-quality watch, usage reports): page
+    through a tenant's calls, and post a notice to a user's feed once.
+
+    Contract of `HistoryStore`: `list_calls` pages with keyset cursors (`limit` at most
+    `MAX_LIMIT`); `add_activity` is idempotent by id (False: it existed, nothing changed), so a
+    rerun job posts nothing twice; `shared.errors.Unavailable` when the store cannot be reached.
+    """
+
+    async def list_calls(self, tenant_id: str, **kwargs: Any) -> Any: ...
+
+    async def add_activity(self, item: ActivityItem) -> bool: ...
+
+
+class HistoryMedia(Protocol):
+    """The voicemail and recording blobs behind the history (`shared.adapters.blob_media.BlobMedia`).
+
+    `exists` and `read_url` have no side effects; `read_url` is pure (signs locally, no request)
+    and gives a read-only URL valid until `now + ttl`. `delete` is idempotent: False when the blob
+    was already gone. `shared.errors.Unavailable` when storage cannot be reached (or, from
+    `read_url`, when there is no key to sign with).
+    """
+
+    async def exists(self, container: str, name: str) -> bool: ...
+    async def delete(self, container: str, name: str) -> bool: ...
+    def read_url(self, container: str, name: str, *, now: dt.datetime, ttl: dt.timedelta) -> str: ...
+
+
+class BlobProbe(Protocol):
+    """Whether a blob exists (`shared.adapters.blob_media.BlobMedia`). No side effects;
+    `shared.errors.Unavailable` when storage cannot be reached."""
+
+    async def exists(self, container: str, name: str) -> bool: ...

@@ -22,13 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from shared.directory.services.access import is_manager
 from shared.directory.services.accounts import Forbidden
 from shared.errors import NotFoundError
 from shared.history.models.call import ActivityItem, CallRecord
-from shared.history.ports import DEFAULT_LIMIT, DailyStats, Page
+from shared.history.models.stats import DailyStats
+from shared.history.ports import DEFAULT_LIMIT, HistoryMedia, Page, PortalHistory
 from shared.ports import Clock
 from shared.security.tokens import Principal
 
@@ -39,37 +39,6 @@ VOICEMAIL_CONTAINER = "voicemail"
 RECORDINGS_CONTAINER = "recordings"
 VOICEMAIL_PREFIX = "voicemail:"
 ORPHAN_PREFIX = "voicemail:blob:"
-
-
-class History(Protocol):
-    """The `AsyncHistoryStore` methods used here."""
-
-    async def get_call(self, tenant_id: str, call_id: str) -> CallRecord | None: ...
-    async def replace_call(self, record: CallRecord) -> None: ...
-    async def list_calls(self, tenant_id: str, **kw: Any) -> Page: ...
-    async def get_activity(self, tenant_id: str, user_id: str, activity_id: str) -> ActivityItem | None: ...
-    async def list_activities(self, tenant_id: str, user_id: str, **kw: Any) -> Page: ...
-    async def update_activity(
-        self,
-        tenant_id: str,
-        user_id: str,
-        activity_id: str,
-        *,
-        read: bool | None = None,
-        archived: bool | None = None,
-    ) -> ActivityItem: ...
-    async def delete_activity(self, tenant_id: str, user_id: str, activity_id: str) -> bool: ...
-    async def mark_all_read(self, tenant_id: str, user_id: str) -> int: ...
-    async def unread_count(self, tenant_id: str, user_id: str) -> int: ...
-    async def get_stats(self, tenant_id: str, from_day: dt.date, to_day: dt.date) -> list[DailyStats]: ...
-
-
-class Media(Protocol):
-    """The `BlobMedia` methods used here."""
-
-    async def exists(self, container: str, name: str) -> bool: ...
-    async def delete(self, container: str, name: str) -> bool: ...
-    def read_url(self, container: str, name: str, *, now: dt.datetime, ttl: dt.timedelta) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -108,7 +77,9 @@ def totals_of(days: list[DailyStats], from_day: dt.date) -> DailyStats:
 
 
 class HistoryAccess:
-    def __init__(self, history: History, media: Media, clock: Clock, url_ttl: dt.timedelta = URL_TTL) -> None:
+    def __init__(
+        self, history: PortalHistory, media: HistoryMedia, clock: Clock, url_ttl: dt.timedelta = URL_TTL
+    ) -> None:
         self.history, self.media, self.clock, self.url_ttl = history, media, clock, url_ttl
 
     # ------------------------------------------------------------------ calls

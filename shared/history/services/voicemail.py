@@ -27,10 +27,10 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from shared.history.models.call import ActivityItem, CallRecord
-from shared.history.ports import Page
+from shared.history.ports import BlobProbe, VoicemailHistory
 from shared.media.audio import AudioError, wav_format
 from shared.notifications.services.notify import (
     orphan_voicemail_activity,
@@ -106,24 +106,11 @@ class VoicemailResult:
         return kept | {"result": self.outcome.value}
 
 
-class History(Protocol):
-    """The `AsyncHistoryStore` methods used here."""
-
-    async def list_calls(self, tenant_id: str, **kw: Any) -> Page: ...
-    async def get_activity(self, tenant_id: str, user_id: str, activity_id: str) -> ActivityItem | None: ...
-    async def add_activity(self, item: ActivityItem) -> bool: ...
-    async def delete_activity(self, tenant_id: str, user_id: str, activity_id: str) -> bool: ...
-
-
-class BlobProbe(Protocol):
-    async def exists(self, container: str, name: str) -> bool: ...
-
-
 class VoicemailEvents:
     def __init__(
         self,
         *,
-        history: History,
+        history: VoicemailHistory,
         recipients: Recipients,
         media: BlobProbe,
         bus: MessageBus,
