@@ -1,14 +1,14 @@
 """Local marketing system: records the contacts the marketing sync sends, as JSON lines in
 `DATA_DIR/marketing/messages.jsonl` (`{"ts", "message_id", "contact": {...}}`), once per message
 id (a resend of the same contact revision is not written again). In Azure a CRM or mailing-list
-adapter implements `shared.lifecycle.services.marketing.MarketingSink` instead."""
+adapter implements `shared.lifecycle.ports.MarketingSink` instead."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from shared.adapters.recording_senders import JsonLinesRecord, _now
-from shared.lifecycle.services.marketing import MarketingContact
+from shared.lifecycle.models import MarketingContact
 
 
 class RecordingMarketingSink:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -43,6 +43,8 @@ from shared.directory.models.tenant import Tenant
 from shared.directory.models.user import Role, User
 from shared.directory.services.tenant_scan import iter_tenants
 from shared.errors import Unavailable
+from shared.lifecycle.models import MarketingContact
+from shared.lifecycle.ports import MarketingSink
 from shared.ports import Clock
 from shared.queue_work import Tally
 from shared.values import UtcDatetime
@@ -51,32 +53,6 @@ STATE_KEY = "jobs/marketing-sync"
 WATCH_PREFIX = "t/"
 LEASE = dt.timedelta(minutes=20)
 WATCH_TIMEOUT_S = 60.0
-
-
-class MarketingContact(BaseModel):
-    """One sign-up as the marketing system receives it."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    user_id: str
-    tenant_id: str
-    email: str | None = None
-    name: str | None = None
-    company: str | None = None
-    marketing_consent: bool = False
-    signed_up_at: UtcDatetime | None = None
-    revision: int
-    deleted: bool = False
-
-
-class MarketingSink(Protocol):
-    """The marketing system (a CRM / mailing-list API behind it; locally a JSON-lines recorder).
-
-    `message_id` is the idempotency key: the same contact revision sent twice is stored once.
-    Raises `shared.errors.Unavailable` on a transient failure (the run keeps its cursor and the
-    next run sends again)."""
-
-    async def send(self, contact: MarketingContact, message_id: str) -> None: ...
 
 
 class SyncState(BaseModel):

@@ -34,7 +34,7 @@ import enum
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -52,6 +52,7 @@ from shared.directory.models.tenant import Tenant, TenantStatus
 from shared.directory.services.accounts import unverified_key
 from shared.directory.services.tenant_scan import TenantEntry, iter_tenants
 from shared.errors import Unavailable
+from shared.lifecycle.ports import BlobEraser, HistoryEraser
 from shared.ports import Clock
 from shared.queue_work import Tally, reason_of
 from shared.values import UtcDatetime, format_utc
@@ -131,17 +132,6 @@ def merge_counts(counts: dict[str, int], more: dict[str, int], prefix: str) -> d
     for name, n in more.items():
         out[f"{prefix}.{name}"] = out.get(f"{prefix}.{name}", 0) + n
     return out
-
-
-# --------------------------------------------------------------------------- ports
-
-
-class HistoryEraser(Protocol):
-    async def delete_tenant(self, tenant_id: str) -> dict[str, int]: ...
-
-
-class BlobEraser(Protocol):
-    async def delete_prefix(self, container: str, prefix: str) -> int: ...
 
 
 StepLog = Callable[[dict[str, Any]], None]
