@@ -28,12 +28,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from shared.errors import NotFoundError
 from shared.history.models.call import Leg, LegPrice
+from shared.ports import BlobReader
 from shared.values import UtcDatetime
 
 log = logging.getLogger("rates")
@@ -273,12 +273,6 @@ def leg_price(table: RateTable, leg: Leg) -> LegPrice | None:
 
 
 # --------------------------------------------------------------------------- loading (edge)
-
-
-class BlobReader(Protocol):
-    async def download(self, container: str, name: str) -> bytes:
-        """The blob's bytes; `NotFoundError` when it does not exist."""
-        ...
 
 
 async def load_rate_table(blobs: BlobReader) -> RateTable | None:

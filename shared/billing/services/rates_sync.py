@@ -17,10 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import ValidationError
 
+from shared.billing.ports import ConditionalBlobs, DeckSource
 from shared.billing.services.rates import (
     CURRENT_BLOB,
     MAX_REPORTED_BAD_ROWS,
@@ -42,22 +43,6 @@ MAX_VERSION_PROBES = 5
 MAX_POINTER_SWAPS = 5
 
 Outcome = Literal["published", "unchanged", "unusable", "source_missing", "source_unavailable", "superseded"]
-
-
-class DeckSource(Protocol):
-    location: str
-
-    async def fetch(self) -> bytes: ...
-
-
-class ConditionalBlobs(Protocol):
-    """`shared.adapters.blob_documents.BlobDocuments`."""
-
-    async def read(self, container: str, name: str) -> tuple[bytes, str] | None: ...
-
-    async def write(
-        self, container: str, name: str, data: bytes, *, etag: str | None, content_type: str = ...
-    ) -> bool: ...
 
 
 @dataclass

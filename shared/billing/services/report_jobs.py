@@ -20,9 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from shared.billing.models import ReportRequest
+from shared.billing.ports import ReportBlobs
 from shared.billing.services.report_pdf import render_pdf
 from shared.billing.services.usage_report import (
     UsageReport,
@@ -38,7 +39,7 @@ from shared.directory.models.user import User
 from shared.directory.services.tenant_scan import iter_tenants, read_tenant
 from shared.errors import Rejected, Unavailable
 from shared.history.models.call import ActivityItem, CallRecord
-from shared.history.ports import MAX_LIMIT
+from shared.history.ports import MAX_LIMIT, ReportingHistory
 from shared.lifecycle.services.notices import NOTICE_LEASE, NoticeRecord, Notices, decide
 from shared.notifications.models import EMAIL_QUEUE
 from shared.ports import Clock, MessageBus
@@ -55,22 +56,6 @@ def report_blob(tenant_id: str, month: str, ext: str) -> str:
 
 def notice_name(month: str) -> str:
     return f"report-{month}"
-
-
-class CallsReader(Protocol):
-    """`shared.adapters.history.aio.AsyncHistoryStore` (the part used here)."""
-
-    async def list_calls(self, tenant_id: str, **kwargs: Any) -> Any: ...
-
-    async def add_activity(self, item: ActivityItem) -> bool: ...
-
-
-class ReportBlobs(Protocol):
-    """`shared.adapters.blob_media.BlobMedia` (the part used here)."""
-
-    async def upload(self, container: str, name: str, data: bytes, content_type: str) -> None: ...
-
-    def read_url(self, container: str, name: str, *, now: dt.datetime, ttl: dt.timedelta) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -122,7 +107,7 @@ class ReportJobs:
         self,
         *,
         db: AsyncConfigDBClient,
-        history: CallsReader,
+        history: ReportingHistory,
         blobs: ReportBlobs,
         bus: MessageBus,
         clock: Clock,
