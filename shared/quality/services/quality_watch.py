@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Protocol
 
 from shared.configdb import AsyncConfigDBClient, ConfigDBUnavailable
 from shared.configdb_keys import kind_prefix
@@ -23,9 +22,9 @@ from shared.directory.models.tenant import Tenant, TenantStatus
 from shared.directory.models.user import Role, User
 from shared.directory.services.tenant_scan import iter_tenants
 from shared.errors import Unavailable
-from shared.history.models.call import ActivityItem, CallRecord
-from shared.history.ports import MAX_LIMIT
-from shared.ports import Clock
+from shared.history.models.call import CallRecord
+from shared.history.ports import MAX_LIMIT, ReportingHistory
+from shared.ports import BlobWriter, Clock
 from shared.quality.services.voice_quality import (
     WINDOW,
     CallQuality,
@@ -44,23 +43,13 @@ def series_blob(tenant_id: str, day: dt.date) -> str:
     return f"{tenant_id}/quality/{day.isoformat()}.json"
 
 
-class QualityHistory(Protocol):
-    async def list_calls(self, tenant_id: str, **kwargs: Any) -> Any: ...
-
-    async def add_activity(self, item: ActivityItem) -> bool: ...
-
-
-class SeriesBlobs(Protocol):
-    async def upload(self, container: str, name: str, data: bytes, content_type: str) -> None: ...
-
-
 class QualityAnalyzer:
     def __init__(
         self,
         *,
         db: AsyncConfigDBClient,
-        history: QualityHistory,
-        blobs: SeriesBlobs,
+        history: ReportingHistory,
+        blobs: BlobWriter,
         clock: Clock,
         region: str | None = None,
     ) -> None:
