@@ -19,10 +19,10 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
-from typing import Protocol
 
 from shared.configdb_keys import prompt_prefix
 from shared.directory.models.prompt import AudioKind, Prompt, PromptStatus
+from shared.directory.ports import PromptBlobs
 from shared.directory.services.menus import require_manager
 from shared.documents import Versioned
 from shared.errors import DomainError, NotFoundError, PreconditionFailed
@@ -40,16 +40,6 @@ CONVERTED = "pcm8k.wav"
 _CONTENT_TYPES = {AudioKind.WAV: "audio/wav", AudioKind.MP3: "audio/mpeg"}
 _ORIGINAL = re.compile(r"^(?P<tenant>[^/]+)/(?P<id>[^/]+)/original\.(?P<ext>wav|mp3)$")
 _UPDATE_ATTEMPTS = 5
-
-
-class MediaStore(Protocol):
-    """The blob operations prompts need (shared.adapters.blob_media.BlobMedia).
-    Errors: NotFoundError for a missing blob, Unavailable for anything transient."""
-
-    async def upload(self, container: str, name: str, data: bytes, content_type: str) -> None: ...
-    async def download(self, container: str, name: str) -> bytes: ...
-    async def delete_prefix(self, container: str, prefix: str) -> int: ...
-    def read_url(self, container: str, name: str, *, now: dt.datetime, ttl: dt.timedelta) -> str: ...
 
 
 class PromptTooLarge(DomainError):
@@ -116,7 +106,7 @@ def default_name(filename: str | None, kind: AudioKind) -> str:
 @dataclass
 class PromptsService:
     repo: DocumentRepo
-    media: MediaStore
+    media: PromptBlobs
     clock: Clock
 
     async def list(self, who: Principal) -> list[Versioned[Prompt]]:
