@@ -50,6 +50,13 @@ VOICEMAIL_MIN_S = 1.0
 
 
 class PromptSource(Protocol):
+    """The audio a call plays (`sip_edge.announcements.EdgePrompts` over the prompt cache).
+
+    Never raises: a tenant's prompt that is missing, not converted yet or unreachable is None (the
+    caller hears a chime instead), and an unknown announcement name plays a fallback. Reading has
+    no side effects beyond the cache.
+    """
+
     async def tenant_prompt(self, tenant_id: str, prompt_id: str) -> bytes | None:
         """8 kHz mono PCM of a tenant's prompt, None when it is missing or not ready."""
         ...
@@ -59,7 +66,15 @@ class PromptSource(Protocol):
         ...
 
 
-class MediaStore(Protocol):
+class UploadSpool(Protocol):
+    """Where a call's recordings and voicemails go (`sip_edge.media.uploader.SpoolingUploader`):
+    written to a local spool first, then uploaded to Blob, retried until it is.
+
+    `submit` never raises for a storage outage (False: kept in the spool for the retry loop);
+    `ValueError` for an invalid container or blob name. Submitting the same name again overwrites
+    the spooled file and the blob (idempotent for the same data).
+    """
+
     async def submit(self, container: str, name: str, data: bytes, content_type: str | None = None) -> bool:
         """Spool `data` for Blob `container/name` and try the upload (False: kept for a retry)."""
         ...
@@ -85,7 +100,7 @@ class EdgeDeps:
     engine: MediaEngine
     directory: TenantDirectory
     prompts: PromptSource
-    media: MediaStore
+    media: UploadSpool
     history: CallHistory
     bus: MessageBus
     metrics: EdgeMetrics

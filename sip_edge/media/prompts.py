@@ -22,11 +22,11 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Protocol
 
 from shared.directory.services.prompts import CONTAINER, converted_blob
 from shared.errors import NotFoundError, Unavailable
 from shared.media.audio import AudioError, to_pcm8k_wav
+from shared.ports import BlobReader
 
 from . import dsp
 from .system_prompts import SystemPrompt
@@ -35,13 +35,6 @@ from .system_prompts import pcm as system_pcm
 log = logging.getLogger("sip_edge.media.prompts")
 BASE_RATE = 8000
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
-
-class PromptSource(Protocol):
-    """What the cache needs from Blob (`shared.adapters.blob_media.BlobMedia` has it).
-    Raises NotFoundError for a missing blob, Unavailable for anything transient."""
-
-    async def download(self, container: str, name: str) -> bytes: ...
 
 
 class PromptNotFound(LookupError):
@@ -57,7 +50,7 @@ def _event(event: str, **fields: object) -> None:
 
 
 class PromptCache:
-    def __init__(self, source: PromptSource, cache_dir: Path, *, max_memory_bytes: int = 64 << 20) -> None:
+    def __init__(self, source: BlobReader, cache_dir: Path, *, max_memory_bytes: int = 64 << 20) -> None:
         self.source = source
         self.cache_dir = Path(cache_dir)
         self.max_memory_bytes = max_memory_bytes

@@ -23,9 +23,9 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Protocol
 
 from shared.errors import Unavailable
+from shared.ports import BlobWriter
 
 log = logging.getLogger("sip_edge.media.uploader")
 
@@ -42,13 +42,6 @@ def voicemail_blob_name(tenant_id: str, user_id: str, voicemail_id: str) -> str:
 
 def recording_blob_name(tenant_id: str, call_id: str) -> str:
     return f"{tenant_id}/{call_id}.wav"
-
-
-class BlobWriter(Protocol):
-    """What the uploader needs from Blob (`shared.adapters.blob_media.BlobMedia` has it).
-    Raises `shared.errors.Unavailable` when storage cannot be reached."""
-
-    async def upload(self, container: str, name: str, data: bytes, content_type: str) -> None: ...
 
 
 def _event(event: str, **fields: object) -> None:
