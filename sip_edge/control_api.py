@@ -9,7 +9,8 @@ Routes (JSON; errors are `application/problem+json`):
     DELETE /v1/tenants/{tenant_id}/calls/{call_id}   hang a call up
 
 Everything under `/v1` needs `Authorization: Bearer <EDGE_CONTROL_TOKEN>`. A call id of another
-tenant answers 404, like an unknown one. The app talks to the edge only through `CallControl`.
+tenant answers 404, like an unknown one. The functions reach this API through
+`shared.calls.ports.EdgeCallControl`; inside the edge, the API drives a `CallController`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from shared.calls.models import ActiveCall
 from shared.values import E164
 
 MAX_BODY = 16 * 1024
-__all__ = ["ActiveCall", "CallControl", "CallControlError", "ClickToCall", "create_control_app"]
+__all__ = ["ActiveCall", "CallControlError", "CallController", "ClickToCall", "create_control_app"]
 
 
 class ClickToCall(BaseModel):
@@ -40,14 +41,24 @@ class ClickToCall(BaseModel):
 
 
 class CallControlError(Exception):
-    """Raised by `CallControl` for a request it refuses; becomes a problem response."""
+    """Raised by a `CallController` for a request it refuses; becomes a problem response."""
 
     def __init__(self, status: int, title: str, detail: str) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail = status, title, detail
 
 
-class CallControl(Protocol):
+class CallController(Protocol):
+    """What the control API drives inside the edge (`sip_edge.service.EdgeCalls`): the table of
+    live calls, click-to-call, hang-up, health and metrics.
+
+    Tenant-scoped: a call id of another tenant is treated as unknown. `click_to_call` starts the
+    call and returns at once (state `ringing_user`); it is not idempotent (each request places a
+    call) and raises `CallControlError` when it refuses (404 unknown user, 422 no phone to ring,
+    503 draining). `hangup` returns False when the tenant has no such live call, so repeating it
+    is harmless. `active_calls`, `health` and `metrics` only read.
+    """
+
     async def click_to_call(self, request: ClickToCall) -> ActiveCall: ...
 
     def active_calls(self, tenant_id: str) -> list[ActiveCall]: ...
@@ -69,7 +80,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
-def create_control_app(control: CallControl, token: str) -> Starlette:
+def create_control_app(control: CallController, token: str) -> Starlette:
     expected = f"Bearer {token}".encode()
 
     def authorised(request: Request) -> bool:

@@ -1,7 +1,7 @@
 """The edge's calls: the INVITE gate, the table of live calls, click-to-call and draining.
 
 `EdgeCalls` takes every inbound INVITE (`handle_invite`) and the control API's requests (it is
-the `control_api.CallControl` the API serves). The process wiring (ConfigDB snapshot and
+the `control_api.CallController` the API drives). The process wiring (ConfigDB snapshot and
 follower, SIP stack, media engine, control API server, signals) is `sip_edge.__main__.serve`.
 Each INVITE goes through `handle_invite`:
 
@@ -102,7 +102,7 @@ class CallTable:
 
 
 class EdgeCalls:
-    """Takes INVITEs and control requests; owns the call table. Implements `CallControl`."""
+    """Takes INVITEs and control requests; owns the call table. Implements `CallController`."""
 
     def __init__(
         self,
@@ -233,7 +233,7 @@ class EdgeCalls:
             await self.deps.history.put_call(record)
         self.deps.metrics.calls.labels("rejected").inc()
 
-    # -- CallControl
+    # -- CallController
 
     async def click_to_call(self, request: ClickToCall) -> ActiveCall:
         d = self.deps.directory
