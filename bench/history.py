@@ -16,7 +16,7 @@ tenant through the API, and make it the measured tenant:
   serves; requests go over HTTP to its uvicorn worker, one keep-alive client, sequentially.
 - MongoDB: the host cannot be pointed at the scratch database, so the API is `create_app()` on
   the stack's settings (the real ConfigDB shard and Azurite) with the scratch store on
-  `app.state.history`, called in-process through `httpx.ASGITransport`.
+  `create_app(settings, history=...)`, called in-process through `httpx.ASGITransport`.
 Each request carries the owner's bearer token, so the latency includes token checks, the
 home-region lookup (cached), the store query and the JSON response.
 """
@@ -238,8 +238,7 @@ def mongo_rows(
             settings = stack.settings  # type: ignore[attr-defined]
 
             async def in_process() -> list[tuple[str, str]]:
-                app = create_app(settings)
-                app.state.history = AsyncHistoryStore(mongo)
+                app = create_app(settings, history=AsyncHistoryStore(mongo))
                 transport = httpx.ASGITransport(app=app)
                 try:
                     async with httpx.AsyncClient(

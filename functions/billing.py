@@ -23,9 +23,9 @@ from typing import Any
 
 import azure.functions as func
 
-from functions.queue_runtime import Resources, run_log, run_queue_message, run_timer
+from functions.queue_runtime import run_log, run_queue_message, run_timer
+from functions.wiring import Adapters
 from shared.adapters.blob_documents import BlobDocuments
-from shared.adapters.rate_deck_source import RateDeckSource
 from shared.billing.models import REPORTS_QUEUE, ReportRequest
 from shared.billing.services.rates_sync import RatesSync, SyncResult
 from shared.billing.services.report_jobs import ReportJobs
@@ -38,7 +38,7 @@ RATES_SYNC_SCHEDULE = "0 10 2 * * *"
 MAX_LOGGED_BAD_ROWS = 200
 
 
-def _jobs(r: Resources) -> ReportJobs:
+def _jobs(r: Adapters) -> ReportJobs:
     return ReportJobs(
         db=r.repo.db, history=r.history, blobs=r.media, bus=r.bus, clock=r.clock, region=r.settings.region
     )
@@ -50,7 +50,7 @@ def _jobs(r: Resources) -> ReportJobs:
 async def monthly_reports(timer: func.TimerRequest) -> None:
     """Last month's usage report for every tenant with calls; the owner is emailed once."""
 
-    async def work(r: Resources, run_id: str) -> tuple[Tally, dict[str, Any]]:
+    async def work(r: Adapters, run_id: str) -> tuple[Tally, dict[str, Any]]:
         tally, month = await _jobs(r).monthly()
         return tally, {"month": month}
 
@@ -61,10 +61,10 @@ async def monthly_reports(timer: func.TimerRequest) -> None:
 async def report_request(msg: func.ServiceBusMessage) -> None:
     """Build one tenant's report of one month and email the link."""
 
-    async def handle(body: ReportRequest, r: Resources) -> Tally:
+    async def handle(body: ReportRequest, r: Adapters) -> Tally:
         return await _jobs(r).on_request(body, str(body.message_id or msg.message_id or uuid.uuid4()))
 
-    async with Resources() as r:
+    async with Adapters() as r:
         await run_queue_message(
             function="report_request",
             queue=REPORTS_QUEUE,
@@ -94,8 +94,8 @@ def rates_tally(result: SyncResult) -> Tally:
 async def rates_sync(timer: func.TimerRequest) -> None:
     """Import the carrier rate deck (RATES_SOURCE) as a new table version when it changed."""
 
-    async def work(r: Resources, run_id: str) -> tuple[Tally, dict[str, Any]]:
-        source = RateDeckSource(r.settings.rates_source)
+    async def work(r: Adapters, run_id: str) -> tuple[Tally, dict[str, Any]]:
+        source = r.rate_deck
         result = await RatesSync(source, BlobDocuments(r.media), r.clock).run()
         for bad in result.bad[:MAX_LOGGED_BAD_ROWS]:
             doc = {"event": "rates_bad_row", "function": "rates_sync", "run_id": run_id, **bad.model_dump()}

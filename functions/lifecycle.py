@@ -22,10 +22,10 @@ from typing import Any
 
 import azure.functions as func
 
-from functions.queue_runtime import Resources, run_log, run_timer
-from shared.adapters.marketing_recorder import RecordingMarketingSink
+from functions.queue_runtime import run_log, run_timer
+from functions.wiring import Adapters
 from shared.configdb import AsyncConfigDBClient
-from shared.lifecycle.services.marketing import MarketingSink, MarketingSync
+from shared.lifecycle.services.marketing import MarketingSync
 from shared.lifecycle.services.tenant_cleaner import TenantCleaner
 from shared.lifecycle.services.trials import TrialJobs
 from shared.queue_work import Tally
@@ -38,15 +38,11 @@ TENANT_CLEANER_SCHEDULE = "0 30 3 * * *"
 MARKETING_SYNC_SCHEDULE = "0 15 * * * *"
 
 
-def _db(r: Resources) -> AsyncConfigDBClient:
+def _db(r: Adapters) -> AsyncConfigDBClient:
     return r.repo.db
 
 
-def _marketing_sink(r: Resources) -> MarketingSink:
-    return RecordingMarketingSink(r.settings.data_dir / "marketing")
-
-
-def _trials(r: Resources) -> TrialJobs:
+def _trials(r: Adapters) -> TrialJobs:
     return TrialJobs(_db(r), r.bus, r.clock, r.settings.public_base_url, r.settings.region)
 
 
@@ -54,7 +50,7 @@ def _trials(r: Resources) -> TrialJobs:
 async def trial_stopper(timer: func.TimerRequest) -> None:
     """Suspend trials past their end without a billing account and email the owner."""
 
-    async def work(r: Resources, run_id: str) -> tuple[Tally, dict[str, Any]]:
+    async def work(r: Adapters, run_id: str) -> tuple[Tally, dict[str, Any]]:
         return await _trials(r).stop_expired(), {}
 
     await run_timer("trial_stopper", timer, work)
@@ -64,7 +60,7 @@ async def trial_stopper(timer: func.TimerRequest) -> None:
 async def trial_reminder(timer: func.TimerRequest) -> None:
     """Email trial owners 3 days and 1 day before the end, once each."""
 
-    async def work(r: Resources, run_id: str) -> tuple[Tally, dict[str, Any]]:
+    async def work(r: Adapters, run_id: str) -> tuple[Tally, dict[str, Any]]:
         return await _trials(r).send_reminders(), {}
 
     await run_timer("trial_reminder", timer, work)
@@ -77,7 +73,7 @@ async def tenant_cleaner(timer: func.TimerRequest) -> None:
     def log_step(doc: dict[str, Any]) -> None:
         run_log.info(json.dumps({**doc, "function": "tenant_cleaner"}, default=str, separators=(",", ":")))
 
-    async def work(r: Resources, run_id: str) -> tuple[Tally, dict[str, Any]]:
+    async def work(r: Adapters, run_id: str) -> tuple[Tally, dict[str, Any]]:
         cleaner = TenantCleaner(
             db=_db(r),
             history=r.history,
@@ -96,8 +92,8 @@ async def tenant_cleaner(timer: func.TimerRequest) -> None:
 async def marketing_sync(timer: func.TimerRequest) -> None:
     """Send new and changed sign-ups (with their consent flag) to the marketing system."""
 
-    async def work(r: Resources, run_id: str) -> tuple[Tally, dict[str, Any]]:
-        sync = MarketingSync(_db(r), _marketing_sink(r), r.clock, run_id, r.settings.region)
+    async def work(r: Adapters, run_id: str) -> tuple[Tally, dict[str, Any]]:
+        sync = MarketingSync(_db(r), r.marketing_sink, r.clock, run_id, r.settings.region)
         return await sync.run()
 
     await run_timer("marketing_sync", timer, work)

@@ -10,19 +10,16 @@
 Each validates its body with pydantic (malformed: straight to `<queue>-poison` with the reason),
 logs one `function_run` line per run, and is idempotent by message id (see
 functions/queue_runtime.py). The SMS and push providers are the local recorders under
-`DATA_DIR/sms/` and `DATA_DIR/push/` (`shared/adapters/recording_senders.py`); a provider
-adapter implementing `shared.notifications.ports.SmsSender` / `PushSender` replaces them in
-`_sms_sender` / `_push_sender`.
+`DATA_DIR/sms/` and `DATA_DIR/push/` (`shared/adapters/recording_senders.py`), wired in
+`functions/wiring.py` like every adapter.
 """
 
 from __future__ import annotations
 
 import azure.functions as func
-from shared.notifications.ports import PushSender, SmsSender
 
-from functions.queue_runtime import Resources, run_queue_message
-from shared.adapters.recording_senders import RecordingPushSender, RecordingSmsSender
-from shared.adapters.smtp_mailer import SmtpMailer
+from functions.queue_runtime import run_queue_message
+from functions.wiring import Adapters
 from shared.notifications.models import (
     CALL_ENDED_QUEUE,
     EMAIL_QUEUE,
@@ -38,27 +35,18 @@ from shared.notifications.services.missed_calls import MissedCalls
 from shared.notifications.services.missed_calls import Outcome as MissedOutcome
 from shared.notifications.services.recipients import Recipients
 from shared.queue_work import Tally
-from shared.settings import Settings
 
 bp = func.Blueprint()
 
 
-def _sms_sender(r: Resources) -> SmsSender:
-    return RecordingSmsSender(r.settings.data_dir / "sms")
-
-
-def _push_sender(r: Resources) -> PushSender:
-    return RecordingPushSender(r.settings.data_dir / "push")
-
-
-async def _sms(body: SmsMessage, r: Resources) -> Tally:
-    return await SmsService(_sms_sender(r)).handle(body)
+async def _sms(body: SmsMessage, r: Adapters) -> Tally:
+    return await SmsService(r.sms_sender).handle(body)
 
 
 @bp.service_bus_queue_trigger(arg_name="msg", queue_name=SMS_QUEUE, connection="ServiceBusConnection")
 async def sms_sender(msg: func.ServiceBusMessage) -> None:
     """Send one SMS through the SMS provider port."""
-    async with Resources() as r:
+    async with Adapters() as r:
         await run_queue_message(
             function="sms_sender", queue=SMS_QUEUE, msg=msg, model=SmsMessage, handle=_sms, resources=r
         )
@@ -69,17 +57,17 @@ async def push_sender(msg: func.ServiceBusMessage) -> None:
     """Push one event (`incoming_call`, `voicemail`, `missed_call`) to a user's devices; tokens the
     provider reports dead are removed from the ConfigDB."""
 
-    async def push(body: PushMessage, r: Resources) -> Tally:
-        service = PushService(_push_sender(r), Recipients(r.repo))
+    async def push(body: PushMessage, r: Adapters) -> Tally:
+        service = PushService(r.push_sender, Recipients(r.repo))
         return await service.handle(body, str(msg.message_id or ""))
 
-    async with Resources() as r:
+    async with Adapters() as r:
         await run_queue_message(
             function="push_sender", queue=PUSH_QUEUE, msg=msg, model=PushMessage, handle=push, resources=r
         )
 
 
-async def _call_ended(body: CallEndedMessage, r: Resources) -> Tally:
+async def _call_ended(body: CallEndedMessage, r: Adapters) -> Tally:
     service = MissedCalls(history=r.history, recipients=Recipients(r.repo), bus=r.bus)
     result = await service.on_call_ended(body)
     tally = Tally()
@@ -95,7 +83,7 @@ async def _call_ended(body: CallEndedMessage, r: Resources) -> Tally:
 async def call_ended(msg: func.ServiceBusMessage) -> None:
     """A call ended (sent by the edge): a missed call gets its feed item and the user's chosen
     notifications (email, SMS, push)."""
-    async with Resources() as r:
+    async with Adapters() as r:
         await run_queue_message(
             function="call_ended",
             queue=CALL_ENDED_QUEUE,
@@ -106,20 +94,8 @@ async def call_ended(msg: func.ServiceBusMessage) -> None:
         )
 
 
-
-def _mailer(s: Settings) -> SmtpMailer:
-    return SmtpMailer(
-        s.smtp_host,
-        s.smtp_port,
-        s.smtp_sender,
-        s.smtp_username,
-        s.smtp_password.get_secret_value() if s.smtp_password else None,
-        s.smtp_starttls,
-    )
-
-
-async def _send(mail: OutgoingEmail, r: Resources) -> Tally:
-    return await EmailService(_mailer(r.settings), r.media).handle(mail)
+async def _send(mail: OutgoingEmail, r: Adapters) -> Tally:
+    return await EmailService(r.mailer, r.media).handle(mail)
 
 
 @bp.service_bus_queue_trigger(arg_name="msg", queue_name=EMAIL_QUEUE, connection="ServiceBusConnection")
@@ -129,7 +105,7 @@ async def email_sink(msg: func.ServiceBusMessage) -> None:
     A malformed body or a permanent SMTP refusal goes to `email-poison` at once with the reason;
     a transient failure raises so the host redelivers, and the 5th failed delivery is poisoned
     with its reason (see functions/queue_runtime.py)."""
-    async with Resources() as r:
+    async with Adapters() as r:
         await run_queue_message(
             function="email_sink", queue=EMAIL_QUEUE, msg=msg, model=OutgoingEmail, handle=_send, resources=r
         )

@@ -12,7 +12,8 @@ from typing import Any
 
 import azure.functions as func
 
-from functions.queue_runtime import Resources, run_timer
+from functions.queue_runtime import run_timer
+from functions.wiring import Adapters
 from shared.quality.services.quality_watch import QualityAnalyzer
 from shared.queue_work import Tally
 
@@ -27,7 +28,7 @@ QUALITY_ANALYZER_SCHEDULE = "0 */15 * * * *"
 async def quality_analyzer(timer: func.TimerRequest) -> None:
     """Flag tenants and numbers with poor RTP quality; write the daily quality series."""
 
-    async def work(r: Resources, run_id: str) -> tuple[Tally, dict[str, Any]]:
+    async def work(r: Adapters, run_id: str) -> tuple[Tally, dict[str, Any]]:
         analyzer = QualityAnalyzer(
             db=r.repo.db, history=r.history, blobs=r.media, clock=r.clock, region=r.settings.region
         )

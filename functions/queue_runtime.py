@@ -21,21 +21,13 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from typing import Any, TypeVar
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
-from shared.adapters.blob_media import BlobMedia
-from shared.adapters.config_repo import ConfigRepo
-from shared.adapters.history import open_history_store
-from shared.adapters.history.aio import AsyncHistoryStore
-from shared.adapters.storage_queue_bus import StorageQueueBus
-from shared.configdb import AsyncConfigDBClient
-from shared.ports import MessageBus, SystemClock
+from functions.wiring import Adapters
 from shared.queue_work import Tally, decide, poison_note, poison_queue, reason_of
-from shared.settings import Settings, get_settings
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -50,68 +42,14 @@ def log_run(function: str, trigger: str, tally: Tally | None, **fields: Any) -> 
     run_log.log(level, json.dumps(doc, default=str, separators=(",", ":")))
 
 
-@lru_cache(maxsize=1)
-def _history() -> AsyncHistoryStore:
-    """One History DB handle per process (thread-safe; a MongoClient is a pool)."""
-    return AsyncHistoryStore(open_history_store(get_settings()))
-
-
-class Resources:
-    """The clients one invocation needs, made on first use and closed by `aclose()`."""
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
-        self._db: AsyncConfigDBClient | None = None
-        self._media: BlobMedia | None = None
-        self._bus: StorageQueueBus | None = None
-
-    @property
-    def repo(self) -> ConfigRepo:
-        if self._db is None:
-            s = self.settings
-            self._db = AsyncConfigDBClient(s.configdb_endpoints, s.configdb_token.get_secret_value())
-        return ConfigRepo(self._db)
-
-    @property
-    def media(self) -> BlobMedia:
-        if self._media is None:
-            self._media = BlobMedia(self.settings.storage_connection)
-        return self._media
-
-    @property
-    def bus(self) -> MessageBus:
-        if self._bus is None:
-            self._bus = StorageQueueBus(self.settings.storage_connection)
-        return self._bus
-
-    @property
-    def history(self) -> AsyncHistoryStore:
-        return _history()
-
-    @property
-    def clock(self) -> SystemClock:
-        return SystemClock()
-
-    async def aclose(self) -> None:
-        for closer in (self._db, self._media, self._bus):
-            if closer is not None:
-                await closer.aclose()
-
-    async def __aenter__(self) -> Resources:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
-
 async def run_queue_message(
     *,
     function: str,
     queue: str,
     msg: func.ServiceBusMessage,
     model: type[M],
-    handle: Callable[[M, Resources], Awaitable[Tally]],
-    resources: Resources,
+    handle: Callable[[M, Adapters], Awaitable[Tally]],
+    resources: Adapters,
 ) -> None:
     """Validate the body as `model`, run `handle`, log the run; poison or re-raise on failure."""
     raw = msg.get_body()
@@ -157,7 +95,7 @@ def _body_message_id(text: str) -> str | None:
 
 
 async def _poison(
-    resources: Resources, function: str, queue: str, text: str, mid: str, reason: str, delivery: int
+    resources: Adapters, function: str, queue: str, text: str, mid: str, reason: str, delivery: int
 ) -> None:
     note = poison_note(
         queue=queue,
@@ -174,7 +112,7 @@ async def _poison(
 async def run_timer(
     function: str,
     timer: func.TimerRequest,
-    work: Callable[[Resources, str], Awaitable[tuple[Tally, dict[str, Any]]]],
+    work: Callable[[Adapters, str], Awaitable[tuple[Tally, dict[str, Any]]]],
 ) -> None:
     """Run one timer function: `work(resources, run_id)` returns its tally and extra log fields.
 
@@ -182,7 +120,7 @@ async def run_timer(
     records the invocation as failed and the next schedule tries again."""
     run_id = str(uuid.uuid4())
     fields: dict[str, Any] = {"run_id": run_id, "past_due": bool(getattr(timer, "past_due", False))}
-    async with Resources() as r:
+    async with Adapters() as r:
         try:
             tally, more = await work(r, run_id)
         except Exception as exc:

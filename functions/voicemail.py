@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.queue_runtime import Resources, log_run
+from functions.queue_runtime import log_run
+from functions.wiring import Adapters
 from shared.history.services.voicemail import CONTAINER, Outcome, VoicemailEvents
 from shared.notifications.services.recipients import Recipients
 from shared.queue_work import Tally, reason_of
@@ -32,7 +33,7 @@ _DONE = (Outcome.NOTIFIED, Outcome.ORPHAN)
 async def voicemail_new(blob: func.InputStream) -> None:
     """Create or refresh the voicemail's activity and queue its notifications."""
     name = blob.name or ""
-    async with Resources() as r:
+    async with Adapters() as r:
         events = VoicemailEvents(
             history=r.history,
             recipients=Recipients(r.repo),

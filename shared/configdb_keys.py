@@ -130,3 +130,12 @@ class TenantIndexValue(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     region: str
+
+
+def field_of_claim(key: str) -> str:
+    """The request field a uniqueness claim (an index key) stands for: `email`, `extension`, else `id`."""
+    if key.startswith("idx/email/"):
+        return "email"
+    if "/idx/ext/" in key:
+        return "extension"
+    return "id"

@@ -3,6 +3,7 @@
 A record's message becomes the `event` field; a message that is itself a JSON object is merged
 (so `log.info(json.dumps({"event": ..., "call_id": ...}))` works), and so are fields passed
 through `extra=` (`log.info("leg ended", extra={"event": "sip_leg_ended", "leg_id": ...})`).
+Lines written while a request is served carry its `trace_id` (set by the API's `RequestIds`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
+
+trace_id: ContextVar[str | None] = ContextVar("trace_id", default=None)
+"""The id of the request or job being served; every log line written meanwhile carries it."""
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
@@ -46,6 +51,9 @@ class JsonFormatter(logging.Formatter):
                 if key == "event" and "event" in doc and doc["event"] != value:
                     doc["message"] = doc["event"]
                 doc[key] = value
+        current = trace_id.get()
+        if current is not None and "trace_id" not in doc:
+            doc["trace_id"] = current
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(doc, default=str).decode()

@@ -19,25 +19,16 @@ import hmac
 from typing import Any, Protocol
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.calls.models import ActiveCall
-from shared.values import E164
+from shared.calls.models import ActiveCall, ClickToCall
 
 MAX_BODY = 16 * 1024
 __all__ = ["ActiveCall", "CallControlError", "CallController", "ClickToCall", "create_control_app"]
-
-
-class ClickToCall(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tenant_id: str = Field(min_length=1, max_length=64)
-    user_id: str = Field(min_length=1, max_length=64)
-    destination: E164
 
 
 class CallControlError(Exception):

@@ -1,8 +1,9 @@
 """create_app(): the web and mobile API (FastAPI), served by AsgiFunctionApp.
 
-Wiring only: settings -> AppContext (ConfigDB client, queue bus, clock, services), error
-handlers, and the v1 routers. Tests pass their own settings and, where no real component
-fits, their own ports (a recording bus, a fixed clock).
+Wiring only: settings -> `Adapters` (functions/wiring.py) -> `AppContext` (the services), the
+problem+json mapping (problems.py), request ids, and the v1 routers. Tests pass their own settings
+and, where no real component fits, their own ports (a recording bus, a fixed clock); a benchmark
+may pass a prepared History DB.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from shared.adapters.history.aio import AsyncHistoryStore
 from shared.configdb import AsyncConfigDBClient
 from shared.ports import Clock, MessageBus
 from shared.security.rate_limit import LoginThrottle
@@ -20,10 +22,10 @@ from shared.settings import Settings, get_settings
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .context import build_context
 from .cors import install_cors
-from .deps import install_domain_errors
-from .errors import install_error_handlers
 from .openapi import install_problem_openapi
-from .routers import calls, dashboard, history, menus, numbers, prompts, v1_router
+from .problems import RequestIds, install_problems
+from .routers import calls, dashboard, menus, numbers, prompts, v1_router
+from .routers import history as history_routes
 
 
 def create_app(
@@ -33,8 +35,11 @@ def create_app(
     clock: Clock | None = None,
     db: AsyncConfigDBClient | None = None,
     throttle: LoginThrottle | None = None,
+    history: AsyncHistoryStore | None = None,
 ) -> FastAPI:
-    ctx = build_context(settings or get_settings(), bus=bus, clock=clock, db=db, throttle=throttle)
+    ctx = build_context(
+        settings or get_settings(), bus=bus, clock=clock, db=db, throttle=throttle, history=history
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,8 +53,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    install_error_handlers(app)
-    install_domain_errors(app)
+    install_problems(app)
 
     @app.get("/api/v1/health")
     async def health() -> dict[str, str]:
@@ -59,7 +63,7 @@ def create_app(
     app.include_router(numbers.router, prefix="/api/v1")
     app.include_router(menus.router, prefix="/api/v1")
     app.include_router(prompts.router, prefix="/api/v1")
-    app.include_router(history.router)  # its /calls/{id} never matches /calls/active
+    app.include_router(history_routes.router)  # its /calls/{id} never matches /calls/active
     app.include_router(calls.router, prefix="/api/v1")  # click-to-call, /calls/active
     app.include_router(dashboard.router, prefix="/api/v1")
     install_problem_openapi(app)
@@ -68,5 +72,6 @@ def create_app(
         default=DEFAULT_MAX_BODY_BYTES,
         per_prefix={"/api/v1/prompts": prompts.MAX_BODY_BYTES},
     )
+    app.add_middleware(RequestIds)
     install_cors(app, ctx.settings.cors_origins)  # last added = outermost: errors get CORS headers too
     return app

@@ -1,20 +1,27 @@
-"""The API's wiring: one `AppContext` per app, built from settings and the injected ports.
+"""The API's services, one set per app, over the adapters of the composition root.
 
-Nothing here has logic; it turns settings into the objects services need and owns their
-lifetime (the ConfigDB client, the queue bus).
+Nothing here has logic: `AppContext` turns the `Adapters` (functions/wiring.py) into the
+services the routers call, each made on first use, and closes the adapters at shutdown.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
 
+from functions.wiring import Adapters
 from shared.adapters.config_repo import ConfigRepo
+from shared.adapters.history.aio import AsyncHistoryStore
+from shared.calls.services.click_to_call import ClickToCallService
 from shared.configdb import AsyncConfigDBClient
 from shared.directory.services.accounts import AccountsConfig, AccountsService
+from shared.directory.services.menus import MenusService
+from shared.directory.services.numbers import NumbersService
+from shared.directory.services.prompts import PromptsService
 from shared.directory.services.users import DevicesService, TenantService, UsersService
-from shared.ports import Clock, MessageBus, SystemClock
+from shared.history.services.access import HistoryAccess
+from shared.history.services.dashboard import DashboardService
+from shared.ports import Clock, MessageBus
 from shared.security.rate_limit import LoginThrottle
 from shared.security.tokens import SigningKeys
 from shared.settings import Settings
@@ -22,23 +29,88 @@ from shared.settings import Settings
 from .regions import TenantHomes
 
 
-@dataclass
 class AppContext:
-    settings: Settings
-    db: AsyncConfigDBClient
-    bus: MessageBus
-    clock: Clock
-    keys: SigningKeys
-    accounts: AccountsService
-    tenants: TenantService
-    users: UsersService
-    devices: DevicesService
-    homes: TenantHomes
-    owned: list[Any] = field(default_factory=list)  # resources to close at shutdown
+    def __init__(self, adapters: Adapters, throttle: LoginThrottle | None = None) -> None:
+        self.adapters = adapters
+        self.settings: Settings = adapters.settings
+        secrets = self.settings.jwt_verification_secrets
+        self.keys = SigningKeys(current=secrets[0], previous=tuple(secrets[1:]))
+        # In memory, per process: good for one worker; a shared store is needed when scaled out.
+        self.throttle = throttle or LoginThrottle()
+
+    @property
+    def db(self) -> AsyncConfigDBClient:
+        return self.adapters.db
+
+    @property
+    def bus(self) -> MessageBus:
+        return self.adapters.bus
+
+    @property
+    def clock(self) -> Clock:
+        return self.adapters.clock
+
+    @cached_property
+    def repo(self) -> ConfigRepo:
+        return self.adapters.repo
+
+    @cached_property
+    def homes(self) -> TenantHomes:
+        return TenantHomes(self.db)
+
+    @cached_property
+    def accounts(self) -> AccountsService:
+        s = self.settings
+        config = AccountsConfig(
+            region=s.region,
+            region_base_urls=dict(s.region_base_urls),
+            public_base_url=s.public_base_url,
+            keys=self.keys,
+            access_ttl=dt.timedelta(seconds=s.access_token_ttl_seconds),
+            refresh_ttl=dt.timedelta(seconds=s.refresh_token_ttl_seconds),
+        )
+        return AccountsService(
+            repo=self.repo, bus=self.bus, clock=self.clock, config=config, throttle=self.throttle
+        )
+
+    @cached_property
+    def tenants(self) -> TenantService:
+        return TenantService(self.repo, self.clock)
+
+    @cached_property
+    def users(self) -> UsersService:
+        return UsersService(self.repo, self.clock)
+
+    @cached_property
+    def devices(self) -> DevicesService:
+        return DevicesService(self.repo, self.clock)
+
+    @cached_property
+    def menus(self) -> MenusService:
+        return MenusService(self.repo, self.clock)
+
+    @cached_property
+    def numbers(self) -> NumbersService:
+        return NumbersService(self.repo, self.clock)
+
+    @cached_property
+    def prompts(self) -> PromptsService:
+        return PromptsService(self.repo, self.adapters.media, self.clock)
+
+    @cached_property
+    def history(self) -> HistoryAccess:
+        return HistoryAccess(self.adapters.history, self.adapters.media, self.clock)
+
+    @cached_property
+    def dashboard(self) -> DashboardService:
+        return DashboardService(self.tenants, self.history, self.clock)
+
+    @cached_property
+    def calls(self) -> ClickToCallService:
+        return ClickToCallService(self.users, self.adapters.edge)
 
     async def aclose(self) -> None:
-        for resource in self.owned:
-            await resource.aclose()
+        await self.adapters.aclose()
 
 
 def build_context(
@@ -48,45 +120,7 @@ def build_context(
     clock: Clock | None = None,
     db: AsyncConfigDBClient | None = None,
     throttle: LoginThrottle | None = None,
+    history: AsyncHistoryStore | None = None,
 ) -> AppContext:
-    owned: list[Any] = []
-    if db is None:
-        db = AsyncConfigDBClient(settings.configdb_endpoints, settings.configdb_token.get_secret_value())
-        owned.append(db)
-    if bus is None:
-        from shared.adapters.storage_queue_bus import StorageQueueBus  # azure SDK only when used
-
-        bus = StorageQueueBus(settings.storage_connection)
-        owned.append(bus)
-    clock = clock or SystemClock()
-    secrets = settings.jwt_verification_secrets
-    keys = SigningKeys(current=secrets[0], previous=tuple(secrets[1:]))
-    repo = ConfigRepo(db)
-    accounts = AccountsService(
-        repo=repo,
-        bus=bus,
-        clock=clock,
-        config=AccountsConfig(
-            region=settings.region,
-            region_base_urls=dict(settings.region_base_urls),
-            public_base_url=settings.public_base_url,
-            keys=keys,
-            access_ttl=dt.timedelta(seconds=settings.access_token_ttl_seconds),
-            refresh_ttl=dt.timedelta(seconds=settings.refresh_token_ttl_seconds),
-        ),
-        # In memory, per process: good for one worker; a shared store is needed when scaled out.
-        throttle=throttle or LoginThrottle(),
-    )
-    return AppContext(
-        settings=settings,
-        db=db,
-        bus=bus,
-        clock=clock,
-        keys=keys,
-        accounts=accounts,
-        tenants=TenantService(repo, clock),
-        users=UsersService(repo, clock),
-        devices=DevicesService(repo, clock),
-        homes=TenantHomes(db),
-        owned=owned,
-    )
+    adapters = Adapters(settings, db=db, bus=bus, clock=clock, history=history, own_history=True)
+    return AppContext(adapters, throttle)

@@ -13,7 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 ALLOW_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 ALLOW_HEADERS = ["Authorization", "Content-Type", "If-Match"]
-EXPOSE_HEADERS = ["ETag", "Location"]
+EXPOSE_HEADERS = ["ETag", "Location", "X-Request-Id"]
 PREFLIGHT_MAX_AGE = 600
 
 

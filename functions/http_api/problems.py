@@ -1,40 +1,40 @@
-"""Problem+json for every error the API answers (RFC 9457).
+"""Problem+json for every error the API answers (RFC 9457): the one place errors become HTTP.
 
-Routers raise `ApiError` (or a subclass); FastAPI's own validation and routing errors are
-mapped to the same shape. Validation errors carry a JSON pointer per issue, so a client
-can show each message next to its field.
+- A `shared.errors.DomainError` carries its own status, `error_id` (the problem `type`), title,
+  detail, extra members and headers, so one handler maps them all.
+- FastAPI's request validation, Starlette's routing errors, a pydantic model rebuilt inside a
+  service that does not validate, and the ConfigDB client's own errors (unreachable: 503; a key
+  or request it refuses: 400) get the same shape here.
+- Anything else is a 500 with the traceback logged.
+
+Every problem has an `instance` (`urn:request:<id>`) naming the request, the same id as the
+`X-Request-Id` response header and the `trace_id` of the request's log lines, so a user's report
+can be found in the logs. Validation errors carry a JSON pointer per issue, so a client can show
+each message next to its field.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.configdb import ConfigDBUnavailable, InvalidRequest
+from shared.errors import DomainError
+from shared.logs import trace_id
 
 log = logging.getLogger("api.errors")
 PROBLEM = "application/problem+json"
-
-
-class ApiError(Exception):
-    """An error with a status, a stable id and details (wazo's APIException shape)."""
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str,
-        error_id: str = "error",
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.error_id = status, title, detail, error_id
-        self.headers = headers
-        self.extra = extra
 
 
 def problem(
@@ -47,7 +47,10 @@ def problem(
         "detail": detail,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    request_id = trace_id.get()
+    if request_id:
+        body["instance"] = f"urn:request:{request_id}"
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def pointer(loc: tuple[Any, ...] | list[Any], body: Any = None) -> str:
@@ -89,9 +92,9 @@ def _message(msg: Any) -> str:
     return text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-async def _api_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return problem(exc.status, exc.title, exc.detail, exc.error_id, exc.headers, **exc.extra)
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem(exc.status, exc.title, exc.detail, exc.error_id, exc.headers or None, **exc.details)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
@@ -126,8 +129,70 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "Internal error", "something went wrong on our side; it has been logged", "internal")
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning(
+        "configuration store unreachable", extra={"event": "configdb_unavailable", "detail": str(exc)}
+    )
+    return problem(
+        503,
+        "Service unavailable",
+        "the configuration store is unreachable; retry shortly",
+        "unavailable",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _store_refused(request: Request, exc: Exception) -> JSONResponse:
+    """Safety net: input that slipped past validation and that the store refuses (e.g. a bad key)."""
+    return problem(400, "Bad request", f"the request cannot be stored: {exc}", "bad-request")
+
+
+async def _invalid_document(request: Request, exc: Exception) -> JSONResponse:
+    """A model rebuilt inside a service (e.g. a patch applied to a stored document) did not validate."""
+    assert isinstance(exc, ValidationError)
+    errors = [
+        {"pointer": pointer(e.get("loc", ())), "message": str(e.get("msg", "invalid")), "code": e.get("type")}
+        for e in exc.errors()
+    ]
+    return problem(422, "Invalid request", "the result would not be valid", "validation", errors=errors)
+
+
+def install_problems(app: FastAPI) -> None:
+    """Map every error the app can raise to problem+json, and name each request."""
+    app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(ValidationError, _invalid_document)
+    app.add_exception_handler(ConfigDBUnavailable, _store_unavailable)
+    app.add_exception_handler(InvalidRequest, _store_refused)
     app.add_exception_handler(Exception, _unexpected)
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+class RequestIds:
+    """Names every request: the client's `X-Request-Id` when it is sane, else a new UUID4.
+
+    The id goes back as `X-Request-Id`, into every problem as `instance`, and onto every log line
+    written while the request runs (`trace_id`, see `shared.logs`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+        async def send_named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("X-Request-Id", request_id)
+            await send(message)
+
+        # Not reset on the way out: the 500 handler runs outside this middleware, in the same
+        # task, and its problem and log line must carry the id too. Each request has its own task.
+        trace_id.set(request_id)
+        await self.app(scope, receive, send_named)

@@ -18,8 +18,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from shared.calls.models import ActiveCall
-from shared.errors import CallRefused, Unavailable
+from shared.calls.errors import CallRefused
+from shared.calls.models import ActiveCall, ClickToCall
+from shared.errors import Unavailable
 
 log = logging.getLogger("shared.adapters.edge_control")
 
@@ -46,8 +47,8 @@ class HttpEdgeControl:
         )
 
     async def click_to_call(self, tenant_id: str, user_id: str, destination: str) -> ActiveCall:
-        body = {"tenant_id": tenant_id, "user_id": user_id, "destination": destination}
-        r = await self._request("POST", "/v1/calls", json=body)
+        body = ClickToCall(tenant_id=tenant_id, user_id=user_id, destination=destination)
+        r = await self._request("POST", "/v1/calls", json=body.model_dump())
         return self._parse(r, lambda doc: ActiveCall.model_validate(doc))
 
     async def active_calls(self, tenant_id: str) -> list[ActiveCall]:

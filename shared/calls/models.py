@@ -1,12 +1,40 @@
-"""A call in progress on a SIP edge, as the edge's call-control API and the web API show it.
+"""The calls domain's wire types: live calls and click-to-call requests.
 
-Live state only: when the call ends it leaves the edge's table and its `CallRecord`
+`ActiveCall` is a call in progress on a SIP edge, as the edge's call-control API and the web API
+show it. Live state only: when the call ends it leaves the edge's table and its `CallRecord`
 (`shared/history/models/call.py`) lands in the History DB under the same `call_id`.
+
+`ClickToCallBody` is what a user sends the web API; `ClickToCall` is what the functions send the
+edge's call-control API (`POST /v1/calls`), the same model on both sides of that hop.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.values import E164
+
+
+class ClickToCallBody(BaseModel):
+    """`POST /api/v1/calls`: the number to dial once the signed-in user answers their phone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    destination: E164
+
+
+class ClickToCall(BaseModel):
+    """`POST /v1/calls` on the edge: ring `user_id`'s first forwarding number, then dial `destination`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tenant_id: str = Field(min_length=1, max_length=64)
+    user_id: str = Field(min_length=1, max_length=64)
+    destination: E164
+
+
+class ActiveCallList(BaseModel):
+    items: list[ActiveCall]
 
 
 class ActiveCall(BaseModel):
@@ -21,3 +49,6 @@ class ActiveCall(BaseModel):
         examples=["bridged"],
     )
     started_at: str = Field(description="UTC ISO-8601 with Z")
+
+
+ActiveCallList.model_rebuild()

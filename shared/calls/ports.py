@@ -7,12 +7,12 @@ from typing import Protocol
 from shared.calls.models import ActiveCall
 
 
-class CallControl(Protocol):
+class EdgeCallControl(Protocol):
     """The SIP edge's call control (its HTTP API at EDGE_CONTROL_URL, bearer EDGE_CONTROL_TOKEN).
 
     Every call is scoped to one tenant: a call id of another tenant is treated as unknown.
     Raises `shared.errors.Unavailable` when the edge cannot be reached or answers with a server
-    error, and `shared.errors.CallRefused` when it refuses the request.
+    error, and `shared.calls.errors.CallRefused` when it refuses the request.
     """
 
     async def click_to_call(self, tenant_id: str, user_id: str, destination: str) -> ActiveCall:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from shared.errors import DomainError
+from shared.errors import DomainError, field_error
 from shared.history.models.stats import DailyStats
 
 if TYPE_CHECKING:
@@ -45,10 +45,15 @@ MAX_STATS_DAYS = 731
 
 
 class InvalidCursor(DomainError, ValueError):
-    """A cursor that is malformed, or was issued for another query."""
+    """422: a cursor that is malformed, or was issued for another query (points at `?cursor`)."""
+
+    status = 422
+    error_id = "validation"
+    title = "Invalid request"
 
     def __init__(self, reason: str) -> None:
-        super().__init__(f"invalid cursor: {reason}")
+        detail = f"invalid cursor: {reason}"
+        super().__init__(detail, details={"errors": [field_error("#query/cursor", detail)]})
         self.reason = reason
 
 

@@ -23,7 +23,8 @@ from infra.local.configdb_cluster import free_port
 from infra.local.managed import ManagedProcess
 from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.edge_control import HttpEdgeControl
-from shared.errors import CallRefused, Unavailable
+from shared.calls.errors import CallRefused
+from shared.errors import Unavailable
 from shared.history.models.call import CallRecord
 from tests.sip_fixtures import SimProcess, start_edge, start_provider_sim, wait_call_record
 

@@ -17,7 +17,6 @@ import pytest
 
 from functions.devhost.messages import decode_body
 from functions.http_api.deps import if_match
-from functions.http_api.errors import ApiError
 from shared.adapters.config_repo import ConfigRepo
 from shared.adapters.storage_queue_bus import encode_message
 from shared.configdb import AsyncConfigDBClient
@@ -34,6 +33,7 @@ from shared.directory.services.accounts import (
     WrongRegion,
 )
 from shared.directory.services.users import TenantService, UsersService, field_of_conflict
+from shared.errors import DomainError
 from shared.security.rate_limit import LoginThrottle, SlidingWindow
 from shared.security.tokens import Principal, SigningKeys, verify_access_token
 
@@ -183,6 +183,6 @@ def test_if_match_parsing(header: str | None, revision: int | None) -> None:
 
 @pytest.mark.parametrize("header", ["abc", '"12', '"-1"', '"1", "2"'])
 def test_if_match_garbage_is_a_failed_precondition(header: str) -> None:
-    with pytest.raises(ApiError) as failed:
+    with pytest.raises(DomainError) as failed:
         if_match(header)
     assert failed.value.status == 412

@@ -23,7 +23,7 @@ def test_unknown_route_is_problem_json() -> None:
 
 
 def test_json_pointer_from_validation_location() -> None:
-    from functions.http_api.errors import pointer
+    from functions.http_api.problems import pointer
 
     assert pointer(("body", "options", 3, "digit")) == "/options/3/digit"
     assert pointer(("body", "a/b")) == "/a~1b"

@@ -12,9 +12,9 @@ from shared.history.models.views import ActivityOut, ActivityPage, ActivityUpdat
 from shared.history.ports import DEFAULT_LIMIT, MAX_LIMIT
 
 from ..deps import Who
-from ..history_deps import Access, HistoryRoute
+from ..history_deps import Access
 
-router = APIRouter(prefix="/activities", tags=["activities"], route_class=HistoryRoute)
+router = APIRouter(prefix="/activities", tags=["activities"])
 
 _ARCHIVED: dict[str, bool | None] = {"false": False, "true": True, "any": None}
 

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from shared.directory.services.accounts import (
-    AuthFailed,
     LoginIn,
     PasswordResetConfirmIn,
     PasswordResetIn,
@@ -20,10 +19,10 @@ from shared.directory.services.accounts import (
     TokenPair,
     VerifiedOut,
 )
+from shared.errors import AuthFailed, Forbidden
 
 from ..context import AppContext
 from ..deps import Ctx, client_address
-from ..errors import ApiError
 from ..session_cookie import COOKIE_NAME, clear_cookie, read_cookie, set_cookie
 
 router = APIRouter(tags=["auth"])
@@ -111,7 +110,7 @@ def allowed_origin(request: Request, ctx: Ctx) -> None:
     rotation). Clients that send no Origin (not browsers) pass."""
     origin = request.headers.get("origin")
     if origin is not None and origin not in ctx.settings.cors_origins:
-        raise ApiError(403, "Forbidden", f"origin {origin} may not use the browser session", "forbidden")
+        raise Forbidden(f"origin {origin} may not use the browser session")
 
 
 def _session(pair: TokenPair, ctx: AppContext) -> JSONResponse:
@@ -150,11 +149,11 @@ async def session_refresh(ctx: Ctx, cookie: SessionCookie = None) -> JSONRespons
     clear = {"Set-Cookie": clear_cookie(secure=ctx.settings.refresh_cookie_secure)}
     token = read_cookie(cookie)
     if token is None:
-        raise ApiError(401, "Unauthorized", "no session: log in again", "unauthorized", headers=clear)
+        raise AuthFailed("no session: log in again", headers=clear)
     try:
         pair = await ctx.accounts.refresh(token)
     except AuthFailed as exc:
-        raise ApiError(401, "Unauthorized", f"{exc}; log in again", "unauthorized", headers=clear) from exc
+        raise AuthFailed(f"{exc}; log in again", headers=clear) from exc
     return _session(pair, ctx)
 
 

@@ -22,7 +22,7 @@ from shared.history.services.access import CallFilters
 
 from .. import media_link
 from ..deps import Who
-from ..history_deps import Access, HistoryRoute, as_utc, invalid_query
+from ..history_deps import Access, as_utc, invalid_query
 
 
 class CallIdConvertor(Convertor[str]):
@@ -39,7 +39,7 @@ class CallIdConvertor(Convertor[str]):
 
 register_url_convertor("history_call_id", CallIdConvertor())
 
-router = APIRouter(prefix="/calls", tags=["calls"], route_class=HistoryRoute)
+router = APIRouter(prefix="/calls", tags=["calls"])
 
 _NOT_FOUND = {404: {"description": "no such call in this account (or not one of yours, for a member)"}}
 CallId = Annotated[str, Path(min_length=1, max_length=200, description="the call id")]

@@ -1,60 +1,29 @@
 """/ivr-menus: the IVR menus (auto attendants) of the caller's tenant.
 
-`ConfigRoute` also serves /numbers: it answers a rejected configuration change (422) with every
-issue (`errors: [{pointer, code, message}]`, and `references` naming who still points at a
-menu being deleted), and a number claimed elsewhere (409) with the pointer `/number`.
+A rejected configuration change answers 422 with every issue (`errors: [{pointer, code,
+message}]`, and `references` naming who still points at a menu being deleted).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel
 
-from shared.adapters.config_repo import ConfigRepo
 from shared.directory.models.ivr import IvrMenuCreate, IvrMenuOut, IvrMenuUpdate
-from shared.directory.services.menus import ConfigRejected, MenusService
-from shared.directory.services.numbers import NumberTaken
+from shared.directory.services.menus import MenusService
 
 from ..deps import Ctx, IfMatch, Who, set_etag
-from ..errors import ApiError
-
-
-class ConfigRoute(APIRoute):
-    """Maps the configuration services' errors onto problem+json (see the module docstring)."""
-
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except ConfigRejected as exc:
-                raise ApiError(
-                    422,
-                    "Invalid request",
-                    exc.message,
-                    "validation",
-                    errors=[i.model_dump() for i in exc.issues],
-                    **({"references": [r.model_dump() for r in exc.references]} if exc.references else {}),
-                ) from exc
-            except NumberTaken as exc:
-                errors = [{"pointer": exc.pointer, "code": "taken", "message": str(exc)}]
-                raise ApiError(409, "Conflict", str(exc), "conflict", field="number", errors=errors) from exc
-
-        return route
 
 
 def menus_service(ctx: Ctx) -> MenusService:
-    return MenusService(ConfigRepo(ctx.db), ctx.clock)
+    return ctx.menus
 
 
 Menus = Annotated[MenusService, Depends(menus_service)]
 
-router = APIRouter(prefix="/ivr-menus", tags=["ivr-menus"], route_class=ConfigRoute)
+router = APIRouter(prefix="/ivr-menus", tags=["ivr-menus"])
 
 
 class MenuList(BaseModel):

@@ -7,21 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel
 
-from shared.adapters.config_repo import ConfigRepo
 from shared.directory.models.number import Number, NumberCreate, NumberOut, NumberUpdate
 from shared.directory.services.numbers import NumbersService
 
 from ..deps import Ctx, IfMatch, Who, set_etag
-from .menus import ConfigRoute
 
 
 def numbers_service(ctx: Ctx) -> NumbersService:
-    return NumbersService(ConfigRepo(ctx.db), ctx.clock)
+    return ctx.numbers
 
 
 Numbers = Annotated[NumbersService, Depends(numbers_service)]
 
-router = APIRouter(prefix="/numbers", tags=["numbers"], route_class=ConfigRoute)
+router = APIRouter(prefix="/numbers", tags=["numbers"])
 
 
 class NumberList(BaseModel):

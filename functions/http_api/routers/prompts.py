@@ -7,77 +7,29 @@ answers 302 to a read-only Blob SAS URL valid for 5 minutes, which serves Range 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile, status
 from fastapi.responses import RedirectResponse
-from fastapi.routing import APIRoute
 
-from shared.adapters.blob_media import BlobMedia
-from shared.adapters.config_repo import ConfigRepo
 from shared.directory.models.prompt import Prompt, PromptList, PromptOut
-from shared.directory.services.prompts import (
-    MAX_UPLOAD_BYTES,
-    PromptNotReady,
-    PromptsService,
-    PromptTooLarge,
-    UnsupportedAudio,
-)
+from shared.directory.services.prompts import MAX_UPLOAD_BYTES, PromptsService
 
 from .. import media_link
 from ..deps import Ctx, Who, set_etag
-from ..errors import ApiError
 
 # The body limit of these routes (enforced by the app's BodyLimit middleware): the file plus its
 # multipart framing (boundaries, part headers and a name field).
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 
 
-def _too_large(detail: str) -> ApiError:
-    return ApiError(413, "Payload too large", detail, "payload-too-large", limit=MAX_UPLOAD_BYTES)
-
-
-class PromptRoute(APIRoute):
-    """Maps the prompt errors to problems (oversize bodies are refused earlier, by BodyLimit)."""
-
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except PromptTooLarge as exc:
-                raise _too_large(str(exc)) from exc
-            except UnsupportedAudio as exc:
-                raise ApiError(
-                    415, "Unsupported media type", str(exc), "unsupported-media-type", accepted=["wav", "mp3"]
-                ) from exc
-            except PromptNotReady as exc:
-                raise ApiError(
-                    409, "Conflict", str(exc), "prompt-not-ready", status_of_prompt=exc.status
-                ) from exc
-
-        return route
-
-
-def prompt_media(request: Request, ctx: Ctx) -> BlobMedia:
-    """One BlobMedia per app, created on first use and closed with the app's context."""
-    media: BlobMedia | None = getattr(request.app.state, "prompt_media", None)
-    if media is None:
-        media = BlobMedia(ctx.settings.storage_connection)
-        request.app.state.prompt_media = media
-        ctx.owned.append(media)
-    return media
-
-
-def prompts_service(ctx: Ctx, media: Annotated[BlobMedia, Depends(prompt_media)]) -> PromptsService:
-    return PromptsService(ConfigRepo(ctx.db), media, ctx.clock)
+def prompts_service(ctx: Ctx) -> PromptsService:
+    return ctx.prompts
 
 
 Prompts = Annotated[PromptsService, Depends(prompts_service)]
 
-router = APIRouter(prefix="/prompts", tags=["prompts"], route_class=PromptRoute)
+router = APIRouter(prefix="/prompts", tags=["prompts"])
 
 _NOT_FOUND = {404: {"description": "no such prompt in this account"}}
 

@@ -12,9 +12,9 @@ from shared.history.ports import MAX_STATS_DAYS
 from shared.history.services.access import totals_of
 
 from ..deps import Ctx, Who
-from ..history_deps import Access, HistoryRoute, invalid_query
+from ..history_deps import Access, invalid_query
 
-router = APIRouter(prefix="/stats", tags=["stats"], route_class=HistoryRoute)
+router = APIRouter(prefix="/stats", tags=["stats"])
 
 DEFAULT_DAYS = 30
 

@@ -18,9 +18,9 @@ from shared.history.ports import DEFAULT_LIMIT, MAX_LIMIT
 
 from .. import media_link
 from ..deps import Who
-from ..history_deps import Access, HistoryRoute
+from ..history_deps import Access
 
-router = APIRouter(prefix="/voicemails", tags=["voicemails"], route_class=HistoryRoute)
+router = APIRouter(prefix="/voicemails", tags=["voicemails"])
 
 _NOT_FOUND = {404: {"description": "no such voicemail in this box"}}
 _FORBIDDEN = {403: {"description": "a member named another user's box"}}

@@ -39,7 +39,16 @@ from shared.configdb_keys import (
 from shared.directory.models.tenant import Tenant, TenantOut, TenantStatus
 from shared.directory.models.user import Email, Password, Role, User, UserOut
 from shared.documents import IndexChanges
-from shared.errors import ConflictError, DomainError, NotFoundError, PreconditionFailed
+from shared.errors import (
+    AuthFailed,
+    ConflictError,
+    DomainError,
+    Forbidden,
+    InvalidField,
+    NotFoundError,
+    PreconditionFailed,
+    Throttled,
+)
 from shared.ports import Clock, DocumentRepo, MessageBus
 from shared.security.passwords import hash_secret, verify_secret
 from shared.security.rate_limit import LoginThrottle
@@ -57,35 +66,19 @@ EMAIL_QUEUE = "email"
 # --------------------------------------------------------------------------- errors
 
 
-class AuthFailed(DomainError):
-    """401: missing, wrong or expired credentials."""
-
-
-class Forbidden(DomainError):
-    """403: authenticated, but not allowed to do this."""
-
-
-class Throttled(DomainError):
-    """429: too many attempts; `retry_after` is whole seconds."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many login attempts; retry in {retry_after} s")
-        self.retry_after = retry_after
-
-
-class InvalidField(DomainError):
-    """A semantically wrong input field (400 or 422), with the JSON pointer of the field."""
-
-    def __init__(self, pointer: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.pointer, self.message, self.status = pointer, message, status
-
-
 class WrongRegion(DomainError):
-    """The request belongs to another region; `location` is the same route there (307)."""
+    """307: the request belongs to another region; `location` is the same route there."""
+
+    status = 307
+    error_id = "wrong-region"
+    title = "Wrong region"
 
     def __init__(self, region: str, location: str) -> None:
-        super().__init__(f"region {region!r} is served at {location}")
+        super().__init__(
+            f"region {region!r} is served at {location}",
+            details={"region": region, "location": location},
+            headers={"Location": location},
+        )
         self.region, self.location = region, location
 
 

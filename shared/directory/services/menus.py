@@ -30,7 +30,6 @@ from shared.directory.models.prompt import Prompt
 from shared.directory.models.tenant import Tenant
 from shared.directory.models.user import User
 from shared.directory.services.access import existing_id, is_manager
-from shared.directory.services.accounts import Forbidden, InvalidField
 from shared.directory.services.ivr_validation import (
     Reference,
     TenantConfig,
@@ -39,7 +38,7 @@ from shared.directory.services.ivr_validation import (
     validate_menu_change,
 )
 from shared.documents import Versioned
-from shared.errors import NotFoundError, PreconditionFailed
+from shared.errors import Forbidden, InvalidField, NotFoundError, PreconditionFailed
 from shared.ports import Clock, DocumentRepo
 from shared.security.tokens import Principal
 from shared.values import new_ulid
@@ -51,8 +50,8 @@ class ConfigRejected(InvalidField):
     """422: the change would leave the tenant's configuration invalid. `issues` lists every
     problem with its JSON pointer into the request body.
 
-    A subclass of `InvalidField`, so a handler that only knows that class still answers 422 with
-    the first issue; the numbers and menus routes answer with all of them."""
+    Its problem lists every issue in `errors` and, when something still points at the thing,
+    the `references`."""
 
     def __init__(
         self,
@@ -69,6 +68,9 @@ class ConfigRejected(InvalidField):
         super().__init__(first.pointer, message, 422)
         self.issues = issues
         self.references = references or []
+        self.details["errors"] = [i.model_dump() for i in issues]
+        if self.references:
+            self.details["references"] = [r.model_dump() for r in self.references]
 
 
 class InUse(ConfigRejected):

@@ -28,10 +28,10 @@ from shared.values import is_e164
 class NumberTaken(ConflictError):
     """409: the number is already assigned (to this tenant or another one; which is not said)."""
 
-    pointer = "/number"
-
     def __init__(self, e164: str) -> None:
-        super().__init__(number_index_key(e164), f"{e164} is already assigned to an account")
+        super().__init__(
+            number_index_key(e164), f"{e164} is already assigned to an account", pointer="/number"
+        )
         self.number = e164
 
 

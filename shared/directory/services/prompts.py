@@ -45,21 +45,40 @@ _UPDATE_ATTEMPTS = 5
 class PromptTooLarge(DomainError):
     """413: the upload is over the limit."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"a prompt may be at most {limit} bytes ({limit // (1024 * 1024)} MB)")
+    status = 413
+    error_id = "payload-too-large"
+    title = "Payload too large"
+
+    def __init__(self, limit: int, detail: str | None = None) -> None:
+        detail = detail or f"a prompt may be at most {limit} bytes ({limit // (1024 * 1024)} MB)"
+        super().__init__(detail, details={"limit": limit})
         self.limit = limit
 
 
 class UnsupportedAudio(DomainError):
     """415: the upload is neither a WAV nor an MP3 (judged by its content)."""
 
+    status = 415
+    error_id = "unsupported-media-type"
+    title = "Unsupported media type"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, details={"accepted": ["wav", "mp3"]})
+
 
 class PromptNotReady(DomainError):
     """409: the prompt has no converted audio (still processing, or conversion failed)."""
 
-    def __init__(self, status: PromptStatus) -> None:
-        super().__init__(f"the prompt is {status.value}; its audio is not available")
-        self.status = status
+    status = 409
+    error_id = "prompt-not-ready"
+    title = "Conflict"
+
+    def __init__(self, prompt_status: PromptStatus) -> None:
+        super().__init__(
+            f"the prompt is {prompt_status.value}; its audio is not available",
+            details={"status_of_prompt": prompt_status},
+        )
+        self.prompt_status = prompt_status
 
 
 # --------------------------------------------------------------------------- keys and blob names

@@ -32,10 +32,10 @@ from shared.directory.models.device import Device, DeviceCreate
 from shared.directory.models.tenant import Tenant, TenantPatch
 from shared.directory.models.user import Role, User, UserCreate, UserUpdate
 from shared.directory.services.access import existing_id, is_manager
-from shared.directory.services.accounts import Forbidden, hash_in_thread, unverified_key
+from shared.directory.services.accounts import hash_in_thread, unverified_key
 from shared.directory.services.menus import ensure_user_unreferenced
 from shared.documents import IndexChanges, Versioned
-from shared.errors import ConflictError, PreconditionFailed
+from shared.errors import ConflictError, Forbidden, PreconditionFailed
 from shared.ports import Clock, DocumentRepo
 from shared.security.tokens import Principal
 from shared.values import apply_patch, new_ulid

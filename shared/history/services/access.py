@@ -24,8 +24,7 @@ import logging
 from dataclasses import dataclass
 
 from shared.directory.services.access import is_manager
-from shared.directory.services.accounts import Forbidden
-from shared.errors import NotFoundError
+from shared.errors import Forbidden, NotFoundError
 from shared.history.models.call import ActivityItem, CallRecord
 from shared.history.models.stats import DailyStats
 from shared.history.ports import DEFAULT_LIMIT, HistoryMedia, Page, PortalHistory

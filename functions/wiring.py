@@ -1,0 +1,180 @@
+"""The composition root of the Functions app: every adapter it uses is built here, from settings.
+
+`Adapters` makes each adapter on first use and closes the ones it made with `aclose()`. The HTTP
+API keeps one per app (`functions/http_api/context.py`) and opens its own History DB handle;
+each queue, blob and timer invocation opens its own (`async with Adapters() as a:`) and uses the
+process's History DB handle (a SQLite file or a MongoClient pool, both thread-safe). Tests and
+benchmarks pass their own adapters where nothing real fits (a recording bus, a fixed clock, a
+prepared History DB).
+
+Which adapter implements which port:
+
+| property | port | adapter |
+|---|---|---|
+| `db`, `repo` | ConfigDB client, `DocumentRepo` | `AsyncConfigDBClient`, `ConfigRepo` |
+| `bus` | `MessageBus` | `StorageQueueBus` (Azurite Storage queues) |
+| `media` | blob ports of each domain | `BlobMedia` (azure-storage-blob) |
+| `history` | `HistoryStore` (async) | SQLite or MongoDB, `AsyncHistoryStore` |
+| `edge` | `EdgeCallControl` | `HttpEdgeControl` (the edge's control API) |
+| `mailer` | `Mailer` | `SmtpMailer` |
+| `sms_sender`, `push_sender` | `SmsSender`, `PushSender` | local recorders under `DATA_DIR` |
+| `marketing_sink` | `MarketingSink` | local recorder under `DATA_DIR` |
+| `rate_deck` | `DeckSource` | `RateDeckSource` (file or https URL) |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.adapters.blob_media import BlobMedia
+from shared.adapters.config_repo import ConfigRepo
+from shared.adapters.edge_control import HttpEdgeControl
+from shared.adapters.history import open_history_store
+from shared.adapters.history.aio import AsyncHistoryStore
+from shared.adapters.marketing_recorder import RecordingMarketingSink
+from shared.adapters.rate_deck_source import RateDeckSource
+from shared.adapters.recording_senders import RecordingPushSender, RecordingSmsSender
+from shared.adapters.smtp_mailer import SmtpMailer
+from shared.adapters.storage_queue_bus import StorageQueueBus
+from shared.configdb import AsyncConfigDBClient
+from shared.ports import Clock, MessageBus, SystemClock
+from shared.settings import Settings, get_settings
+
+_PROCESS_HISTORY: dict[tuple[str, str], AsyncHistoryStore] = {}
+
+
+def _process_history(settings: Settings) -> AsyncHistoryStore:
+    """One History DB handle per process and store (thread-safe; a MongoClient is a pool)."""
+    uri = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri else ""
+    key = (uri, str(settings.data_dir))
+    if key not in _PROCESS_HISTORY:
+        _PROCESS_HISTORY[key] = AsyncHistoryStore(open_history_store(settings))
+    return _PROCESS_HISTORY[key]
+
+
+class _Closing:
+    """`aclose()` for an `AsyncHistoryStore`, whose own method is `close()`."""
+
+    def __init__(self, store: AsyncHistoryStore) -> None:
+        self.store = store
+
+    async def aclose(self) -> None:
+        await self.store.close()
+
+
+class Adapters:
+    """The adapters of one app or one invocation, made on first use and closed by `aclose()`."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        db: AsyncConfigDBClient | None = None,
+        bus: MessageBus | None = None,
+        clock: Clock | None = None,
+        history: AsyncHistoryStore | None = None,
+        edge: HttpEdgeControl | None = None,
+        own_history: bool = False,
+    ) -> None:
+        """`own_history`: open a History DB handle for this object and close it with it (an app),
+        rather than use the process's one (an invocation)."""
+        self.settings = settings or get_settings()
+        self._db = db
+        self._bus = bus
+        self._clock = clock or SystemClock()
+        self._history = history
+        self._edge = edge
+        self._own_history = own_history
+        self._media: BlobMedia | None = None
+        self._owned: list[Any] = []  # what this object made, closed in reverse order
+
+    def _own(self, adapter: Any) -> Any:
+        self._owned.append(adapter)
+        return adapter
+
+    @property
+    def db(self) -> AsyncConfigDBClient:
+        if self._db is None:
+            s = self.settings
+            self._db = self._own(
+                AsyncConfigDBClient(s.configdb_endpoints, s.configdb_token.get_secret_value())
+            )
+        return self._db
+
+    @property
+    def repo(self) -> ConfigRepo:
+        return ConfigRepo(self.db)
+
+    @property
+    def bus(self) -> MessageBus:
+        if self._bus is None:
+            self._bus = self._own(StorageQueueBus(self.settings.storage_connection))
+        return self._bus
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def media(self) -> BlobMedia:
+        if self._media is None:
+            self._media = self._own(BlobMedia(self.settings.storage_connection))
+        return self._media
+
+    @property
+    def history(self) -> AsyncHistoryStore:
+        if self._history is None:
+            if self._own_history:
+                self._history = AsyncHistoryStore(open_history_store(self.settings))
+                self._own(_Closing(self._history))
+            else:
+                self._history = _process_history(self.settings)
+        return self._history
+
+    @property
+    def edge(self) -> HttpEdgeControl:
+        if self._edge is None:
+            s = self.settings
+            self._edge = self._own(
+                HttpEdgeControl(s.edge_control_url, s.edge_control_token.get_secret_value())
+            )
+        return self._edge
+
+    @property
+    def mailer(self) -> SmtpMailer:
+        s = self.settings
+        return SmtpMailer(
+            s.smtp_host,
+            s.smtp_port,
+            s.smtp_sender,
+            s.smtp_username,
+            s.smtp_password.get_secret_value() if s.smtp_password else None,
+            s.smtp_starttls,
+        )
+
+    @property
+    def sms_sender(self) -> RecordingSmsSender:
+        return RecordingSmsSender(self.settings.data_dir / "sms")
+
+    @property
+    def push_sender(self) -> RecordingPushSender:
+        return RecordingPushSender(self.settings.data_dir / "push")
+
+    @property
+    def marketing_sink(self) -> RecordingMarketingSink:
+        return RecordingMarketingSink(self.settings.data_dir / "marketing")
+
+    @property
+    def rate_deck(self) -> RateDeckSource:
+        return RateDeckSource(self.settings.rates_source)
+
+    async def aclose(self) -> None:
+        owned, self._owned = self._owned, []
+        for adapter in reversed(owned):
+            await adapter.aclose()
+
+    async def __aenter__(self) -> Adapters:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
