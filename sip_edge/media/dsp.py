@@ -1,37 +1,62 @@
-"""Small DSP helpers over 16-bit signed little-endian mono PCM bytes (pure, no I/O).
+"""DSP helpers over 16-bit signed little-endian mono PCM bytes (pure, no I/O).
 
-Everything here is stdlib (`array`, `math`, `wave`) except whole-buffer resampling, which
-reuses miniaudio (already a dependency of `shared/media/audio.py`, which decodes uploads).
-`audioop` is deprecated (gone in 3.13), and numpy is not a dependency, so the per-frame
-helpers are plain Python, written to be cheap on 20 ms frames (160-960 samples).
+The sample work is vectorised: numpy int16 arrays for levels, mixing and tone synthesis,
+libsoxr (``soxr``) for every change of sample rate. The byte-level functions are what the
+engine, the recorders and the tools call; `as_array`/`from_array` cross to numpy.
 
 - tones: `tone(freq, ms, rate)`, `silence(ms, rate)`, `beep(rate)`, `tone_sequence(...)`
-- analysis: `rms`, `dbfs`, `is_silent`, `tone_power` (Goertzel), `dominant_frequency`
-- rates: `resample(pcm, src, dst)` for whole buffers, `Resampler` for a stream in chunks
-- `mix(a, b)`: saturating add of two streams
+- analysis: `rms`, `dbfs`, `is_silent`, `frame_rms`, `tone_power` (one DFT bin, as
+  Goertzel), `dominant_frequency` (among candidates), `strongest_frequencies` (a scan)
+- rates: `resample(pcm, src, dst)` for whole buffers (soxr HQ, linear phase), `Resampler`
+  for a continuous stream fed in chunks (a soxr stream; see there for its delay)
+- `mix(a, b)`: saturating add of two streams; `gain(pcm, factor)`
 - `wav_bytes(pcm, rate)` / `read_wav(data) -> (pcm, rate)` (stdlib `wave`)
 """
 
 from __future__ import annotations
 
 import array
+import functools
 import io
 import math
-import operator
 import sys
 import wave
 from collections.abc import Iterable, Sequence
 
-import miniaudio
+import numpy as np
+import numpy.typing as npt
+import soxr
 
 SAMPLE_WIDTH = 2  # bytes: 16-bit
 MAX_SAMPLE = 32767
 MIN_SAMPLE = -32768
 FRAME_MS = 20
+FULL_SCALE = 32768.0
 _BIG_ENDIAN = sys.byteorder == "big"
+_LE16 = np.dtype("<i2")
+
+Int16Array = npt.NDArray[np.int16]
+FloatArray = npt.NDArray[np.float64]
 
 
 # --------------------------------------------------------------------------- conversions
+
+
+def as_array(pcm: bytes | bytearray | memoryview) -> Int16Array:
+    """The PCM bytes as a read-only int16 array, without copying (an odd trailing byte is
+    dropped)."""
+    n = len(pcm) // SAMPLE_WIDTH
+    return np.frombuffer(pcm, dtype=_LE16, count=n)
+
+
+def from_array(x: npt.ArrayLike) -> bytes:
+    """Samples already in the int16 range -> little-endian PCM bytes."""
+    return np.asarray(x).astype(_LE16, copy=False).tobytes()
+
+
+def saturate(x: npt.NDArray[np.integer] | FloatArray) -> Int16Array:
+    """Clip to the int16 range (floats are truncated toward zero, like ``int()``)."""
+    return np.clip(x, MIN_SAMPLE, MAX_SAMPLE).astype(np.int16)
 
 
 def samples(pcm: bytes) -> array.array[int]:
@@ -43,13 +68,11 @@ def samples(pcm: bytes) -> array.array[int]:
     return a
 
 
-def to_bytes(a: array.array[int] | Sequence[int]) -> bytes:
+def to_bytes(a: array.array[int] | Sequence[int] | npt.NDArray[np.integer]) -> bytes:
     """Signed 16-bit ints (already in range) -> little-endian PCM bytes."""
-    arr = a if isinstance(a, array.array) else array.array("h", a)
-    if _BIG_ENDIAN:  # pragma: no cover
-        arr = array.array("h", arr)
-        arr.byteswap()
-    return arr.tobytes()
+    if isinstance(a, array.array) and not _BIG_ENDIAN:
+        return a.tobytes()
+    return from_array(np.asarray(a, dtype=np.int64))
 
 
 def frame_bytes(rate: int, ms: int = FRAME_MS) -> int:
@@ -76,17 +99,16 @@ def tone(
     freqs = [float(freq)] if isinstance(freq, int | float) else [float(f) for f in freq]
     n = int(rate * ms / 1000)
     peak = MAX_SAMPLE * max(0.0, min(1.0, amplitude)) / max(1, len(freqs))
-    steps = [2 * math.pi * f / rate for f in freqs]
+    i = np.arange(n, dtype=np.float64)
+    v = np.zeros(n)
+    for f in freqs:
+        v += np.sin((2 * math.pi * f / rate) * i)
+    v *= peak
     ramp = max(1, int(rate * ramp_ms / 1000)) if ramp_ms > 0 else 0
-    out = array.array("h", bytes(n * SAMPLE_WIDTH))
-    for i in range(n):
-        v = sum(math.sin(s * i) for s in steps) * peak
-        if ramp:
-            edge = min(i, n - 1 - i)
-            if edge < ramp:
-                v *= edge / ramp
-        out[i] = int(v)
-    return to_bytes(out)
+    if ramp and n:
+        edge = np.minimum(i, n - 1 - i)
+        v *= np.where(edge < ramp, edge / ramp, 1.0)
+    return from_array(v.astype(np.int16))
 
 
 def tone_sequence(
@@ -110,19 +132,36 @@ def beep(rate: int = 8000, *, freq: float = 1000.0, ms: float = 400.0, amplitude
 # --------------------------------------------------------------------------- analysis
 
 
+def _power(x: Int16Array) -> float:
+    """Mean square of the samples (0 for none)."""
+    if not x.size:
+        return 0.0
+    xf = x.astype(np.float64)
+    return float(np.dot(xf, xf)) / x.size
+
+
 def rms(pcm: bytes) -> float:
     """Root mean square of the samples (0 for empty input), in sample units (0-32768)."""
-    a = samples(pcm)
-    if not a:
-        return 0.0
-    return math.sqrt(sum(map(operator.mul, a, a)) / len(a))
+    return math.sqrt(_power(as_array(pcm)))
+
+
+def frame_rms(pcm: bytes, frame: int) -> FloatArray:
+    """RMS of each `frame` samples (the last frame may be shorter), in one pass."""
+    x = as_array(pcm).astype(np.float64)
+    if not x.size:
+        return np.zeros(0)
+    whole = x.size // frame * frame
+    sq = x[:whole].reshape(-1, frame) ** 2
+    out = np.sqrt(sq.mean(axis=1)) if whole else np.zeros(0)
+    if whole < x.size:
+        out = np.append(out, math.sqrt(float(np.mean(x[whole:] ** 2))))
+    return out
 
 
 def dbfs(pcm: bytes) -> float:
-    """RMS level relative to a full-scale sine is not used: relative to full scale (32768);
-    -inf for digital silence."""
+    """RMS level relative to full scale (32768); -inf for digital silence."""
     r = rms(pcm)
-    return 20 * math.log10(r / 32768.0) if r > 0 else float("-inf")
+    return 20 * math.log10(r / FULL_SCALE) if r > 0 else float("-inf")
 
 
 DEFAULT_SILENCE_RMS = 200.0  # about -44 dBFS: line noise is below, speech well above
@@ -142,43 +181,42 @@ def trim_silence(
 ) -> bytes:
     """Cut leading and trailing silence (judged per `frame_ms` frame), keeping `keep_ms`."""
     fb = frame_bytes(rate, frame_ms)
-    voiced = [i for i in range(0, len(pcm), fb) if not is_silent(pcm[i : i + fb], threshold)]
-    if not voiced:
+    voiced = np.flatnonzero(frame_rms(pcm, fb // SAMPLE_WIDTH) >= threshold)
+    if not voiced.size:
         return b""
+    first, last = int(voiced[0]) * fb, int(voiced[-1]) * fb
     keep = frame_bytes(rate, int(keep_ms))
-    return pcm[max(0, voiced[0] - keep) : min(len(pcm), voiced[-1] + fb + keep)]
+    return pcm[max(0, first - keep) : min(len(pcm), last + fb + keep)]
 
 
 def tone_power(pcm: bytes, rate: int, freq: float) -> float:
-    """Goertzel: the normalised power of `freq` in the block, about amplitude**2 / 4 for a
-    pure sine of that frequency at `amplitude` (0-1 of full scale); ~0 when absent."""
-    a = samples(pcm)
-    n = len(a)
+    """The normalised power of `freq` in the block, about amplitude**2 / 4 for a pure sine
+    of that frequency at `amplitude` (0-1 of full scale); ~0 when absent. It is the DFT bin
+    nearest `freq` (what a Goertzel filter computes), which keeps the detector sharp for
+    any block length."""
+    x = as_array(pcm)
+    n = x.size
     if n == 0 or rate <= 0:
         return 0.0
-    k = round(n * freq / rate)  # nearest bin keeps the detector sharp for any block length
+    k = round(n * freq / rate)
     w = 2 * math.pi * k / n
-    coeff = 2 * math.cos(w)
-    s1 = s2 = 0.0
-    for x in a:
-        s0 = x + coeff * s1 - s2
-        s2 = s1
-        s1 = s0
-    power = s1 * s1 + s2 * s2 - coeff * s1 * s2
-    return power / (n * n) / (32768.0 * 32768.0)
+    phase = w * np.arange(n)
+    xf = x.astype(np.float64)
+    re, im = float(np.dot(xf, np.cos(phase))), float(np.dot(xf, np.sin(phase)))
+    return (re * re + im * im) / (n * n) / (FULL_SCALE * FULL_SCALE)
 
 
 def dominant_frequency(
     pcm: bytes, rate: int, candidates: Iterable[float], *, min_ratio: float = 0.25
 ) -> float | None:
-    """The candidate with the most Goertzel power, or None when none stands out: its power
-    must be at least `min_ratio` of the block's total power (mean square / 2 scale), so
-    noise or silence yields None."""
+    """The candidate with the most power, or None when none stands out: its power must be
+    at least `min_ratio` of the block's total power (mean square / 2 scale), so noise or
+    silence yields None."""
     cands = list(candidates)
-    a = samples(pcm)
-    if not cands or not a:
+    x = as_array(pcm)
+    if not cands or not x.size:
         return None
-    total = math.fsum(x * x for x in a) / len(a) / (32768.0 * 32768.0) / 2
+    total = _power(x) / (FULL_SCALE * FULL_SCALE) / 2
     if total <= 1e-9:
         return None
     best, best_p = None, 0.0
@@ -189,40 +227,94 @@ def dominant_frequency(
     return best if best_p >= min_ratio * total else None
 
 
+def strongest_frequencies(
+    pcm: bytes, rate: int, count: int = 2, *, rel_db: float = -12.0, resolution_hz: float = 2.0
+) -> list[float]:
+    """Up to `count` strongest tones of the block (Hz, strongest first), each a local peak
+    of the Hann-windowed spectrum within `rel_db` of the strongest, between 100 Hz and
+    Nyquist - 100 Hz. The spectrum is zero-padded to `resolution_hz` bins and each peak is
+    refined by parabolic interpolation. Silence yields []."""
+    x = as_array(pcm).astype(np.float64)
+    if rate <= 0 or x.size < rate // 50:
+        return []
+    n_fft = max(x.size, 1 << math.ceil(math.log2(rate / resolution_hz)))
+    spec = np.abs(np.fft.rfft(x * np.hanning(x.size), n_fft)) ** 2
+    bin_hz = rate / n_fft
+    lo, hi = math.ceil(100 / bin_hz), int((rate / 2 - 100) / bin_hz)
+    band = spec[lo : hi + 1]
+    if band.size < 3 or band.max() <= 0:
+        return []
+    floor = band.max() * 10 ** (rel_db / 10)
+    mid = band[1:-1]
+    peaks = np.flatnonzero((mid >= floor) & (mid >= band[:-2]) & (mid > band[2:])) + 1
+    peaks = peaks[np.argsort(band[peaks])[::-1]][:count]
+    out = []
+    for p in peaks:
+        a, b, c = np.log(band[p - 1 : p + 2] + 1e-30)
+        denom = a - 2 * b + c
+        shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
+        out.append(float((lo + p + shift) * bin_hz))
+    return out
+
+
 # --------------------------------------------------------------------------- rates
 
 
 def resample(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
-    """Whole-buffer resampling of mono 16-bit PCM (miniaudio's resampler, C speed). Use
-    `Resampler` for a stream fed in chunks: this function has no state across calls."""
+    """Whole-buffer resampling (soxr, high quality: linear phase, anti-aliased, the filter's
+    delay compensated). Use `Resampler` for a stream fed in chunks: this function has no
+    state across calls."""
     if src_rate == dst_rate or not pcm:
         return bytes(pcm)
     if src_rate <= 0 or dst_rate <= 0:
         raise ValueError(f"bad sample rates {src_rate} -> {dst_rate}")
-    pcm = pcm[: len(pcm) - (len(pcm) & 1)]
-    fmt = miniaudio.SampleFormat.SIGNED16
-    return bytes(miniaudio.convert_frames(fmt, 1, src_rate, pcm, fmt, 1, dst_rate))
+    x = as_array(pcm)
+    if not x.size:
+        return b""
+    return from_array(soxr.resample(x, src_rate, dst_rate, quality="HQ"))
+
+
+def _stream(src_rate: int, dst_rate: int) -> soxr.ResampleStream:
+    # libsoxr's variable-rate engine: it keeps a constant small delay and gives out every
+    # chunk's worth of audio at once. Its fixed-rate engine filters in large FFT blocks and
+    # hands out ~100 ms at a time, which a 20 ms pacing loop cannot use.
+    return soxr.ResampleStream(src_rate, dst_rate, 1, dtype="int16", vr=True)
+
+
+@functools.cache
+def stream_delay(src_rate: int, dst_rate: int) -> int:
+    """Output samples a `Resampler` stream lags its input by (its filter's delay)."""
+    rs = _stream(src_rate, dst_rate)
+    chunk = max(1, src_rate // 50)
+    fed = out = 0
+    for _ in range(50):  # one second of 20 ms chunks: long past the filter's start-up
+        out += rs.resample_chunk(np.zeros(chunk, np.int16)).size
+        fed += chunk
+    return max(0, round(fed * dst_rate / src_rate - out))
 
 
 class Resampler:
-    """Stateful resampler for a stream delivered in arbitrary chunks (e.g. 20 ms frames),
-    without a click at chunk boundaries. Integer up-ratios (8k->16k, 8k->48k) interpolate
-    linearly; integer down-ratios (48k->8k, 16k->8k) average each group of samples (a box
-    low-pass); other ratios interpolate linearly. Output length tracks input exactly on
-    average (no drift)."""
+    """Stateful resampler for a continuous stream delivered in arbitrary chunks (e.g. 20 ms
+    frames), without a click at chunk boundaries: one soxr stream (band-limited, so a
+    down-conversion does not alias).
+
+    The filter delays the audio by `delay` output samples (15-30 ms: see `stream_delay`).
+    The stream starts with that much silence, so that from the first chunk the output
+    length tracks the input exactly (no drift) and each chunk's audio is out as soon as the
+    filter lets it go."""
 
     def __init__(self, src_rate: int, dst_rate: int) -> None:
         if src_rate <= 0 or dst_rate <= 0:
             raise ValueError(f"bad sample rates {src_rate} -> {dst_rate}")
         self.src_rate = src_rate
         self.dst_rate = dst_rate
-        self._last = 0  # previous input sample (for interpolation across chunks)
-        self._pos = 0.0  # position of the next output sample, in input samples, relative to _last
-        self._pending = array.array("h")  # leftover input for integer decimation
+        self.delay = stream_delay(src_rate, dst_rate) if src_rate != dst_rate else 0
+        self._stream = _stream(src_rate, dst_rate) if src_rate != dst_rate else None
+        self._started = False
         self._tail = b""  # an odd byte left over from the previous chunk
 
     def process(self, pcm: bytes) -> bytes:
-        if self.src_rate == self.dst_rate:
+        if self._stream is None:
             return pcm
         if self._tail:
             pcm = self._tail + pcm
@@ -230,63 +322,16 @@ class Resampler:
         if len(pcm) & 1:
             self._tail = pcm[-1:]
             pcm = pcm[:-1]
-        x = samples(pcm)
-        if not x:
+        if not pcm:
             return b""
-        src, dst = self.src_rate, self.dst_rate
-        if src % dst == 0:
-            return self._decimate(x, src // dst)
-        if dst % src == 0:
-            return self._upsample(x, dst // src)
-        return self._linear(x)
-
-    def _decimate(self, x: array.array[int], m: int) -> bytes:
-        buf = self._pending
-        buf.extend(x)
-        n = len(buf) // m
-        if m == 2:
-            out = array.array("h", map(lambda a, b: (a + b) >> 1, buf[0 : 2 * n : 2], buf[1 : 2 * n : 2]))
-        else:
-            out = array.array("h", (sum(buf[i * m : i * m + m]) // m for i in range(n)))
-        self._pending = buf[n * m :]
-        return to_bytes(out)
-
-    def _upsample(self, x: array.array[int], k: int) -> bytes:
-        out = array.array("h", bytes(len(x) * k * SAMPLE_WIDTH))
-        prev = self._last
-        j = 0
-        for cur in x:
-            d = cur - prev
-            for step in range(1, k + 1):
-                out[j] = prev + d * step // k
-                j += 1
-            prev = cur
-        self._last = prev
-        return to_bytes(out)
-
-    def _linear(self, x: array.array[int]) -> bytes:
-        step = self.src_rate / self.dst_rate
-        pos = self._pos  # 0 == _last, 1 == x[0], ...
-        prev = self._last
-        out = array.array("h")
-        n = len(x)
-        while pos <= n:
-            i = int(pos)
-            frac = pos - i
-            a = prev if i == 0 else x[i - 1]
-            b = x[i] if i < n else x[n - 1]
-            out.append(int(a + (b - a) * frac))
-            pos += step
-        self._pos = pos - n
-        self._last = x[n - 1]
-        return to_bytes(out)
+        out = self._stream.resample_chunk(as_array(pcm)).astype(_LE16, copy=False).tobytes()
+        if not self._started:
+            self._started = True
+            out = bytes(self.delay * SAMPLE_WIDTH) + out
+        return out
 
 
 # --------------------------------------------------------------------------- mixing
-
-
-def _sat(v: int) -> int:
-    return MAX_SAMPLE if v > MAX_SAMPLE else MIN_SAMPLE if v < MIN_SAMPLE else v
 
 
 def mix(a: bytes, b: bytes) -> bytes:
@@ -295,21 +340,17 @@ def mix(a: bytes, b: bytes) -> bytes:
         return bytes(b)
     if not b:
         return bytes(a)
-    xa, xb = samples(a), samples(b)
-    if len(xa) < len(xb):
+    xa, xb = as_array(a), as_array(b)
+    if xa.size < xb.size:
         xa, xb = xb, xa
-    summed = list(map(operator.add, xa, xb))
-    if summed and (max(summed) > MAX_SAMPLE or min(summed) < MIN_SAMPLE):
-        summed = list(map(_sat, summed))  # rare: only when the sum clips
-    out = array.array("h", summed)
-    if len(xa) > len(xb):
-        out.extend(xa[len(xb) :])
-    return to_bytes(out)
+    out = xa.astype(np.int32)
+    out[: xb.size] += xb
+    return from_array(saturate(out))
 
 
 def gain(pcm: bytes, factor: float) -> bytes:
     """Scale the samples (saturating)."""
-    return to_bytes(array.array("h", (_sat(int(x * factor)) for x in samples(pcm))))
+    return from_array(saturate(as_array(pcm) * float(factor)))
 
 
 # --------------------------------------------------------------------------- WAV
@@ -339,6 +380,6 @@ def read_wav(data: bytes) -> tuple[bytes, int]:
         raise ValueError(f"expected 16-bit samples, got {8 * width}-bit")
     if channels == 1:
         return frames, rate
-    x = samples(frames)
-    mono = array.array("h", (sum(x[i : i + channels]) // channels for i in range(0, len(x), channels)))
-    return to_bytes(mono), rate
+    x = as_array(frames)
+    x = x[: x.size // channels * channels].reshape(-1, channels).astype(np.int32)
+    return from_array(x.sum(axis=1) // channels), rate
