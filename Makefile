@@ -6,14 +6,31 @@ STAMP := $(VENV)/.installed
 AZURITE := node_modules/.bin/azurite
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
-.PHONY: run test bench lint clean venv setup system-deps
+.PHONY: run test test-unit bench lint lock clean venv setup system-deps
 
-$(STAMP): requirements.txt
+# The dependency groups live in pyproject.toml; `make lock` pins them, with hashes, into
+# requirements/dev.txt (everything run and test need: this venv), the root requirements.txt
+# (the Functions app alone: Azure's build installs it), requirements/configdb.txt and
+# requirements/sip-edge.txt. The deployables' locks take their versions from the dev lock.
+DEV_LOCK := requirements/dev.txt
+LOCK_FLAGS ?=
+UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --python-platform linux \
+	--generate-hashes --custom-compile-command "make lock" $(LOCK_FLAGS)
+
+$(STAMP): $(DEV_LOCK)
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
 	@touch $(STAMP)
+
+# Re-pins after a change to pyproject.toml's groups, keeping every version it can;
+# `make lock LOCK_FLAGS=--upgrade` (or `--upgrade-package NAME`) moves to newer releases.
+lock: $(STAMP)
+	$(UV_COMPILE) --group dev -o $(DEV_LOCK)
+	$(UV_COMPILE) --group functions -c $(DEV_LOCK) -o requirements.txt
+	$(UV_COMPILE) --group configdb -c $(DEV_LOCK) -o requirements/configdb.txt
+	$(UV_COMPILE) --group sip-edge -c $(DEV_LOCK) -o requirements/sip-edge.txt
 
 # Azurite (the storage emulator) comes from npm, pinned in package.json and package-lock.json.
 $(AZURITE): package.json package-lock.json
@@ -41,7 +58,11 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 tests/unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/configdb.py
