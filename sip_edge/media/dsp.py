@@ -56,7 +56,13 @@ def from_array(x: npt.ArrayLike) -> bytes:
 
 def saturate(x: npt.NDArray[np.integer] | FloatArray) -> Int16Array:
     """Clip to the int16 range (floats are truncated toward zero, like ``int()``)."""
-    return np.clip(x, MIN_SAMPLE, MAX_SAMPLE).astype(np.int16)
+    return np.clip(x, MIN_SAMPLE, MAX_SAMPLE).astype(_LE16)
+
+
+def _pcm_of(x: npt.NDArray[np.int32] | npt.NDArray[np.float32]) -> bytes:
+    """Clip `x` to the int16 range in place, then its PCM bytes (the hot-path `saturate`)."""
+    np.clip(x, MIN_SAMPLE, MAX_SAMPLE, out=x)
+    return x.astype(_LE16).tobytes()
 
 
 def samples(pcm: bytes) -> array.array[int]:
@@ -271,14 +277,21 @@ def resample(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
     x = as_array(pcm)
     if not x.size:
         return b""
-    return from_array(soxr.resample(x, src_rate, dst_rate, quality="HQ"))
+    return _rounded_pcm(soxr.resample(x.astype(np.float32), src_rate, dst_rate, quality="HQ"))
+
+
+def _rounded_pcm(y: npt.NDArray[np.float32]) -> bytes:
+    # soxr works in float here: its own int16 output adds TPDF dither from a generator it
+    # seeds from the time of day, so the same input would not give the same bytes twice.
+    np.rint(y, out=y)
+    return _pcm_of(y)
 
 
 def _stream(src_rate: int, dst_rate: int) -> soxr.ResampleStream:
     # libsoxr's variable-rate engine: it keeps a constant small delay and gives out every
     # chunk's worth of audio at once. Its fixed-rate engine filters in large FFT blocks and
     # hands out ~100 ms at a time, which a 20 ms pacing loop cannot use.
-    return soxr.ResampleStream(src_rate, dst_rate, 1, dtype="int16", vr=True)
+    return soxr.ResampleStream(src_rate, dst_rate, 1, dtype="float32", vr=True)
 
 
 @functools.cache
@@ -288,7 +301,7 @@ def stream_delay(src_rate: int, dst_rate: int) -> int:
     chunk = max(1, src_rate // 50)
     fed = out = 0
     for _ in range(50):  # one second of 20 ms chunks: long past the filter's start-up
-        out += rs.resample_chunk(np.zeros(chunk, np.int16)).size
+        out += rs.resample_chunk(np.zeros(chunk, np.float32)).size
         fed += chunk
     return max(0, round(fed * dst_rate / src_rate - out))
 
@@ -324,7 +337,7 @@ class Resampler:
             pcm = pcm[:-1]
         if not pcm:
             return b""
-        out = self._stream.resample_chunk(as_array(pcm)).astype(_LE16, copy=False).tobytes()
+        out = _rounded_pcm(self._stream.resample_chunk(as_array(pcm).astype(np.float32)))
         if not self._started:
             self._started = True
             out = bytes(self.delay * SAMPLE_WIDTH) + out
@@ -345,7 +358,7 @@ def mix(a: bytes, b: bytes) -> bytes:
         xa, xb = xb, xa
     out = xa.astype(np.int32)
     out[: xb.size] += xb
-    return from_array(saturate(out))
+    return _pcm_of(out)
 
 
 def gain(pcm: bytes, factor: float) -> bytes:
