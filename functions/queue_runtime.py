@@ -1,5 +1,6 @@
-"""Glue shared by the messaging functions: per-invocation clients, the run log line, and the
-validate / handle / retry-or-poison rules of a queue message (`shared.queue_work`).
+"""Glue shared by the queue and timer functions: the run log line, `run_timer`, and the
+validate / handle / retry-or-poison rules of a queue message (`run_queue_message`, over
+`shared.queue_work`); each run opens its own adapters (`functions.wiring.Adapters`).
 
 Every run logs one JSON line on the `functions.runs` logger (INFO, even when the host's root
 level is WARNING), e.g.::

@@ -2,10 +2,11 @@
 
 Two adapters implement `HistoryStore` and pass one contract suite
 (`tests/integration/test_history_store.py`):
-- `SqliteHistoryStore` (`sqlite_store.py`), the embedded default under `.data/`;
-- `MongoHistoryStore` (`mongo_store.py`), pymongo against MongoDB or Cosmos DB for MongoDB,
-  chosen when `MONGODB_URI` is set.
-`open_history_store()` (`factory.py`) picks one.
+- `SqliteHistoryStore` (`shared/adapters/history/sqlite_store.py`), the embedded default under
+  `.data/`;
+- `MongoHistoryStore` (`shared/adapters/history/mongo_store.py`), pymongo against MongoDB or
+  Cosmos DB for MongoDB, chosen when `MONGODB_URI` is set.
+`open_history_store()` (`shared/adapters/history/factory.py`) picks one.
 
 Contract, for every method:
 - Tenant scoping: every read and write names a `tenant_id` and only ever sees documents of that

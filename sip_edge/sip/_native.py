@@ -29,8 +29,9 @@ exactly one such point: ``BP_CMD_PING``, whose handler emits ``PONG`` from the t
 the command-queue dispatcher. We wrap the binding's event sink (``baresip._events``),
 and when the PONG for one of our pings passes through it — on the re thread — we run
 the queued jobs there, before the PONG goes on to the runtime. Everything is pinned to
-the installed version in requirements.txt; if a later binding grows a
-``reject(status)`` or exposes the source address, this module should go.
+the version in pyproject.toml's ``sip-edge`` group (``baresip-python==0.5.2a3``, locked in
+requirements/sip-edge.txt); if a later binding grows a ``reject(status)`` or exposes the
+source address, this module should go.
 """
 
 from __future__ import annotations
