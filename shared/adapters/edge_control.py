@@ -1,4 +1,5 @@
-"""`CallControl` over HTTP: the SIP edge's call-control API (sip_edge/control_api.py).
+"""`shared.calls.ports.EdgeCallControl` over HTTP: the SIP edge's call-control API
+(sip_edge/control_api.py).
 
     POST   {base}/v1/calls                              {"tenant_id","user_id","destination"} -> 202
     GET    {base}/v1/tenants/{tenant_id}/calls          -> {"items": [...]}
