@@ -1,4 +1,4 @@
-"""Recorders: sinks for the media engine's taps (`engine.RxSink`), producing 8 kHz mono
+"""Recorders: sinks for the media engine's taps (`ports.RxSink`), producing 8 kHz mono
 16-bit WAV bytes.
 
 `VoicemailRecorder` records what the caller says, up to `max_s` (180 s). It ends on
