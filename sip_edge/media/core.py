@@ -176,7 +176,9 @@ class Bridge:
         self.a = a
         self.b = b
         self.mixer = mixer
-        self.resamplers: dict[int, dsp.Resampler] = {}  # keyed by id(sending leg)
+        # one continuous stream per (sending leg, rate it is converted to), shared by the
+        # peer's direction and the mix when they want the same rate
+        self.resamplers: dict[tuple[int, int], dsp.Resampler] = {}
         self.dropped_bytes = 0  # what a receiving leg's buffer refused
         self.active = True
 
@@ -185,6 +187,13 @@ class Bridge:
 
     def peer(self, leg: MediaLeg) -> MediaLeg:
         return self.b if leg is self.a else self.a
+
+    def resampler(self, leg: MediaLeg, src_rate: int, dst_rate: int) -> dsp.Resampler:
+        key = (id(leg), dst_rate)
+        rs = self.resamplers.get(key)
+        if rs is None or rs.src_rate != src_rate:
+            rs = self.resamplers[key] = dsp.Resampler(src_rate, dst_rate)
+        return rs
 
 
 _ids = itertools.count(1)
@@ -463,16 +472,19 @@ class MediaCore:
         br = leg.bridge
         if br is None:
             return
+        converted = {rate: data}  # this chunk at each rate asked for (one stream per rate)
+
+        def at(dst: int) -> bytes:
+            if dst not in converted:
+                converted[dst] = br.resampler(leg, rate, dst).process(data)
+            return converted[dst]
+
         if br.mixer is not None:
-            br.mixer.push(0 if leg is br.a else 1, data, rate)
+            br.mixer.push(0 if leg is br.a else 1, at(br.mixer.rate), br.mixer.rate)
         peer = br.peer(leg)
         if peer.queue or peer.detached is not None or peer.rate <= 0:
             return  # a prompt playing to the peer has the line; or the peer is not up
-        if peer.rate != rate:
-            rs = br.resamplers.get(id(leg))
-            if rs is None or rs.src_rate != rate or rs.dst_rate != peer.rate:
-                rs = br.resamplers[id(leg)] = dsp.Resampler(rate, peer.rate)
-            data = rs.process(data)
+        data = at(peer.rate)
         buf = peer.inbound
         buf += data
         cap = int(self.BRIDGE_MAX_S * peer.rate) * 2

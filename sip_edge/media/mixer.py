@@ -12,9 +12,10 @@ from .ports import RxSink
 
 class BridgeMixer:
     """Both directions of a bridge, mixed at `rate` on the engine clock, delayed by a
-    jitter allowance so that chunks arriving a little late still line up. Each side is
-    resampled to `rate` by its own continuous stream; a side that has nothing at a due
-    instant is silence there."""
+    jitter allowance so that chunks arriving a little late still line up. A side pushed at
+    another rate is resampled to `rate` by its own continuous stream (the core pushes audio
+    already at `rate`, from the bridge's streams); a side that has nothing at a due instant
+    is silence there."""
 
     DELAY_S = 0.06
     MAX_FIFO_S = 0.3
