@@ -60,8 +60,10 @@ def saturate(x: npt.NDArray[np.integer] | FloatArray) -> Int16Array:
 
 
 def _pcm_of(x: npt.NDArray[np.int32] | npt.NDArray[np.float32]) -> bytes:
-    """Clip `x` to the int16 range in place, then its PCM bytes (the hot-path `saturate`)."""
-    np.clip(x, MIN_SAMPLE, MAX_SAMPLE, out=x)
+    """Clip `x` to the int16 range in place, then its PCM bytes (the hot-path `saturate`:
+    two ufuncs cost less than ``np.clip``'s dispatch on a 20 ms frame)."""
+    np.minimum(x, MAX_SAMPLE, out=x)
+    np.maximum(x, MIN_SAMPLE, out=x)
     return x.astype(_LE16).tobytes()
 
 
