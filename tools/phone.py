@@ -24,15 +24,15 @@ import itertools
 import logging
 import math
 import re
-import sys
 import threading
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from baresip import (
     AudioNotActive,
     AudioRestarted,
@@ -49,6 +49,7 @@ from baresip.call import Call, CallState, DigitEvent
 from baresip.errors import split_status
 from baresip.events import StackEvent
 
+from sip_edge.media import dsp
 from sip_edge.sip._native import NativeBridge
 
 log = logging.getLogger("tools.phone")
@@ -59,119 +60,47 @@ _USER = re.compile(r"^[A-Za-z0-9+*#._~-]{1,64}$")
 _URI_USER = re.compile(r"(?:sips?|tel):([^@;>?\s]+)", re.IGNORECASE)
 
 # --------------------------------------------------------------------------------------
-# DSP: a tiny private Goertzel, so the tools carry their own ear (the edge's equivalent is
-# `tone_power` in sip_edge/media/dsp.py).
+# DSP: the edge's helpers (sip_edge/media/dsp.py), under the names the tools and tests use
 # --------------------------------------------------------------------------------------
 
 
-def goertzel_power(samples: array.array[int] | list[float], rate: int, freq: float) -> float:
-    """Power of ``freq`` in ``samples`` (unnormalised Goertzel)."""
-    coeff = 2.0 * math.cos(2.0 * math.pi * freq / rate)
-    s1 = s2 = 0.0
-    for x in samples:
-        s1, s2 = x + coeff * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - coeff * s1 * s2
-
-
-def _hann(samples: array.array[int] | list[float]) -> list[float]:
-    n = len(samples)
-    if n < 2:
-        return [float(x) for x in samples]
-    k = 2.0 * math.pi / (n - 1)
-    return [x * (0.5 - 0.5 * math.cos(k * i)) for i, x in enumerate(samples)]
+def pcm_from(data: bytes) -> array.array[int]:
+    """16-bit PCM bytes as signed ints (an odd trailing byte is dropped)."""
+    return dsp.samples(data)
 
 
 def dominant_frequencies(
-    samples: array.array[int] | list[float], rate: int, count: int = 2, rel_db: float = -12.0
+    samples: array.array[int] | list[float] | npt.NDArray[np.int16],
+    rate: int,
+    count: int = 2,
+    rel_db: float = -12.0,
 ) -> list[float]:
-    """Up to ``count`` strongest tones in ``samples`` (Hz, strongest first).
-
-    A coarse 20 Hz scan over a 50 ms Hann window picks the peaks (each within
-    ``rel_db`` of the strongest), then a 2 Hz scan over up to 250 ms refines each.
-    Pure Python: about 50 ms of CPU per call at 8 kHz.
-    """
-    if rate <= 0 or len(samples) < rate // 50:
-        return []
-    mid = len(samples) // 2
-    n_coarse = min(len(samples), rate // 20)
-    coarse = _hann(samples[mid - n_coarse // 2 : mid - n_coarse // 2 + n_coarse])
-    freqs = list(range(100, rate // 2 - 100, 20))
-    powers = [goertzel_power(coarse, rate, f) for f in freqs]
-    top = max(powers, default=0.0)
-    if top <= 0.0:
-        return []
-    floor = top * 10 ** (rel_db / 10)
-    peaks = [
-        i
-        for i in range(len(freqs))
-        if powers[i] >= floor
-        and (i == 0 or powers[i] >= powers[i - 1])
-        and (i == len(freqs) - 1 or powers[i] > powers[i + 1])
-    ]
-    peaks.sort(key=lambda i: powers[i], reverse=True)
-    n_fine = min(len(samples), rate // 4)
-    fine = _hann(samples[mid - n_fine // 2 : mid - n_fine // 2 + n_fine])
-    out: list[float] = []
-    for i in peaks[:count]:
-        candidates = [freqs[i] + d for d in range(-20, 21, 2)]
-        best = max(candidates, key=lambda f: goertzel_power(fine, rate, f))
-        out.append(float(best))
-    return out
+    """Up to ``count`` strongest tones in the middle 250 ms of ``samples`` (Hz, strongest
+    first; each within ``rel_db`` of the strongest, resolved to about 2 Hz)."""
+    n = min(len(samples), rate // 4)
+    mid = len(samples) // 2 - n // 2
+    window = dsp.to_bytes(np.asarray(samples[mid : mid + n]).astype(np.int16))
+    return dsp.strongest_frequencies(window, rate, count, rel_db=rel_db)
 
 
-def rms_dbfs(samples: array.array[int]) -> float:
-    if not samples:
-        return -120.0
-    acc = math.fsum(x * x for x in samples) / len(samples)
-    return 10 * math.log10(acc / (32768.0 * 32768.0)) if acc > 0 else -120.0
-
-
-def pcm_from(data: bytes) -> array.array[int]:
-    a = array.array("h")
-    a.frombytes(data[: len(data) - len(data) % 2])
-    if sys.byteorder == "big":
-        a.byteswap()
-    return a
-
-
-def resample_linear(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
-    if src_rate == dst_rate or not pcm:
-        return pcm
-    src = pcm_from(pcm)
-    n = max(1, int(len(src) * dst_rate / src_rate))
-    step = src_rate / dst_rate
-    out = array.array("h", bytes(2 * n))
-    last = len(src) - 1
-    for i in range(n):
-        pos = i * step
-        j = int(pos)
-        frac = pos - j
-        a = src[min(j, last)]
-        b = src[min(j + 1, last)]
-        out[i] = int(a + (b - a) * frac)
-    return out.tobytes()
+def rms_dbfs(pcm: bytes) -> float:
+    """Level of 16-bit PCM in dBFS, -120 for digital silence."""
+    return max(-120.0, dsp.dbfs(pcm))
 
 
 def read_wav_pcm(path: str | Path) -> tuple[bytes, int]:
     """(16-bit mono PCM, rate) of a WAV or MP3 file; anything else is decoded to 8 kHz mono."""
     data = Path(path).read_bytes()
-    with contextlib.suppress(wave.Error, EOFError), wave.open(str(path), "rb") as w:
-        if w.getsampwidth() == 2 and w.getnchannels() == 1:
-            return w.readframes(w.getnframes()), w.getframerate()
-    import io
-
+    with contextlib.suppress(ValueError):
+        pcm, rate = dsp.read_wav(data)
+        return pcm, rate
     from shared.media.audio import to_pcm8k_wav  # decodes and resamples WAV/MP3 (miniaudio)
 
-    with wave.open(io.BytesIO(to_pcm8k_wav(data)), "rb") as w:
-        return w.readframes(w.getnframes()), w.getframerate()
+    return dsp.read_wav(to_pcm8k_wav(data))
 
 
 def write_wav(path: str | Path, pcm: bytes, rate: int) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
+    Path(path).write_bytes(dsp.wav_bytes(pcm, rate))
 
 
 def uri_user(value: str | None) -> str | None:
@@ -293,9 +222,9 @@ class PhoneCall:
         self._tone_hz: float | None = None
         self._tone_amp = 0.3
         self._tone_phase = 0.0
-        self._play: array.array[int] | None = None
+        self._play: bytes | None = None
         self._play_rate = 8000
-        self._play_pos = 0
+        self._play_pos = 0  # bytes
         self._echo = False
         self._echo_buf = bytearray()
         self._rx = bytearray()
@@ -441,7 +370,7 @@ class PhoneCall:
     def play_pcm(self, pcm: bytes, rate: int = 8000) -> None:
         """Play 16-bit mono PCM once (replaces what was playing)."""
         with self._lock:
-            self._play = pcm_from(pcm)
+            self._play = bytes(pcm[: len(pcm) & ~1])
             self._play_rate = rate
             self._play_pos = 0
 
@@ -478,15 +407,14 @@ class PhoneCall:
 
     def heard_frequencies(self, count: int = 2, start_s: float = 0.0) -> list[float]:
         """Strongest tones in the loudest second of what was received after ``start_s``."""
-        pcm = pcm_from(self.received_pcm())
-        skip = int(start_s * self.rx_rate)
-        pcm = pcm[skip:]
-        if not pcm:
+        pcm = dsp.as_array(self.received_pcm())[int(start_s * self.rx_rate) :]
+        if not pcm.size:
             return []
         win = self.rx_rate
         best, best_e = 0, -1.0
-        for off in range(0, max(1, len(pcm) - win + 1), win // 2):
-            e = math.fsum(x * x for x in pcm[off : off + win : 8])
+        for off in range(0, max(1, pcm.size - win + 1), win // 2):
+            part = pcm[off : off + win : 8].astype(np.float64)
+            e = float(np.dot(part, part))
             if e > best_e:
                 best, best_e = off, e
         if best_e <= 0:
@@ -559,7 +487,7 @@ class PhoneCall:
         pending.extend(data)
         first = self.rx_first_at or 0.0
         while len(pending) >= frame_bytes:
-            frame = pcm_from(bytes(pending[:frame_bytes]))
+            frame = bytes(pending[:frame_bytes])
             del pending[:frame_bytes]
             with self._lock:
                 t_end = first + len(self._rx) / 2 / self.rx_rate - len(pending) / 2 / self.rx_rate
@@ -572,44 +500,33 @@ class PhoneCall:
         rate = self.tx_rate
         with self._lock:
             tone_hz, amp = self._tone_hz, self._tone_amp
-            play = self._play
-            echo = self._echo
-            if echo:
+            if self._play is not None and self._play_rate != rate:  # converted once, in place
+                done = self._play_pos / max(1, len(self._play))
+                self._play = dsp.resample(self._play, self._play_rate, rate)
+                self._play_rate = rate
+                self._play_pos = int(done * len(self._play)) & ~1
+            play = b""
+            if self._play is not None:
+                play = self._play[self._play_pos : self._play_pos + 2 * n]
+                self._play_pos += 2 * n
+                if self._play_pos >= len(self._play):
+                    self._play = None
+            if self._echo:
                 e = bytes(self._echo_buf[:nbytes])
                 del self._echo_buf[:nbytes]
             else:
                 e = b""
-        if tone_hz is None and play is None and not e:
+        if tone_hz is None and not play and not e:
             return b""
-        mix = [0.0] * n
+        mix = np.zeros(n)
         if tone_hz:
             step = 2 * math.pi * tone_hz / rate
-            ph = self._tone_phase
-            a = amp * 32767
-            for i in range(n):
-                mix[i] = a * math.sin(ph)
-                ph += step
-            self._tone_phase = ph % (2 * math.pi)
-        if play is not None:
-            with self._lock:
-                pos = self._play_pos
-                src_n = max(1, round(n * self._play_rate / rate))
-                chunk = play[pos : pos + src_n]
-                self._play_pos = pos + src_n
-                if self._play_pos >= len(play):
-                    self._play = None
-            if self._play_rate != rate:
-                chunk = pcm_from(resample_linear(chunk.tobytes(), self._play_rate, rate))
-            for i in range(min(n, len(chunk))):
-                mix[i] += chunk[i]
-        if e:
-            ep = pcm_from(e)
-            for i in range(min(n, len(ep))):
-                mix[i] += ep[i]
-        out = array.array("h", (max(-32768, min(32767, int(v))) for v in mix))
-        if sys.byteorder == "big":
-            out.byteswap()
-        return out.tobytes()
+            mix += amp * 32767 * np.sin(self._tone_phase + step * np.arange(n))
+            self._tone_phase = (self._tone_phase + step * n) % (2 * math.pi)
+        for part in (play, e):
+            x = dsp.as_array(part)[:n]
+            mix[: x.size] += x
+        return dsp.from_array(dsp.saturate(mix))
 
 
 # --------------------------------------------------------------------------------------
