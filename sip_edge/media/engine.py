@@ -65,9 +65,8 @@ class _OfCore(Generic[T]):
         self.name = name
 
     def __get__(self, obj: MediaEngine | None, owner: type | None = None) -> T:
-        if obj is None:
-            return getattr(MediaCore, self.name)  # type: ignore[no-any-return]
-        return getattr(obj.core, self.name)  # type: ignore[no-any-return]
+        value: T = getattr(MediaCore if obj is None else obj.core, self.name)
+        return value
 
     def __set__(self, obj: MediaEngine, value: T) -> None:
         setattr(obj.core, self.name, value)
