@@ -14,8 +14,8 @@ from pathlib import Path
 
 from shared.settings import azurite_connection_string
 
-from .configdb_cluster import free_port
 from .managed import REPO, ManagedProcess, ports_open
+from .ports import free_port
 
 AZURITE_BIN = REPO / "node_modules" / ".bin" / "azurite"
 HOST = "127.0.0.1"

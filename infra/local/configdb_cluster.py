@@ -7,9 +7,7 @@ processes the same way.
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -19,31 +17,9 @@ from pathlib import Path
 
 import httpx
 
+from .ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-# Ports handed out by this process. They come from below Linux's ephemeral range (32768+):
-# a port the kernel picked for bind(0) is also where outgoing connections get their source
-# port, so another process could take it between our choice and the child's bind.
-_HANDED_OUT: set[int] = set()
-_PORT_RANGE = (20000, 32000)
-
-
-def free_port() -> int:
-    """A TCP and UDP port on 127.0.0.1 that is free now and not handed out before."""
-    for _ in range(200):
-        port = random.randint(*_PORT_RANGE)
-        if port in _HANDED_OUT:
-            continue
-        try:
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                with socket.socket(socket.AF_INET, kind) as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        _HANDED_OUT.add(port)
-        return port
-    raise RuntimeError(f"no free port in {_PORT_RANGE}")
 
 
 @dataclass

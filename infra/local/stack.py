@@ -21,8 +21,9 @@ import httpx
 from shared.settings import Settings
 
 from .azurite import Azurite
-from .configdb_cluster import LocalCluster, free_port
+from .configdb_cluster import LocalCluster
 from .managed import REPO, ManagedProcess, http_ok, ports_open
+from .ports import free_port
 
 
 @dataclass

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.local.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 AZURITE_BIN = ROOT / "node_modules" / ".bin" / "azurite"
 ACCOUNT = "devstoreaccount1"
@@ -40,12 +42,6 @@ class Azurite:
             f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/{ACCOUNT};"
             f"TableEndpoint=http://127.0.0.1:{self.table_port}/{ACCOUNT};"
         )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:

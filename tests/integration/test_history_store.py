@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from infra.local.ports import free_port
 from shared.adapters.history import default_sqlite_path, open_history_store
 from shared.adapters.history.codec import to_us
 from shared.adapters.history.sqlite_store import SqliteHistoryStore
@@ -499,9 +499,7 @@ def test_factory_chooses_the_adapter(tmp_path: Path) -> None:
 def test_unreachable_mongodb_is_unavailable(tmp_path: Path) -> None:
     from shared.adapters.history.mongo_store import MongoHistoryStore
 
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     with pytest.raises(Unavailable):
         MongoHistoryStore(f"mongodb://127.0.0.1:{port}/x", server_selection_timeout_ms=300)
     with pytest.raises(Unavailable):  # the factory picks MongoDB when the settings carry a URI
