@@ -108,10 +108,15 @@ class LocalCluster:
         )
         logf.close()
 
-    def start(self, timeout: float = 20.0) -> None:
-        for node in self.nodes:
-            self.start_node(node)
-        self.wait_healthy(timeout)
+    def start(self, timeout: float = 60.0) -> None:
+        """Start every node and wait for a leader; on failure the nodes are stopped again."""
+        try:
+            for node in self.nodes:
+                self.start_node(node)
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
 
     def kill(self, node: NodeProc, sig: int = signal.SIGKILL) -> None:
         if node.proc is not None and node.proc.poll() is None:

@@ -135,20 +135,21 @@ class LocalStack:
         return f"http://127.0.0.1:{self.web_port}"
 
     def start(self) -> None:
+        # Each part is on the list before it starts: one that fails to come up is stopped too.
         try:
-            self.azurite.start()
             self._started.append(self.azurite)
-            self.cluster.start()
+            self.azurite.start()
             self._started.append(self.cluster)
-            self.smtp.start()
+            self.cluster.start()
             self._started.append(self.smtp)
+            self.smtp.start()
             self.smtp.wait_ready(15)
-            self.host.start()
             self._started.append(self.host)
+            self.host.start()
             self.host.wait_ready(60)
             if self.site is not None:
-                self.site.start()
                 self._started.append(self.site)
+                self.site.start()
                 self.site.wait_ready(30)
         except BaseException:
             self.stop()
