@@ -11,7 +11,6 @@ import io
 import json
 import math
 import struct
-import time
 import wave
 from collections.abc import Callable
 from typing import Any
@@ -25,17 +24,33 @@ from shared.adapters.history import open_history_store
 from shared.adapters.recording_senders import JsonLinesRecord
 from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.history.models.call import ActivityItem, CallRecord, Leg, PathStep
+from tests.waiting import eventually
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
+    return eventually(check, timeout=timeout, interval=0.2, message=what)
+
+
+def queue_length(stack: LocalStack, queue: str) -> int:
+    """Messages on a queue, invisible ones (being handled, or waiting for a retry) included."""
+    client = QueueClient.from_connection_string(stack.azurite.connection_string, queue)
+    try:
+        return int(client.get_queue_properties().approximate_message_count or 0)
+    except ResourceNotFoundError:
+        return 0
+    finally:
+        client.close()
+
+
+def wait_drained(stack: LocalStack, *queues: str, timeout: float = 30.0) -> None:
+    """Wait until the functions host has handled every message on `queues` (each one deleted:
+    done, or moved to its poison queue), so that whatever they were going to send is sent."""
+    eventually(
+        lambda: all(queue_length(stack, q) == 0 for q in queues),
+        timeout=timeout,
+        interval=0.2,
+        message=f"the {', '.join(queues)} queue(s) to drain",
+    )
 
 
 def runs(stack: LocalStack, function: str) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ through the ConfigDB client directly, as an operator would."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -23,7 +22,7 @@ from shared.configdb import ConfigDBClient
 from shared.configdb_keys import tenant_key, user_key
 from shared.lifecycle.services.notices import notice_key
 from shared.values import format_utc
-from tests.integration.notify_helpers import runs, wait_until
+from tests.integration.notify_helpers import runs, wait_drained, wait_until
 
 pytestmark = [
     pytest.mark.skipif(not AZURITE_BIN.exists(), reason="azurite is not installed (make test installs it)"),
@@ -92,9 +91,9 @@ def mails(stack: LocalStack, to: str, kind: str) -> list[Message]:
     return out
 
 
-def settle(stack: LocalStack, seconds: float = 3.0) -> None:
-    """Give the `email` queue time to deliver anything a run may have queued."""
-    time.sleep(seconds)
+def settle(stack: LocalStack) -> None:
+    """Wait until the `email` queue has delivered everything the runs so far queued."""
+    wait_drained(stack, "email")
 
 
 def now() -> dt.datetime:
@@ -167,7 +166,7 @@ def test_reminders_three_days_and_one_day_before_exactly_once(stack: LocalStack,
     tid, _ = signup(stack, email, "Reminded Ltd")
     # 14 days left: nothing due
     run_now(stack, "trial_reminder")
-    settle(stack, 2)
+    settle(stack)
     assert mails(stack, email, "trial-reminder") == []
 
     edit(db, tenant_key(tid), trial_ends_at=format_utc(now() + dt.timedelta(days=3) - dt.timedelta(hours=1)))

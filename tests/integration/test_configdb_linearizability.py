@@ -11,6 +11,7 @@ import httpx
 
 from infra.local.configdb_cluster import LocalCluster
 from tests.tools.linearizability import PendingOp, Recorder, check
+from tests.waiting import eventually
 
 KEYS = [f"lin/{i}" for i in range(4)]
 
@@ -106,17 +107,25 @@ def test_history_under_leader_kills_is_linearizable(cluster: LocalCluster) -> No
     clients = [threading.Thread(target=_client_loop, args=(cluster, rec, i, stop)) for i in range(6)]
     for t in clients:
         t.start()
-    for _ in range(2):
-        time.sleep(1.5)
-        leader = cluster.leader()
-        if leader is not None:
-            cluster.kill(leader)
-            time.sleep(1.0)
-            cluster.start_node(leader)
-    time.sleep(1.5)
-    stop.set()
-    for t in clients:
-        t.join(30)
+
+    def progress(ops: int) -> None:
+        """Let the clients get `ops` more definite answers (a leader serves them again)."""
+        target = rec.answered() + ops
+        eventually(lambda: rec.answered() >= target, timeout=60, message=f"{ops} more answered operations")
+
+    try:
+        for _ in range(2):
+            progress(100)
+            leader = cluster.leader()
+            if leader is not None:
+                cluster.kill(leader)
+                progress(50)  # answered by the next leader
+                cluster.start_node(leader)
+        progress(100)
+    finally:
+        stop.set()
+        for t in clients:
+            t.join(30)
     history = rec.history()
     result = check(history)
     print(f"ops={len(history)} keys={result.checked_keys} violations={len(result.violations)}")

@@ -10,6 +10,7 @@ import uuid
 import httpx
 
 from infra.local.configdb_cluster import LocalCluster
+from tests.waiting import eventually
 
 
 def _client(cluster: LocalCluster) -> httpx.Client:
@@ -145,16 +146,18 @@ def test_leader_sigkill_under_load_loses_nothing(cluster: LocalCluster) -> None:
     writers = [threading.Thread(target=_writer, args=(cluster, acked, stop, f"load/w{w}")) for w in range(4)]
     for t in writers:
         t.start()
-    time.sleep(1.0)
-    cluster.kill(leader)
-    killed_at = time.monotonic()
-    before = len(acked)
-    deadline = time.monotonic() + 20  # generous: the machine may be loaded; the bench measures speed
-    while len(acked) < before + 50 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    stop.set()
-    for t in writers:
-        t.join(30)
+    try:
+        eventually(lambda: len(acked) >= 50, timeout=30, message="the writers' first 50 acknowledged writes")
+        cluster.kill(leader)
+        killed_at = time.monotonic()
+        before = len(acked)
+        deadline = time.monotonic() + 20  # generous: the machine may be loaded; the bench measures speed
+        while len(acked) < before + 50 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for t in writers:
+            t.join(30)
     assert len(acked) > before, "writes did not resume after the leader was killed"
     survivors = [n for n in cluster.nodes if n is not leader]
     top = max(acked.values())

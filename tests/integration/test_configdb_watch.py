@@ -8,6 +8,7 @@ import time
 import httpx
 
 from infra.local.configdb_cluster import LocalCluster, NodeProc
+from tests.waiting import eventually
 
 from .streamwire import StreamConn
 
@@ -67,11 +68,14 @@ def test_watch_spanning_a_leader_change_has_no_gap_and_no_duplicate(cluster: Loc
     t.start()
     writes = threading.Thread(target=_put_many, args=(cluster, "w/", total))
     writes.start()
-    time.sleep(0.7)
-    cluster.kill(leader)
-    writes.join(60)
-    t.join(60)
-    done.set()
+    try:
+        # The leader dies mid-stream: once the watch has delivered some of the writes, not all.
+        eventually(lambda: len(seen) >= 20, timeout=30, message="the watch to deliver the first 20 writes")
+        cluster.kill(leader)
+        writes.join(60)
+        t.join(60)
+    finally:
+        done.set()
     revs = [r for r, _ in seen]
     assert len(seen) == total
     assert revs == sorted(set(revs)), "duplicate or out-of-order events"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,6 +45,7 @@ from tests.integration.notify_helpers import (
     runs,
     sms_records,
     tone_wav,
+    wait_drained,
     wait_until,
     write_history,
 )
@@ -118,6 +121,7 @@ def test_new_voicemail_refreshes_activity_emails_wav_pushes_and_texts(box: Box) 
     name = f"{box.tenant_id}/{box.user_id}/{new_ulid(dt.datetime.now(dt.UTC))}.wav"
     # The edge uploads the WAV first; the call record and the activity follow when the call ends.
     upload(stack, name, wav)
+    # The scenario: the record lands a while after the blob, and the trigger waits for it.
     time.sleep(1.5)
     record = edge_call(
         box.tenant_id, box.user_id, call_id, disposition="voicemail", voicemail_blob=f"voicemail/{name}"
@@ -184,7 +188,7 @@ def test_new_voicemail_refreshes_activity_emails_wav_pushes_and_texts(box: Box) 
     assert again["activity"] == "kept" and again["result"] == "notified"
     item = get_activity(stack, box.tenant_id, box.user_id, f"voicemail:{call_id}")
     assert item is not None and item.read
-    time.sleep(3)
+    wait_drained(stack, "push", "sms")  # whatever the second run queued has been handled
     assert len([p for p in push_records(stack) if p["payload"]["data"].get("call_id") == call_id]) == 1
     assert len([s for s in sms_records(stack) if s["message_id"].endswith(f"voicemail:{call_id}:sms")]) == 1
 
@@ -221,9 +225,17 @@ def test_deleted_tenant_is_a_counted_skip(box: Box) -> None:
     assert (
         run["result"] == "tenant_gone" and run["skipped"] == 1 and run["done"] == 0 and run["outcome"] == "ok"
     )
-    # Not retried: one run only, even after a few polls.
-    time.sleep(2.5)
-    assert len([r for r in runs(stack, "voicemail_new") if r.get("blob", "").endswith(name)]) == 1
+
+    # Not retried: one run only, even after two more polls of the container (each one runs a
+    # blob uploaded after the previous poll ended; a retry would have come in the first).
+    def runs_of(blob: str) -> list[dict[str, Any]]:
+        return [r for r in runs(stack, "voicemail_new") if r.get("blob", "").endswith(blob)]
+
+    for _ in range(2):
+        later = f"{gone}/{box.user_id}/{uuid.uuid4().hex}.wav"
+        upload(stack, later, tone_wav(1.0))
+        wait_until(functools.partial(runs_of, later), what="the run of a blob uploaded later")
+    assert len(runs_of(name)) == 1
 
 
 def test_missing_blob_and_orphan_voicemail_are_counted(box: Box) -> None:

@@ -401,6 +401,11 @@ class Recorder:
     def delete(self, client: Hashable, key: str, prev_revision: int | None = None) -> PendingOp:
         return self._begin("delete", client, key, None, prev_revision)
 
+    def answered(self) -> int:
+        """How many operations have had a definite answer so far (unknown and pending ones not)."""
+        with self._lock:
+            return sum(1 for o in self._ops if isinstance(o, Op) and o.outcome != "unknown")
+
     def history(self) -> list[Op]:
         with self._lock:
             out = []
