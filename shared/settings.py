@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     edge_rtp_timeout_s: int = Field(
         default=30, ge=0, description="End a leg after this many seconds without RTP (a dead phone); 0 = off."
     )
+    sip_rtp_ports: str | None = Field(
+        default=None,
+        pattern=r"^\d{1,5}-\d{1,5}$",
+        description="UDP ports for RTP and RTCP, LOW-HIGH (SIP_RTP_PORTS; unset: the stack's 1024-49152).",
+    )
 
     # --- Rates sync: the carrier rate deck (CSV: prefix, rate per minute, currency)
     rates_source: str = Field(
@@ -234,6 +239,15 @@ class Settings(BaseSettings):
             out.append(origin)
         return out
 
+    @field_validator("sip_rtp_ports")
+    @classmethod
+    def _port_range(cls, value: str | None) -> str | None:
+        if value is not None:
+            low, high = (int(p) for p in value.split("-"))
+            if not 1 <= low < high <= 65535:
+                raise ValueError(f"{value!r} is not a port range LOW-HIGH (1 <= LOW < HIGH <= 65535)")
+        return value
+
     @field_validator("jwt_secret")
     @classmethod
     def _secret_length(cls, value: SecretStr) -> SecretStr:
@@ -262,6 +276,14 @@ class Settings(BaseSettings):
             return list(self.web_origins)
         scheme, _, rest = self.public_base_url.partition("://")
         return [f"{scheme}://{rest.split('/', 1)[0]}"]
+
+    @property
+    def rtp_port_range(self) -> tuple[int, int] | None:
+        """SIP_RTP_PORTS as (low, high), both included; None: the SIP stack's default."""
+        if self.sip_rtp_ports is None:
+            return None
+        low, high = self.sip_rtp_ports.split("-")
+        return int(low), int(high)
 
     @property
     def jwt_verification_secrets(self) -> list[str]:
@@ -303,6 +325,8 @@ class Settings(BaseSettings):
         }
         if self.mongodb_uri is not None:
             env["MONGODB_URI"] = self.mongodb_uri.get_secret_value()
+        if self.sip_rtp_ports is not None:
+            env["SIP_RTP_PORTS"] = self.sip_rtp_ports
         if self.smtp_username is not None:
             env["SMTP_USERNAME"] = self.smtp_username
         if self.smtp_password is not None:

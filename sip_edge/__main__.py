@@ -116,6 +116,7 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
             max_legs=settings.edge_max_legs,
             bind_address=settings.sip_host,
             rtp_timeout_s=settings.edge_rtp_timeout_s,
+            rtp_ports=settings.rtp_port_range,
         )
     )
     deps = EdgeDeps(

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from infra.local.configdb_cluster import free_port
 from infra.local.managed import ManagedProcess, http_ok
+from infra.local.ports import free_port, rtp_port_range
 from shared.adapters.history import open_history_store
 
 if TYPE_CHECKING:
@@ -160,8 +160,6 @@ def start_provider_sim(
     rules_path.write_text(json.dumps(dict(rules or {})))
     sip_port = free_port()
     control_port = free_port()
-    while control_port == sip_port:
-        control_port = free_port()
     proc = ManagedProcess(
         name="provider_sim",
         cmd=[
@@ -176,6 +174,8 @@ def start_provider_sim(
             str(rules_path),
             "--control-port",
             str(control_port),
+            "--rtp-ports",
+            rtp_port_range(),
         ],
         log_path=base_dir / f"provider_sim-{sip_port}.log",
         ready=http_ok(f"http://{host}:{control_port}/health"),
@@ -227,6 +227,7 @@ def start_edge(stack: LocalStack, sim: SimProcess, base: Path, **env: str) -> tu
             "SIP_PORT": str(sip_port),
             "EDGE_CONTROL_PORT": str(control_port),
             "PROVIDER_ADDRESS": sim.address,
+            "SIP_RTP_PORTS": rtp_port_range(32),
             "EDGE_CONTROL_TOKEN": EDGE_TOKEN,
             "EDGE_DRAIN_SECONDS": "5",
             **env,
@@ -340,7 +341,7 @@ def start_caller(
     base_dir.mkdir(parents=True, exist_ok=True)
     tag = f"{number.lstrip('+')}-{free_port()}"
     cmd = [sys.executable, "-m", "tools.caller", number, "--edge", edge, "--json"]
-    cmd += ["--timeout", str(timeout)]
+    cmd += ["--timeout", str(timeout), "--rtp-ports", rtp_port_range(4)]
     record_path = base_dir / f"caller-{tag}.wav" if record else None
     options: list[tuple[str, Any]] = [
         ("--digits", digits),

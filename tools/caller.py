@@ -2,7 +2,7 @@
 
     python -m tools.caller NUMBER [--edge HOST:PORT] [--digits 1] [--digit-delay S]
         [--play FILE.wav | --tone HZ] [--record OUT.wav] [--hangup-after S]
-        [--from +15550000000] [--listen HOST:PORT] [--dtmf rtp|info] [--json]
+        [--from +15550000000] [--listen HOST:PORT] [--rtp-ports LOW-HIGH] [--dtmf rtp|info] [--json]
 
 It sends ``INVITE sip:NUMBER@EDGE`` from ``sip:FROM@LISTEN`` (the trunk address the
 edge trusts), then prints what happens: trying, ringing, answered (with SIP status),
@@ -31,31 +31,16 @@ import contextlib
 import json
 import logging
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from tools.phone import Phone, PhoneSettings, parse_hostport
+from infra.local.ports import free_port
+from tools.phone import Phone, PhoneSettings, parse_hostport, parse_port_range
 from tools.provider_sim import setup_logging
 
 log = logging.getLogger("tools.caller")
-
-
-def free_sip_port(host: str) -> int:
-    """A port free for both UDP and TCP on ``host``."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind((host, 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((host, port))
-                except OSError:
-                    continue
-                return int(port)
-    raise OSError(f"no free SIP port on {host}")
 
 
 class Printer:
@@ -79,10 +64,11 @@ async def place_call(args: argparse.Namespace, out: Printer) -> int:
     edge_host, edge_port = parse_hostport(args.edge, 5060)
     listen_host, listen_port = parse_hostport(args.listen, 0) if args.listen else (edge_host, 0)
     if not listen_port:
-        listen_port = free_sip_port(listen_host)
+        listen_port = free_port()
     transport = f";transport={args.transport}" if args.transport != "udp" else ""
     uri = f"sip:{args.number}@{edge_host}:{edge_port}{transport}"
-    phone = Phone(PhoneSettings(host=listen_host, port=listen_port, user="caller"))
+    rtp_ports = parse_port_range(args.rtp_ports) if args.rtp_ports else None
+    phone = Phone(PhoneSettings(host=listen_host, port=listen_port, user="caller", rtp_ports=rtp_ports))
     await phone.start()
     try:
         return await _run(phone, uri, args, out)
@@ -200,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_", default="+15550000000", help="the caller's number (From user)")
     p.add_argument("--listen", help="our SIP address HOST:PORT (default: edge host, a free port)")
     p.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    p.add_argument("--rtp-ports", help="UDP ports for RTP and RTCP, LOW-HIGH (default: 1024-49152)")
     p.add_argument("--digits", help="DTMF keys to press after the answer")
     p.add_argument("--digit-delay", type=float, default=1.0, help="seconds after the answer (1)")
     p.add_argument("--interdigit", type=float, default=0.15, help="seconds between keys (0.15)")

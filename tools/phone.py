@@ -542,6 +542,9 @@ class PhoneSettings:
     codecs: tuple[str, ...] = ("pcmu", "pcma")
     max_calls: int = 64
     native_log_level: str = "warning"
+    # UDP ports (low, high; both included) for the calls' RTP and RTCP; None: baresip's
+    # default, a random even port in 1024-49152 per call.
+    rtp_ports: tuple[int, int] | None = None
     extra_config: str = ""
     expose_headers: tuple[str, ...] = field(default=("To", "From", "P-Asserted-Identity", "Diversion"))
 
@@ -573,13 +576,14 @@ class Phone:
 
     async def start(self) -> None:
         s = self.settings
+        rtp = f"rtp_ports {s.rtp_ports[0]}-{s.rtp_ports[1]}\n" if s.rtp_ports else ""
         config = Config(
             net_interface=s.host if s.host not in ("0.0.0.0", "::") else None,
             max_concurrent_calls=s.max_calls,
             expose_headers=s.expose_headers,
             native_log_level=s.native_log_level,  # type: ignore[arg-type]
             # Only UDP and TCP: by default baresip also binds TLS on port+1.
-            extra_config_text=f"sip_listen {s.host}:{s.port}\nsip_transports udp,tcp\n{s.extra_config}",
+            extra_config_text=f"sip_listen {s.host}:{s.port}\nsip_transports udp,tcp\n{rtp}{s.extra_config}",
         )
         self._runtime = Runtime()
         await self._runtime.start(config)
@@ -687,6 +691,14 @@ class Phone:
         pc = PhoneCall(self, call, "out", number=uri_user(uri), remote=uri, started=started)
         self._track(pc)
         return pc
+
+
+def parse_port_range(value: str) -> tuple[int, int]:
+    """``"LOW-HIGH"`` as (low, high)."""
+    low, sep, high = value.partition("-")
+    if not sep or not low.isdigit() or not high.isdigit() or not 0 < int(low) < int(high) <= 65535:
+        raise ValueError(f"{value!r} is not a port range LOW-HIGH")
+    return int(low), int(high)
 
 
 def parse_hostport(value: str, default_port: int = 5060) -> tuple[str, int]:

@@ -1,7 +1,7 @@
 """The local stand-in for the provider's PSTN side ("the phone network").
 
     python -m tools.provider_sim --listen 127.0.0.1:5070 --edge 127.0.0.1:5060 \\
-        [--rules rules.json] [--control-port 5072]
+        [--rules rules.json] [--control-port 5072] [--rtp-ports LOW-HIGH]
 
 It answers the legs the edge dials out (``INVITE sip:+1555...@provider``) by simple
 per-number rules: ring for ``ring_s`` seconds (a 180 goes out at once), then
@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from tools.phone import Phone, PhoneCall, PhoneSettings, parse_hostport
+from tools.phone import Phone, PhoneCall, PhoneSettings, parse_hostport, parse_port_range
 
 log = logging.getLogger("tools.provider_sim")
 
@@ -264,7 +264,8 @@ async def amain(args: argparse.Namespace) -> int:
     host, port = parse_hostport(args.listen, 5070)
     rules = load_rules(Path(args.rules).read_text()) if args.rules else {}
     events = Events()
-    phone = Phone(PhoneSettings(host=host, port=port, user="provider"))
+    rtp_ports = parse_port_range(args.rtp_ports) if args.rtp_ports else None
+    phone = Phone(PhoneSettings(host=host, port=port, user="provider", rtp_ports=rtp_ports))
     await phone.start()
     server = None
     try:
@@ -297,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--edge", default="127.0.0.1:5060", help="the edge's SIP address (reported)")
     p.add_argument("--rules", help="JSON file: number -> rule ('*' is the default)")
     p.add_argument("--control-port", type=int, default=0, help="HTTP control port (0: none)")
+    p.add_argument("--rtp-ports", help="UDP ports for RTP and RTCP, LOW-HIGH (default: 1024-49152)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     setup_logging(logging.INFO if args.verbose else logging.WARNING)

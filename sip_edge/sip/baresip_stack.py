@@ -85,6 +85,15 @@ _URI_USER = re.compile(r"^\s*(?:\"[^\"]*\"\s*|[^<\"]*?)?<?\s*(?:sips?|tel):([^@;
 _DISPLAY = re.compile(r'^\s*"((?:[^"\\]|\\.)*)"|^\s*([^<"]+?)\s*<')
 
 
+def rtp_ports_config(ports: tuple[int, int] | None) -> str:
+    """baresip's ``rtp_ports`` line for a range (both ends included), or nothing for its default
+    (1024-49152). Each call takes a random even port for RTP and the next one for RTCP."""
+    if ports is None:
+        return ""
+    low, high = ports
+    return f"rtp_ports {low}-{high}\n"
+
+
 def uri_user(value: str | None) -> str | None:
     """User part of a SIP URI or name-addr ('"Bob" <sip:+1555@h>;tag=x' -> '+1555')."""
     if not value:
@@ -436,7 +445,8 @@ class BaresipStack:
             native_log_level=os.environ.get("SIP_EDGE_NATIVE_LOG", "warning"),
             # UDP and TCP only: baresip's default also binds TLS on port + 1, which
             # collides with whatever else holds that port (and we have no TLS cert).
-            extra_config_text=f"sip_listen {listen.host}:{listen.port}\nsip_transports udp,tcp\n",
+            extra_config_text=f"sip_listen {listen.host}:{listen.port}\nsip_transports udp,tcp\n"
+            + rtp_ports_config(self._settings.rtp_ports),
         )
         self._runtime = Runtime()
         await self._runtime.start(config)

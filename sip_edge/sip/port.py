@@ -341,3 +341,5 @@ class StackSettings:
     # Extra INVITE headers to surface on InboundInvite.headers.
     expose_headers: tuple[str, ...] = ("To", "P-Called-Party-ID", "Diversion")
     rtp_timeout_s: int = 0  # declare a leg dead after this long without RTP; 0 = off
+    # UDP ports (low, high; both included) for RTP and RTCP; None = the stack's default range.
+    rtp_ports: tuple[int, int] | None = None

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local.configdb_cluster import free_port
 from infra.local.managed import ManagedProcess, http_ok
+from infra.local.ports import free_port, rtp_port_range
 from infra.local.stack import LocalStack, signup_verified
 from shared.history.models.call import CallRecord
 from tests.sip_fixtures import edge_events, wait_call_record
@@ -134,6 +134,7 @@ def start_edge(stack: LocalStack, base: Path, **env: str) -> tuple[ManagedProces
             "SIP_PORT": str(sip_port),
             "EDGE_CONTROL_PORT": str(control_port),
             "PROVIDER_ADDRESS": f"127.0.0.1:{free_port()}",  # nothing is forwarded here
+            "SIP_RTP_PORTS": rtp_port_range(32),
             "EDGE_CONTROL_TOKEN": "test-edge-token",
             "EDGE_DRAIN_SECONDS": "5",
             **env,

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.local.ports import free_port, rtp_port_range
+from tests.tools.edge_sipp import sipp_ports
 from tests.tools.rtp_pcap import build as build_pcap
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,21 +33,6 @@ SIPP = shutil.which("sipp")
 pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp (Debian package sip-tester) is not installed")
 
 
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                    u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
-
-
 class Edge:
     """The adapter test edge as a child process; its JSON lines collected in ``events``."""
 
@@ -53,7 +40,16 @@ class Edge:
         self.port = free_port()
         self.events: list[dict] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.tools.sip_tone_edge", "--port", str(self.port), *args],
+            [
+                sys.executable,
+                "-m",
+                "tests.tools.sip_tone_edge",
+                "--port",
+                str(self.port),
+                "--rtp-ports",
+                rtp_port_range(),
+                *args,
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -115,12 +111,9 @@ def sipp(
             "1",
             "-i",
             "127.0.0.1",
-            "-p",
-            str(free_port()),
             "-mi",
             "127.0.0.1",
-            "-mp",
-            str(free_port()),
+            *sipp_ports(),
             "-t",
             transport,
             "-timeout",
@@ -262,6 +255,10 @@ def test_baresip_ua_exchanges_tones_both_ways(tmp_path: Path) -> None:
                 "5",
                 "--record",
                 str(heard),
+                "--port",
+                str(free_port()),
+                "--rtp-ports",
+                rtp_port_range(4),
             ],
             cwd=ROOT,
             capture_output=True,

@@ -18,14 +18,21 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from infra.local.configdb_cluster import free_port
+from infra.local.ports import free_port, free_ports
 from tests.tools.rtp_pcap import _EVENT_CODES, PT_EVENT, PT_PCMU, _udp_frame, build
 
 ROOT = Path(__file__).resolve().parents[2]
 SIPP_DIR = ROOT / "tests" / "sipp"
 SIPP = shutil.which("sipp") or "sipp"
 
-__all__ = ["SIPP", "SIPP_DIR", "Sipp", "build", "flood_pcap", "pcap_bytes"]
+__all__ = ["SIPP", "SIPP_DIR", "Sipp", "build", "flood_pcap", "pcap_bytes", "sipp_ports"]
+
+
+def sipp_ports() -> list[str]:
+    """SIPp's port options, every socket it binds taken from the port allocator: SIP (-p), the
+    media ports (-mp: audio there, video at +2; four reserved) and the control port (-cp;
+    by default 8888, or the next free one, shared by every SIPp on the machine)."""
+    return ["-p", str(free_port()), "-mp", str(free_ports(4, align=2)), "-cp", str(free_port())]
 
 
 def pcap_bytes(packets: Sequence[tuple[float, bytes]]) -> bytes:
@@ -102,12 +109,9 @@ class Sipp:
             str(calls),
             "-i",
             "127.0.0.1",
-            "-p",
-            str(free_port()),
             "-mi",
             "127.0.0.1",
-            "-mp",
-            str(free_port() & ~1),
+            *sipp_ports(),
             "-t",
             "u1",
             "-timeout",

@@ -10,20 +10,15 @@ import argparse
 import asyncio
 import json
 import math
-import socket
 from pathlib import Path
 
 from baresip import Account, CallFailed, Config, Runtime, UserAgent
 
+from infra.local.ports import free_port, rtp_port_range
+
 
 def emit(event: str, **fields: object) -> None:
     print(json.dumps({"event": event, **fields}), flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def main() -> None:
@@ -33,15 +28,18 @@ async def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--digits", default="")
     ap.add_argument("--record", type=Path, required=True)
+    ap.add_argument("--port", type=int, help="SIP port (UDP and TCP; default: a free one)")
+    ap.add_argument("--rtp-ports", help="LOW-HIGH: UDP ports for RTP and RTCP (default: free ones)")
     args = ap.parse_args()
 
-    port = free_port()
+    port = args.port or free_port()
+    rtp_ports = args.rtp_ports or rtp_port_range(4)
     runtime = Runtime()
     await runtime.start(
         Config(
             net_interface="127.0.0.1",
             max_concurrent_calls=4,
-            extra_config_text=f"sip_listen 127.0.0.1:{port}\nsip_transports udp,tcp\n",
+            extra_config_text=f"sip_listen 127.0.0.1:{port}\nsip_transports udp,tcp\nrtp_ports {rtp_ports}\n",
         )
     )
     try:

@@ -71,9 +71,14 @@ async def main() -> None:
     ap.add_argument("--tone", type=float, default=440.0)
     ap.add_argument("--allow-source", action="append", default=[])
     ap.add_argument("--record-dir", type=Path)
+    ap.add_argument("--rtp-ports", help="LOW-HIGH: UDP ports for RTP and RTCP")
     args = ap.parse_args()
 
-    stack = BaresipStack(StackSettings(max_legs=256))
+    rtp_ports = None
+    if args.rtp_ports:
+        low, high = args.rtp_ports.split("-")
+        rtp_ports = (int(low), int(high))
+    stack = BaresipStack(StackSettings(max_legs=256, rtp_ports=rtp_ports))
     tasks: set[asyncio.Task[None]] = set()
 
     async def on_invite(invite: InboundInvite) -> None:
