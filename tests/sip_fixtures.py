@@ -36,6 +36,7 @@ import pytest
 from infra.local.managed import ManagedProcess, http_ok
 from infra.local.ports import free_port, rtp_port_range
 from shared.adapters.history import open_history_store
+from sip_edge.media import dsp
 
 if TYPE_CHECKING:
     from infra.local.stack import LocalStack
@@ -97,6 +98,19 @@ def wait_call_record(
     finally:
         store.close()
     raise AssertionError(f"no call record {call_id}; edge log tail:\n{edge.log_tail()}")
+
+
+def tone_share(pcm: bytes, rate: int, freq: float, others: tuple[float, ...], block_ms: int = 100) -> float:
+    """`freq`'s share of the power at `freq` and `others` in audio of a live call (16-bit mono
+    PCM), summed over `block_ms` blocks. Per block, not over the whole recording: live audio
+    has small gaps and slips (a late packet, a mixer or jitter buffer catching up) that shift a
+    tone's phase, and one Goertzel over the whole recording adds the parts before and after a
+    slip with their phases, so that half a cycle apart they cancel (a 1000 Hz tone heard all
+    through a 4 s recording measured 2% of its power after one slip at 2.2 s)."""
+    n = rate * block_ms // 1000 * 2
+    blocks = [pcm[i : i + n] for i in range(0, len(pcm) - n + 1, n)] or [pcm]
+    powers = {f: sum(dsp.tone_power(b, rate, f) for b in blocks) for f in (freq, *others)}
+    return powers[freq] / (sum(powers.values()) or 1.0)
 
 
 # -- the provider stand-in ----------------------------------------------------------------

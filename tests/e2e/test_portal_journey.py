@@ -32,7 +32,14 @@ from sip_edge.media import dsp
 from tests.e2e.conftest import PASSWORD, api_login, go, run_async, shot
 from tests.e2e.test_portal_account import mail_link
 from tests.e2e.test_portal_ivr import map_digit, save
-from tests.sip_fixtures import SimProcess, edge_events, start_caller, start_edge, start_provider_sim
+from tests.sip_fixtures import (
+    SimProcess,
+    edge_events,
+    start_caller,
+    start_edge,
+    start_provider_sim,
+    tone_share,
+)
 
 pytestmark = [pytest.mark.timeout(600)]
 
@@ -112,11 +119,6 @@ def download(stack: LocalStack, blob: str) -> bytes:
         return run_async(blobs.download(container, name))
     finally:
         blobs.close()
-
-
-def tone_share(pcm: bytes, rate: int, freq: float, others: tuple[float, ...]) -> float:
-    powers = {f: dsp.tone_power(pcm, rate, f) for f in (freq, *others)}
-    return powers[freq] / (sum(powers.values()) or 1.0)
 
 
 def cells(rows: Locator, n: int) -> list[str]:

@@ -29,6 +29,7 @@ from tests.sip_fixtures import (
     start_caller,
     start_edge,
     start_provider_sim,
+    tone_share,
     wait_call_record,
 )
 
@@ -175,12 +176,6 @@ def download(edge: Edge, blob: str, timeout: float = 20.0) -> bytes:
         blobs.close()
 
 
-def share(pcm: bytes, rate: int, freq: float, others: tuple[float, ...]) -> float:
-    powers = {f: dsp.tone_power(pcm, rate, f) for f in (freq, *others)}
-    total = sum(powers.values()) or 1.0
-    return powers[freq] / total
-
-
 def test_ivr_digit_forwards_to_user_and_bridges_audio_both_ways(edge: Edge, tmp_path: Path) -> None:
     before = len(edge.events("call_ended"))
     result = run_caller(NUMBER, edge.address, tmp_path, digits="1", digit_delay=1.0, tone=440, timeout=40)
@@ -189,7 +184,7 @@ def test_ivr_digit_forwards_to_user_and_bridges_audio_both_ways(edge: Edge, tmp_
     # the caller heard Alice's phone (1000 Hz) once bridged
     pcm, rate = result.recorded()
     tail = pcm[-int(rate * 2 * 2.5) :]  # the last 2.5 s: the bridge
-    assert share(tail, rate, 1000, (440, 800, 1200)) > 0.5
+    assert tone_share(tail, rate, 1000, (440, 800, 1200)) > 0.5
     # Alice's phone heard the caller (440 Hz)
     hangup = edge.sim.wait_event("hangup", number=ALICE_PHONE)
     assert any(abs(f - 440) < 15 for f in hangup.get("heard_hz") or []), hangup
@@ -205,8 +200,8 @@ def test_ivr_digit_forwards_to_user_and_bridges_audio_both_ways(edge: Edge, tmp_
     # Alice records her calls: both directions mixed into one WAV in Blob `recordings`
     assert rec.recording_blob == f"recordings/{edge.tenant_id}/{call_id}.wav"
     pcm, rate = dsp.read_wav(download(edge, rec.recording_blob))
-    assert share(pcm, rate, 1000, (440,)) > 0.05
-    assert share(pcm, rate, 440, (1000,)) > 0.05
+    assert tone_share(pcm, rate, 1000, (440,)) > 0.05
+    assert tone_share(pcm, rate, 440, (1000,)) > 0.05
 
 
 def test_no_answer_goes_to_voicemail_with_the_callers_tone(edge: Edge, tmp_path: Path) -> None:
@@ -230,7 +225,7 @@ def test_no_answer_goes_to_voicemail_with_the_callers_tone(edge: Edge, tmp_path:
     pcm, rate = dsp.read_wav(wav)
     seconds = len(pcm) / 2 / rate
     assert abs(seconds - spoke) < 1.0, (seconds, spoke)
-    assert share(pcm, rate, 440, (1000, 800, 600)) > 0.6
+    assert tone_share(pcm, rate, 440, (1000, 800, 600)) > 0.6
     legs = [leg for leg in rec.legs if leg.kind == "forward"]
     assert legs and legs[0].outcome == "no_answer"
     store = open_history_store(edge.stack.settings)
