@@ -32,6 +32,7 @@ from tests.sip_fixtures import (
     tone_share,
     wait_call_record,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -69,6 +70,11 @@ class Edge:
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return edge_events(self.proc.log_path, name)
+
+    def config_revision(self) -> int:
+        """The ConfigDB revision up to which the edge has applied every change (its /health)."""
+        health = httpx.get(f"http://127.0.0.1:{self.control_port}/health", timeout=5).json()
+        return int(health["config"]["revision"])
 
     def record(self, call_id: str, timeout: float = 10.0) -> CallRecord:
         return wait_call_record(self.stack.settings, self.tenant_id, call_id, self.proc, timeout)
@@ -213,7 +219,7 @@ def test_no_answer_goes_to_voicemail_with_the_callers_tone(edge: Edge, tmp_path:
         assert time.monotonic() < deadline, edge.proc.log_tail()
         time.sleep(0.05)
     started = time.monotonic()
-    time.sleep(3.0)
+    time.sleep(3.0)  # the caller speaks for 3 s: the voicemail's length is checked against it
     caller.proc.stop()  # the caller hangs up (SIGTERM: BYE)
     spoke = time.monotonic() - started
     caller.wait()
@@ -246,7 +252,8 @@ def test_menu_changed_through_the_api_applies_to_the_next_call(edge: Edge, tmp_p
             f"/ivr-menus/{edge.menu_id}", json={"options": options}, headers={"If-Match": got.headers["ETag"]}
         )
         r.raise_for_status()
-    time.sleep(0.5)  # well above the measured propagation (milliseconds); the bound is 1 s
+    revision = int(r.headers["ETag"].strip('W/"'))
+    eventually(lambda: edge.config_revision() >= revision, timeout=5, message=f"edge at revision {revision}")
     before = len(edge.events("call_ended"))
     # this time the digit travels as SIP INFO instead of RFC 4733
     result = run_caller(NUMBER, edge.address, tmp_path, digits="3", digit_delay=1.0, dtmf="info", timeout=30)
