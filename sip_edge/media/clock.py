@@ -1,8 +1,8 @@
 """Time for the media engine's thread shell (`engine.MediaEngine`).
 
 The pacing core (`core.MediaCore`) never reads a clock: it is handed the time. The shell
-asks a `Clock` for it and for its waits, so that a test can run the real shell on
-virtual time (`ManualClock`) and the production edge on `time.monotonic` (`SystemClock`).
+asks a `PacingClock` for it and for its waits, so that a test can run the real shell on
+virtual time (`ManualClock`) and the production edge on `time.monotonic` (`MonotonicClock`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from typing import Protocol
 
 
-class Clock(Protocol):
+class PacingClock(Protocol):
     def monotonic(self) -> float:
         """Seconds on a clock that never goes back."""
         ...
@@ -23,7 +23,7 @@ class Clock(Protocol):
         ...
 
 
-class SystemClock:
+class MonotonicClock:
     """The wall clock: `time.monotonic`, and waits on the event itself."""
 
     def monotonic(self) -> float:

@@ -1,9 +1,9 @@
 """The media engine: ONE pacing thread serves every leg of the process every 20 ms.
 
 This module is the thread around the sans-I/O core (`core.MediaCore`, where pacing,
-bridging and mixing are described): the thread reads its `Clock`, waits until the next
+bridging and mixing are described): the thread reads its `PacingClock`, waits until the next
 pass is due or a command arrives, and calls ``core.tick(now)``. The clock is injected
-(`clock.SystemClock` by default), so tests run this very thread on virtual time
+(`clock.MonotonicClock` by default), so tests run this very thread on virtual time
 (`clock.ManualClock`).
 
 Threading: public methods only append a command and wake the thread; the thread owns all
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from .clock import Clock, SystemClock
+from .clock import MonotonicClock, PacingClock
 from .core import (
     AudioIO,
     Bridge,
@@ -41,16 +41,16 @@ from .core import (
 __all__ = [
     "AudioIO",
     "Bridge",
-    "Clock",
     "EngineStats",
     "MediaCore",
     "MediaEngine",
     "MediaLeg",
+    "MonotonicClock",
+    "PacingClock",
     "PlayOutcome",
     "PlayResult",
     "Playback",
     "RxSink",
-    "SystemClock",
     "TapHandle",
 ]
 
@@ -84,13 +84,13 @@ class MediaEngine:
         lead_ms: int = 60,
         loop: asyncio.AbstractEventLoop | None = None,
         name: str = "media-pacer",
-        clock: Clock | None = None,
+        clock: PacingClock | None = None,
     ) -> None:
         self._wake = threading.Event()
         self.core = MediaCore(
             frame_ms=frame_ms, lead_ms=lead_ms, deliver=self._deliver, on_command=self._wake.set
         )
-        self.clock: Clock = clock or SystemClock()
+        self.clock: PacingClock = clock or MonotonicClock()
         self.loop = loop
         self.name = name
         self._thread: threading.Thread | None = None
