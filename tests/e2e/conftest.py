@@ -58,6 +58,10 @@ VIEWPORT = {"width": 1280, "height": 800}
 
 T = TypeVar("T")
 
+# Assertions wait for the page this long (Playwright's default is 5 s): a page's work is a few
+# API round trips, which a 2-core machine running the rest of the suite can stretch past 5 s.
+expect.set_options(timeout=15_000)
+
 _missing = [what for what, path in (("chromium", CHROMIUM), ("azurite", AZURITE_BIN)) if not path.exists()]
 
 
