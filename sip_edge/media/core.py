@@ -472,19 +472,20 @@ class MediaCore:
         br = leg.bridge
         if br is None:
             return
-        converted = {rate: data}  # this chunk at each rate asked for (one stream per rate)
-
-        def at(dst: int) -> bytes:
-            if dst not in converted:
-                converted[dst] = br.resampler(leg, rate, dst).process(data)
-            return converted[dst]
-
-        if br.mixer is not None:
-            br.mixer.push(0 if leg is br.a else 1, at(br.mixer.rate), br.mixer.rate)
+        mixer = br.mixer
+        mixed = data  # this chunk at the mix's rate: the peer takes it when its rate is that
+        if mixer is not None:
+            if rate != mixer.rate:
+                mixed = br.resampler(leg, rate, mixer.rate).process(data)
+            mixer.push(0 if leg is br.a else 1, mixed, mixer.rate)
         peer = br.peer(leg)
         if peer.queue or peer.detached is not None or peer.rate <= 0:
             return  # a prompt playing to the peer has the line; or the peer is not up
-        data = at(peer.rate)
+        if peer.rate != rate:
+            if mixer is not None and mixer.rate == peer.rate:
+                data = mixed
+            else:
+                data = br.resampler(leg, rate, peer.rate).process(data)
         buf = peer.inbound
         buf += data
         cap = int(self.BRIDGE_MAX_S * peer.rate) * 2
