@@ -9,7 +9,8 @@ what it waited for, the last value and the last exception::
     eventually(lambda: proc.poll() is not None, message="the edge to exit")
 
 ``await eventually_async(...)`` is the same for asyncio tests; its check may be a coroutine
-function.
+function. ``until_answered(send)`` repeats an HTTP request while the answer is "not now" (503,
+504: a ConfigDB shard electing a leader on a loaded machine) and returns the answer's JSON.
 
 A fixed sleep stays only where the time itself is the behaviour under test (nothing must
 happen for N seconds; a caller speaks for N seconds) and says so in a comment.
@@ -52,6 +53,21 @@ def eventually(
         if time.monotonic() >= deadline:
             raise AssertionError(_timed_out(message, check, timeout, last, error)) from error
         time.sleep(interval)
+
+
+def until_answered(
+    send: Callable[[], Any], timeout: float = 30.0, retry_statuses: tuple[int, ...] = (503, 504)
+) -> Any:
+    """The JSON body of ``send()``'s first response whose status is not in `retry_statuses`
+    (an httpx.Response; a request that raises is retried too)."""
+
+    def attempt() -> Any:
+        r = send()
+        if r.status_code in retry_statuses:
+            raise AssertionError(f"{r.status_code}: {r.text[:300]}")  # not now: polled again
+        return (r.json(),)
+
+    return eventually(attempt, timeout=timeout, interval=0.1, message="an answer other than 503/504")[0]
 
 
 async def eventually_async(

@@ -153,19 +153,19 @@ class LocalCluster:
         return None
 
     def wait_healthy(self, timeout: float = 20.0) -> NodeProc:
-        """Wait until every live node answers and one of them leads."""
+        """Wait until every live node answers, one of them leads and every one knows it (a
+        follower that has not heard from the new leader yet answers a write 503)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for node in self.nodes:
                 if node.proc is not None and node.proc.poll() is not None:
                     raise RuntimeError(f"{node.node_id} exited: {node.log_path.read_text()[-2000:]}")
-            sts = [self.status(n) for n in self.nodes if n.alive()]
-            if all(sts):
-                leaders = [
-                    n for n in self.nodes if n.alive() and (self.status(n) or {}).get("role") == "leader"
-                ]
-                if len(leaders) == 1:
-                    return leaders[0]
+            live = [n for n in self.nodes if n.alive()]
+            sts = [self.status(n) for n in live]
+            leaders = [n for n, st in zip(live, sts, strict=True) if st and st.get("role") == "leader"]
+            known = len(leaders) == 1 and all(st and st.get("leader_id") == leaders[0].node_id for st in sts)
+            if known:
+                return leaders[0]
             time.sleep(0.05)
         raise TimeoutError("the cluster did not become healthy")
 

@@ -10,7 +10,7 @@ import uuid
 import httpx
 
 from infra.local.configdb_cluster import LocalCluster
-from tests.waiting import eventually
+from tests.waiting import eventually, until_answered
 
 
 def _client(cluster: LocalCluster) -> httpx.Client:
@@ -98,8 +98,13 @@ def test_retried_request_id_applies_once(cluster: LocalCluster) -> None:
     cluster.wait_healthy()
     with _client(cluster) as c:
         rid = uuid.uuid4().hex
-        first = c.put(f"{cluster.nodes[0].http}/v1/kv/counter", params={"request_id": rid}, json=1).json()
-        again = c.put(f"{cluster.nodes[2].http}/v1/kv/counter", params={"request_id": rid}, json=1).json()
+        # 503 and 504 (no leader yet, outcome unknown) are retried with the same request id
+        first = until_answered(
+            lambda: c.put(f"{cluster.nodes[0].http}/v1/kv/counter", params={"request_id": rid}, json=1)
+        )
+        again = until_answered(
+            lambda: c.put(f"{cluster.nodes[2].http}/v1/kv/counter", params={"request_id": rid}, json=1)
+        )
         assert first == again
         status = c.get(f"{cluster.nodes[0].http}/v1/status").json()
         assert status["revision"] == first["revision"]

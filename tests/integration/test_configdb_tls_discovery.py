@@ -13,6 +13,7 @@ import httpx
 import orjson
 
 from infra.local.configdb_cluster import LocalCluster, free_port
+from tests.waiting import until_answered
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:
@@ -48,7 +49,8 @@ def test_tls_http_and_stream(cluster_factory, tmp_path: Path) -> None:  # type: 
     node = cluster.nodes[0]
     assert node.http.startswith("https://")
     with httpx.Client(headers=cluster.headers(), verify=ssl.create_default_context(cafile=str(cert))) as c:
-        rev = c.put(f"{node.http}/v1/kv/secure", json={"a": 1}).json()["revision"]
+        put = {"json": {"a": 1}, "params": {"request_id": "secure-1"}}  # retried on 503/504: applied once
+        rev = until_answered(lambda: c.put(f"{node.http}/v1/kv/secure", **put))["revision"]
         assert c.get(f"{node.http}/v1/status").json()["stream"].startswith("tls://")
     ctx = ssl.create_default_context(cafile=str(cert))
     with (
