@@ -73,7 +73,7 @@ class SpoolingUploader:
         self.retry_delay_s = retry_delay_s
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
-        self._inflight: set[Path] = set()
+        self._inflight: dict[Path, asyncio.Future[bool]] = {}
         self._task: asyncio.Task[None] | None = None
         self._kick = asyncio.Event()
         self.uploaded = 0
@@ -133,28 +133,38 @@ class SpoolingUploader:
         return rel[0], "/".join(rel[1:])
 
     async def _upload_path(self, path: Path, content_type: str | None) -> bool:
-        if path in self._inflight:
-            return False
-        self._inflight.add(path)
+        """Upload one spooled file. When another task is already sending it (the retry
+        loop and a submit can meet on the same file), wait for that attempt's outcome."""
+        running = self._inflight.get(path)
+        if running is not None:
+            return await asyncio.shield(running)
+        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._inflight[path] = outcome
+        ok = False
+        try:
+            ok = await self._send(path, content_type)
+            return ok
+        finally:
+            del self._inflight[path]
+            outcome.set_result(ok)
+
+    async def _send(self, path: Path, content_type: str | None) -> bool:
         container, name = self._split(path)
         try:
-            try:
-                data = await asyncio.to_thread(path.read_bytes)
-            except FileNotFoundError:
-                return True  # uploaded and removed by someone else meanwhile
-            ctype = content_type or _CONTENT_TYPES.get(path.suffix, "application/octet-stream")
-            try:
-                await self.blobs.upload(container, name, data, ctype)
-            except Unavailable as exc:
-                self.failures += 1
-                _event("upload_failed", container=container, blob=name, reason=str(exc)[:200])
-                return False
-            await asyncio.to_thread(_remove, path, self.spool_dir)
-            self.uploaded += 1
-            _event("upload_done", container=container, blob=name, bytes=len(data))
-            return True
-        finally:
-            self._inflight.discard(path)
+            data = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return True  # uploaded and removed by someone else meanwhile
+        ctype = content_type or _CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+        try:
+            await self.blobs.upload(container, name, data, ctype)
+        except Unavailable as exc:
+            self.failures += 1
+            _event("upload_failed", container=container, blob=name, reason=str(exc)[:200])
+            return False
+        await asyncio.to_thread(_remove, path, self.spool_dir)
+        self.uploaded += 1
+        _event("upload_done", container=container, blob=name, bytes=len(data))
+        return True
 
     async def _retry_loop(self) -> None:
         delay = self.retry_initial_s

@@ -170,3 +170,28 @@ def test_files_left_by_an_earlier_run_are_uploaded_at_start(azurite: Azurite, tm
 
     asyncio.run(main())
     assert read_blob(azurite, VOICEMAIL_CONTAINER, name) == wav
+
+
+def test_a_submit_that_meets_the_retry_loop_on_the_same_file_reports_its_upload(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    """The retry loop's first pass and a submit can pick up the same spooled file; the one
+    that finds it in flight waits for that upload instead of reporting a failure."""
+    spool = tmp_path / "spool"
+    name = voicemail_blob_name(TENANT, "user3", "raced")
+    wav = dsp.wav_bytes(dsp.tone(440, 4000, 8000), 8000)
+    (spool / VOICEMAIL_CONTAINER / TENANT / "user3").mkdir(parents=True)
+    (spool / VOICEMAIL_CONTAINER / name).write_bytes(wav)
+
+    async def main() -> None:
+        store = blobs(azurite)
+        up = SpoolingUploader(store, spool, attempts=1, retry_delay_s=0.0)
+        await up.start()
+        await asyncio.sleep(0)  # the loop's first pass takes the left-over file in flight
+        assert await up.submit(VOICEMAIL_CONTAINER, name, wav) is True
+        assert up.pending() == [] and up.uploaded == 1 and up.failures == 0
+        await up.stop()
+        await store.aclose()
+
+    asyncio.run(main())
+    assert read_blob(azurite, VOICEMAIL_CONTAINER, name) == wav
