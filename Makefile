@@ -61,8 +61,10 @@ test: setup
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
+# The fast loop: the unit tests, with the Raft simulation on fewer seeds (`make test`
+# runs the full count).
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 tests/unit
+	SIM_SEEDS=$${SIM_SEEDS:-150} $(BIN)/python -m pytest -q -n 2 tests/unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/configdb.py
