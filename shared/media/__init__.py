@@ -1,1 +1,2 @@
-"""Pure media helpers (no I/O): audio sniffing and conversion."""
+"""Media helpers: audio sniffing, probing and conversion (pure), and the bounded worker that runs
+conversions off the event loop."""

@@ -125,9 +125,12 @@ def test_upload_convert_and_serve_with_range(stack: LocalStack, tenants) -> None
 
 def test_undecodable_audio_is_marked_failed(stack: LocalStack, tenants) -> None:
     (_, auth), _ = tenants
-    bad = b"RIFF\x24\x00\x00\x00WAVE" + b"\x00" * 200  # a WAVE header and nothing decodable
+    bad = bytes([0xFF, 0xFB, 0x90, 0x64]) + bytes(range(256)) * 4  # an MP3 frame header, then garbage
     with httpx.Client(base_url=stack.api, timeout=20) as api:
-        up = api.post("/prompts", headers=auth, files={"file": ("bad.wav", bad, "audio/wav")})
+        no_chunks = b"RIFF\x24\x00\x00\x00WAVE" + b"\x00" * 200  # a WAVE header without chunks
+        refused = api.post("/prompts", headers=auth, files={"file": ("bad.wav", no_chunks, "audio/wav")})
+        assert refused.status_code == 415, refused.text  # probed at upload, never stored
+        up = api.post("/prompts", headers=auth, files={"file": ("bad.mp3", bad, "audio/mpeg")})
         assert up.status_code == 202, up.text
         done = wait_for_status(api, auth, up.json()["id"])
         assert done["status"] == "failed" and done["reason"]

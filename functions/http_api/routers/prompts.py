@@ -44,7 +44,8 @@ def _out(prompt: Prompt) -> PromptOut:
     response_model=PromptOut,
     responses={
         413: {"description": "over 10 MB"},
-        415: {"description": "not a WAV or MP3 (judged by content)"},
+        415: {"description": "not a WAV or MP3 (by content), or a WAV not in PCM/float/A-law/mu-law"},
+        422: {"description": "a rate outside 8-48 kHz, over 8 channels, or over 10 minutes (by header)"},
     },
 )
 async def upload_prompt(
@@ -54,7 +55,9 @@ async def upload_prompt(
     file: Annotated[UploadFile, File(description="a WAV or MP3, at most 10 MB")],
     name: Annotated[str | None, Form(max_length=100)] = None,
 ) -> PromptOut:
-    """Store the upload; the prompt is "processing" until the blob trigger converts it."""
+    """Store the upload; the prompt is "processing" until the blob trigger converts it.
+
+    The header is probed first (no decoding): what conversion would refuse is refused here."""
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     got = await prompts.upload(who, data, name, file.filename)
     set_etag(response, got.revision)

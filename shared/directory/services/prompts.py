@@ -3,11 +3,15 @@
 - Metadata is a `Prompt` at `t/{tid}/prompt/{id}` (`prompt_key`); the audio lives in Blob
   container `prompts` at `{tid}/{id}/original.{ext}` and, once converted, `{tid}/{id}/pcm8k.wav`.
 - `upload` sniffs the bytes (never the filename): WAV or MP3 only (`UnsupportedAudio`, 415),
-  at most `MAX_UPLOAD_BYTES` (`PromptTooLarge`, 413). It writes the metadata ("processing")
+  at most `MAX_UPLOAD_BYTES` (`PromptTooLarge`, 413). It probes the header without decoding:
+  an encoding conversion does not take is 415; a sample rate outside 8-48 kHz or a duration
+  over 10 minutes is `AudioOutOfBounds` (422). It writes the metadata ("processing")
   first and the original second, so the blob trigger always finds the document it updates.
 - `convert_original` is the blob trigger's work. It ignores blobs that are not originals (the
   converted output must not re-trigger), marks undecodable audio "failed" with a reason instead
-  of raising (a retry cannot heal it), and raises only on transient storage errors.
+  of raising (a retry cannot heal it), and raises only on transient storage errors or
+  `WorkerBusy` (503). It converts on the process's bounded worker (`shared.media.worker`), off
+  the event loop; the decoded output is bounded to 10 minutes whatever the header said.
 - `audio_url` is a read-only SAS URL valid for `AUDIO_URL_TTL`; `PromptNotReady` (409) before.
 - Every key is built under the caller's tenant: another tenant's prompt is absent (404).
 - Members read and upload; only owners and admins delete.
@@ -18,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.configdb_keys import prompt_prefix
 from shared.directory.models.prompt import AudioKind, Prompt, PromptStatus
@@ -26,7 +30,9 @@ from shared.directory.ports import PromptBlobs
 from shared.directory.services.menus import require_manager
 from shared.documents import Versioned
 from shared.errors import DomainError, NotFoundError, PreconditionFailed
-from shared.media.audio import AudioError, sniff, to_pcm8k_wav, wav_format
+from shared.media import audio
+from shared.media.audio import AudioError, probe, to_pcm8k_wav, wav_format
+from shared.media.worker import CONVERSIONS, BoundedWorker
 from shared.ports import Clock, DocumentRepo
 from shared.security.tokens import Principal
 from shared.values import is_id, new_ulid
@@ -64,6 +70,24 @@ class UnsupportedAudio(DomainError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, details={"accepted": ["wav", "mp3"]})
+
+
+class AudioOutOfBounds(DomainError):
+    """422: readable audio whose sample rate, channels or duration is outside the limits."""
+
+    status = 422
+    error_id = "audio-out-of-bounds"
+    title = "Audio out of bounds"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            detail,
+            details={
+                "min_sample_rate": audio.MIN_RATE,
+                "max_sample_rate": audio.MAX_RATE,
+                "max_seconds": audio.MAX_SECONDS,
+            },
+        )
 
 
 class PromptNotReady(DomainError):
@@ -127,6 +151,7 @@ class PromptsService:
     repo: DocumentRepo
     media: PromptBlobs
     clock: Clock
+    worker: BoundedWorker = field(default=CONVERSIONS)
 
     async def list(self, who: Principal) -> list[Versioned[Prompt]]:
         return await self.repo.list(prompt_prefix(who.tenant_id), Prompt)
@@ -140,10 +165,13 @@ class PromptsService:
     ) -> Versioned[Prompt]:
         if len(data) > MAX_UPLOAD_BYTES:
             raise PromptTooLarge(MAX_UPLOAD_BYTES)
-        sniffed = sniff(data)
-        if sniffed is None:
-            raise UnsupportedAudio("the upload is not a WAV or MP3 file")
-        kind = AudioKind(sniffed)
+        try:
+            info = probe(data)
+        except audio.UnsupportedAudio as exc:
+            raise UnsupportedAudio(f"the upload is not a WAV or MP3 file this service takes: {exc}") from exc
+        except audio.AudioOutOfBounds as exc:
+            raise AudioOutOfBounds(str(exc)) from exc
+        kind = AudioKind(info.kind)
         now = self.clock.now()
         prompt = Prompt(
             id=new_ulid(now),
@@ -192,7 +220,7 @@ class PromptsService:
             log.info("prompt %s/%s is gone; %s ignored", tenant_id, prompt_id, blob_name)
             return None
         try:
-            converted = to_pcm8k_wav(data)
+            converted = await self.worker.run(to_pcm8k_wav, data)
         except AudioError as exc:
             await self._mark(key, PromptStatus.FAILED, reason=str(exc))
             return PromptStatus.FAILED
