@@ -182,6 +182,10 @@ class Node:
                 rd.soft_state.leader,
                 self.core.term,
             )
+            # A write forwarded to a leader that died (or lost its leadership) was dropped
+            # with it: hand our in-flight writes to the leader we just learned of.
+            if rd.soft_state.leader is not None and self._inflight:
+                self._leader_changed = True
         if rd.snapshot is not None:
             self._install(rd.snapshot)
         self.log_store.save(rd.hard_state, rd.entries)
