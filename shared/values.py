@@ -96,6 +96,27 @@ def apply_patch(doc: M, patch: PatchModel, *, skip: frozenset[str] = frozenset()
     return type(doc).model_validate(data)
 
 
+# --------------------------------------------------------------------------- names
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _check_single_line(value: str) -> str:
+    if _CONTROL_RE.search(value):
+        raise ValueError("must be a single line of text: no line breaks, tabs or other control characters")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+DisplayName = Annotated[
+    str, Field(min_length=1, max_length=100, examples=["Acme Dental"]), AfterValidator(_check_single_line)
+]
+"""A name people read (a company, a person): one line of at most 100 characters, no control
+characters. Names reach email headers and SIP display names, where a CR/LF would start a new
+header; they are refused at input (422), not stripped, so what is stored is what was typed."""
+
+
 # --------------------------------------------------------------------------- phone numbers
 
 E164_RE = re.compile(r"^\+[1-9]\d{1,14}$")

@@ -3,6 +3,11 @@
 It sends a `shared.notifications.models.OutgoingEmail` (the body of an `email` queue message)
 with the attachments' bytes already resolved (`AttachmentFile`).
 
+Header values (the recipient, the subject, which carries a tenant's company name) are folded to
+one line before they are set: a CR, LF or other control character becomes a space, so a value
+that slipped past input validation can neither add a header (a `Bcc:` of its own) nor make
+`email.message` refuse the whole message.
+
 Errors: `Rejected` when the server refuses the message for good (a 5xx reply to the sender,
 every recipient or the data), `Unavailable` for everything transient (connection refused or
 lost, timeouts, 4xx replies).
@@ -11,12 +16,20 @@ lost, timeouts, 4xx replies).
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
 
 from shared.errors import Rejected, Unavailable
 from shared.notifications.models import AttachmentFile, OutgoingEmail
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def one_line(value: str) -> str:
+    """A header value on one line: every run of control characters becomes one space."""
+    return _CONTROL.sub(" ", value).strip()
 
 
 def _is_permanent(exc: smtplib.SMTPException) -> bool:
@@ -48,10 +61,10 @@ class SmtpMailer:
     def build(self, mail: OutgoingEmail, files: Sequence[AttachmentFile] = ()) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.sender
-        msg["To"] = mail.to
-        msg["Subject"] = mail.subject
+        msg["To"] = one_line(mail.to)
+        msg["Subject"] = one_line(mail.subject)
         msg["Message-ID"] = f"<{mail.message_id}@cloudpbx>"  # receivers drop duplicates of a redelivery
-        msg["X-CloudPBX-Kind"] = mail.kind
+        msg["X-CloudPBX-Kind"] = one_line(mail.kind)
         msg.set_content(mail.text)
         if mail.html:
             msg.add_alternative(mail.html, subtype="html")

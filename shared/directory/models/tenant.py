@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from shared.values import (
     BusinessHours,
+    DisplayName,
     EntryPoint,
     Holidays,
     Id,
@@ -71,7 +72,7 @@ class Tenant(StoredModel):
 class TenantCreate(InputModel):
     """Sign-up body: the API fills id, status, trial_ends_at, created_at and owner."""
 
-    name: str = _NAME
+    name: DisplayName
     region: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9-]*$")
     time_zone: TimeZoneName = "UTC"
     locale: Locale = "en-US"
@@ -84,7 +85,7 @@ class TenantPatch(PatchModel):
 
     _nullable: ClassVar[frozenset[str]] = frozenset({"business_hours", "open_entry", "closed_entry"})
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: DisplayName | None = None
     time_zone: TimeZoneName | None = None
     locale: Locale | None = None
     business_hours: BusinessHours | None = None

@@ -59,7 +59,7 @@ from shared.security.tokens import (
     new_refresh_token,
     refresh_digest,
 )
-from shared.values import InputModel, UtcDatetime, new_ulid
+from shared.values import DisplayName, InputModel, UtcDatetime, new_ulid
 
 EMAIL_QUEUE = "email"
 
@@ -130,8 +130,8 @@ _REGION = Field(default=None, min_length=1, max_length=32, examples=["local"])
 
 
 class SignupIn(InputModel):
-    company: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=100)
+    company: DisplayName
+    name: DisplayName
     email: Email
     password: Password
     region: str | None = _REGION
