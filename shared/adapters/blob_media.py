@@ -8,7 +8,10 @@ SDK errors become domain errors at this boundary:
 
 `read_url` signs a read-only SAS for one blob with an explicit expiry, using the account
 key of the connection string (Azurite's well-known key locally). Clients fetch audio from
-that URL directly; Blob storage serves Range requests on it.
+that URL directly; Blob storage serves Range requests on it. The SAS carries `spr=https`
+whenever the blob endpoint is https (every Azure account), so the token is refused over plain
+http even if a link is rewritten; only an http endpoint (Azurite locally, which serves http
+only) signs `spr=https,http`, since a https-only token could not be used there at all.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from azure.storage.blob import BlobSasPermissions, BlobServiceClient, ContentSet
 from shared.errors import NotFoundError, Unavailable
 
 T = TypeVar("T")
+
+
+def sas_protocol(url: str) -> str:
+    """`https` for a https endpoint; `https,http` only for an http one (Azurite locally)."""
+    return "https" if url.lower().startswith("https://") else "https,http"
 
 
 class BlobMedia:
@@ -109,6 +117,7 @@ class BlobMedia:
         until `now + ttl`. Pure: signs locally, no request is made."""
         if self._account_key is None:
             raise Unavailable("blob storage: the connection string carries no account key to sign with")
+        url = self.service.get_blob_client(container, name).url
         sas = generate_blob_sas(
             account_name=self._account_name,
             container_name=container,
@@ -117,8 +126,9 @@ class BlobMedia:
             permission=BlobSasPermissions(read=True),
             start=now - dt.timedelta(minutes=1),
             expiry=now + ttl,
+            protocol=sas_protocol(url),
         )
-        return f"{self.service.get_blob_client(container, name).url}?{sas}"
+        return f"{url}?{sas}"
 
     def close(self) -> None:
         self.service.close()
