@@ -17,6 +17,12 @@ Global indexes (same transaction as the document they index)::
     idx/number/{e164}                  "tenant_id"                       (JSON string)
     idx/email/{email}                  {"tenant_id": ..., "user_id": ...} (EmailIndexValue; email lower-cased)
     idx/tenant/{tid}                   {"region": ...}                   (TenantIndexValue; home region)
+    idx/inventory/{e164}               InventoryNumber  (the operator's inventory; same transaction as
+                                                         the claim or release of idx/number/{e164})
+
+Operator records::
+
+    audit/{ulid}                       AuditRecord     (one per `python -m ops` command)
 
 Everything under `t/{tid}/` belongs to one tenant, so `tenant_prefix(tid)` is the tenant's whole
 snapshot and deleting a tenant is a prefix delete plus its global index entries.
@@ -105,6 +111,18 @@ def parse_tenant_key(key: str) -> tuple[str, str, str]:
 
 def number_index_key(e164: str) -> str:
     return f"idx/number/{_part(e164, 'number')}"
+
+
+INVENTORY_PREFIX = "idx/inventory/"
+AUDIT_PREFIX = "audit/"
+
+
+def inventory_key(e164: str) -> str:
+    return f"{INVENTORY_PREFIX}{_part(e164, 'number')}"
+
+
+def audit_key(record_id: str) -> str:
+    return f"{AUDIT_PREFIX}{_part(record_id, 'audit record id')}"
 
 
 def email_index_key(email: str) -> str:

@@ -24,8 +24,10 @@ class Versioned(Generic[M]):
 
 @dataclass
 class IndexChanges:
-    """Index keys to claim (must be absent), to release, and to overwrite."""
+    """Index keys to claim (must be absent), to release, and to overwrite; `expect` names keys whose
+    revision must still be the one read (0: absent) for the write to happen."""
 
     claim: dict[str, Any] = field(default_factory=dict)
     release: list[str] = field(default_factory=list)
     put: dict[str, Any] = field(default_factory=dict)
+    expect: dict[str, int] = field(default_factory=dict)

@@ -10,6 +10,7 @@ Services never import an SDK; they receive these and are tested with the real ad
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -42,7 +43,8 @@ class DocumentRepo(Protocol):
     Errors: `shared.errors.Unavailable` when the store cannot be reached (nothing was written);
     `ConflictError` naming the key when a create finds the document or a claim taken;
     `PreconditionFailed` (with the current revision) when the document changed since it was read;
-    `NotFoundError` from `require`, and from `update` / `delete` of a document that is gone. A
+    `NotFoundError` from `require`, and from `update` / `delete` of a document that is gone;
+    `ConflictError` naming an `IndexChanges.expect` key that changed since it was read. A
     write either happens whole or not at all, so retrying after `Unavailable` is safe: a create
     that did land meanwhile answers `ConflictError`, an update `PreconditionFailed`.
     """
@@ -63,6 +65,11 @@ class DocumentRepo(Protocol):
         """Every document whose key starts with `prefix`, in key order."""
         ...
 
+    def scan(self, prefix: str, model: type[M]) -> AsyncIterator[Versioned[M]]:
+        """Every document whose key starts with `prefix`, in key order, read page by page (the
+        caller may stop early)."""
+        ...
+
     async def create(self, key: str, doc: BaseModel, index: IndexChanges | None = None) -> int:
         """Write a new document and its index changes atomically; returns the new revision."""
         ...
@@ -74,9 +81,20 @@ class DocumentRepo(Protocol):
         returns the new revision."""
         ...
 
-    async def delete(self, key: str, expected_revision: int, release: list[str] | None = None) -> int:
-        """Delete a document read at `expected_revision` and the index keys in `release`, atomically;
-        returns the store's revision after the delete."""
+    async def delete(
+        self,
+        key: str,
+        expected_revision: int,
+        release: list[str] | None = None,
+        index: IndexChanges | None = None,
+    ) -> int:
+        """Delete a document read at `expected_revision` and the index keys in `release`, and apply
+        `index` (puts compared by `expect`), atomically; returns the store's revision after the delete."""
+        ...
+
+    async def create_many(self, docs: dict[str, BaseModel]) -> int:
+        """Write new documents that must all be absent, in one transaction (all or none);
+        `ConflictError` names one that exists. Returns the new revision."""
         ...
 
 

@@ -135,6 +135,20 @@ class Settings(BaseSettings):
         description='API base URL per region (REGION_BASE_URLS, JSON: {"eu": "https://..."}).',
     )
 
+    # --- Numbers: a released number waits this long before anyone can claim it again
+    number_quarantine_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="Quarantine of a released number, days (NUMBER_QUARANTINE_DAYS).",
+    )
+    # --- The operator CLI (python -m ops) records who ran each command
+    ops_operator: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Operator name in audit records (OPS_OPERATOR; default: OS user).",
+    )
+
     # --- Email
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=2525, ge=1, le=65535)
@@ -303,6 +317,7 @@ class Settings(BaseSettings):
             "REFRESH_TOKEN_TTL_SECONDS": str(self.refresh_token_ttl_seconds),
             "REGION": self.region,
             "REGION_BASE_URLS": json.dumps(self.region_base_urls),
+            "NUMBER_QUARANTINE_DAYS": str(self.number_quarantine_days),
             "SMTP_HOST": self.smtp_host,
             "SMTP_PORT": str(self.smtp_port),
             "SMTP_SENDER": self.smtp_sender,

@@ -91,7 +91,7 @@ class AppContext:
 
     @cached_property
     def numbers(self) -> NumbersService:
-        return NumbersService(self.repo, self.clock)
+        return NumbersService(self.repo, self.clock, dt.timedelta(days=self.settings.number_quarantine_days))
 
     @cached_property
     def prompts(self) -> PromptsService:

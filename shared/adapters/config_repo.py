@@ -10,6 +10,7 @@ nothing and two tenants can never hold the same claim.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -60,6 +61,13 @@ class ConfigRepo:
         except ConfigDBUnavailable as exc:
             raise Unavailable(str(exc)) from exc
 
+    async def scan(self, prefix: str, model: type[M]) -> AsyncIterator[Versioned[M]]:
+        try:
+            async for kv in self.db.iter_prefix(prefix, page_size=500):
+                yield Versioned(model.model_validate(kv.value), kv.revision)
+        except ConfigDBUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+
     async def create(self, key: str, doc: BaseModel, index: IndexChanges | None = None) -> int:
         """Write a new document and its claims atomically; ConflictError names the taken key."""
         index = index or IndexChanges()
@@ -71,15 +79,42 @@ class ConfigRepo:
         """Replace a document read at `expected_revision`; PreconditionFailed if it changed since."""
         return await self._commit(key, expected_revision, doc, index or IndexChanges())
 
-    async def delete(self, key: str, expected_revision: int, release: list[str] | None = None) -> int:
-        ops = [Op.delete(key), *(Op.delete(k) for k in release or [])]
-        result = await self._txn([Compare(key, expected_revision)], ops)
-        if not result[0]:
-            await self._explain_failure(key, expected_revision, {})
-        return result[1]
+    async def delete(
+        self,
+        key: str,
+        expected_revision: int,
+        release: list[str] | None = None,
+        index: IndexChanges | None = None,
+    ) -> int:
+        index = index or IndexChanges()
+        compare = [Compare(key, expected_revision), *(Compare(k, r) for k, r in index.expect.items())]
+        ops = [
+            Op.delete(key),
+            *(Op.delete(k) for k in [*(release or []), *index.release]),
+            *(Op.put(k, v) for k, v in index.put.items()),
+        ]
+        ok, revision = await self._txn(compare, ops)
+        if not ok:
+            await self._explain_failure(key, expected_revision, {}, index.expect)
+        return revision
+
+    async def create_many(self, docs: dict[str, BaseModel]) -> int:
+        ok, revision = await self._txn(
+            [Compare(k, 0) for k in docs], [Op.put(k, _dump(doc)) for k, doc in docs.items()]
+        )
+        if not ok:
+            for k in docs:
+                if await self.db.get_or_none(k) is not None:
+                    raise ConflictError(k)
+            raise ConflictError(next(iter(docs)))
+        return revision
 
     async def _commit(self, key: str, expected: int, doc: BaseModel, index: IndexChanges) -> int:
-        compare = [Compare(key, expected), *(Compare(k, 0) for k in index.claim)]
+        compare = [
+            Compare(key, expected),
+            *(Compare(k, 0) for k in index.claim),
+            *(Compare(k, r) for k, r in index.expect.items()),
+        ]
         ops = [
             Op.put(key, _dump(doc)),
             *(Op.put(k, v) for k, v in index.claim.items()),
@@ -88,7 +123,7 @@ class ConfigRepo:
         ]
         ok, revision = await self._txn(compare, ops)
         if not ok:
-            await self._explain_failure(key, expected, index.claim)
+            await self._explain_failure(key, expected, index.claim, index.expect)
         return revision
 
     async def _txn(self, compare: list[Compare], ops: list[Op]) -> tuple[bool, int]:
@@ -98,10 +133,16 @@ class ConfigRepo:
             raise Unavailable(str(exc)) from exc
         return result.succeeded, result.revision
 
-    async def _explain_failure(self, key: str, expected: int, claims: dict[str, Any]) -> None:
+    async def _explain_failure(
+        self, key: str, expected: int, claims: dict[str, Any], expect: dict[str, int] | None = None
+    ) -> None:
         for claim in claims:
             if await self.db.get_or_none(claim) is not None:
                 raise ConflictError(claim)
+        for other, revision in (expect or {}).items():
+            current_other = await self.db.get_or_none(other)
+            if (0 if current_other is None else current_other.revision) != revision:
+                raise ConflictError(other)
         current = await self.db.get_or_none(key)
         current_rev = 0 if current is None else current.revision
         if expected == 0:

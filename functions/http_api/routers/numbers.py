@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
+from shared.directory.models.inventory import AvailableNumber
 from shared.directory.models.number import Number, NumberCreate, NumberOut, NumberUpdate
 from shared.directory.services.numbers import NumbersService
 
@@ -26,12 +27,16 @@ class NumberList(BaseModel):
     items: list[NumberOut]
 
 
+class AvailableList(BaseModel):
+    items: list[AvailableNumber]
+
+
 _CHANGE = {
     403: {"description": "not allowed (members only read)"},
     404: {"description": "no such number in this account"},
-    409: {"description": "the number is already assigned"},
+    409: {"description": "the number is already assigned, or in quarantine after a release"},
     412: {"description": "stale If-Match"},
-    422: {"description": "the entry point does not exist"},
+    422: {"description": "the entry point does not exist, or the number is not in the inventory"},
 }
 
 
@@ -50,6 +55,18 @@ async def create_number(body: NumberCreate, numbers: Numbers, who: Who, response
     set_etag(response, got.revision)
     response.headers["Location"] = f"/api/v1/numbers/{got.doc.number}"
     return _out(got.doc)
+
+
+@router.get("/available", response_model=AvailableList, responses={400: {"description": "bad prefix"}})
+async def available_numbers(
+    numbers: Numbers,
+    who: Who,
+    prefix: Annotated[str | None, Query(max_length=16, description="digits the number starts with")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> AvailableList:
+    """Numbers of the operator's inventory that this account can claim now (free, in its region)."""
+    got = await numbers.available(who, prefix, limit)
+    return AvailableList(items=[AvailableNumber.model_validate(n.model_dump()) for n in got])
 
 
 @router.get("/{e164}", response_model=NumberOut, responses={404: _CHANGE[404]})

@@ -4,6 +4,11 @@
   (value: the tenant id) in the same ConfigDB transaction, so it belongs to one tenant at a time:
   a second claim, from any tenant, is `NumberTaken` (409). Deleting releases the claim in the
   deleting transaction.
+- Only numbers of the operator's inventory (`idx/inventory/{e164}`, see `inventory.py`) of the
+  tenant's region can be claimed, and only while free: `NumberNotInInventory` /
+  `NumberInAnotherRegion` (422), `NumberQuarantined` or `NumberTaken` (409). The claim marks the
+  inventory entry `assigned` in its transaction (compared on the entry's revision); deleting marks
+  it `quarantined` for `quarantine` (30 days by default) in the deleting transaction.
 - Its entry point (a menu or a user) must exist in the tenant: `ConfigRejected` (422) at
   `/entry/id` otherwise.
 - Every key is built under the caller's tenant; another tenant's number is absent (404).
@@ -12,13 +17,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 from shared.configdb_keys import kind_prefix, number_index_key, number_key
+from shared.directory.models.inventory import InventoryNumber
 from shared.directory.models.number import Number, NumberCreate, NumberUpdate
+from shared.directory.services.inventory import DEFAULT_QUARANTINE, InventoryService, claim_check
 from shared.directory.services.ivr_validation import validate_entry_point
 from shared.directory.services.menus import ConfigRejected, check_revision, load_snapshot, require_manager
-from shared.documents import IndexChanges, Versioned
+from shared.documents import Versioned
 from shared.errors import ConflictError, NotFoundError
 from shared.ports import Clock, DocumentRepo
 from shared.security.tokens import Principal
@@ -46,6 +54,18 @@ def existing_number(value: str) -> str:
 class NumbersService:
     repo: DocumentRepo
     clock: Clock
+    quarantine: dt.timedelta = DEFAULT_QUARANTINE
+    inventory: InventoryService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inventory = InventoryService(self.repo, self.clock, self.quarantine)
+
+    async def available(self, who: Principal, prefix: str | None, limit: int) -> list[InventoryNumber]:
+        """Inventory numbers of the caller's tenant's region that can be claimed now."""
+        snap = await load_snapshot(self.repo, who.tenant_id)
+        if snap.config.tenant is None:
+            raise NotFoundError("tenant")
+        return await self.inventory.available(snap.config.tenant.region, prefix, limit)
 
     async def list(self, who: Principal) -> list[Versioned[Number]]:
         return await self.repo.list(kind_prefix(who.tenant_id, "number"), Number)
@@ -61,6 +81,19 @@ class NumbersService:
         issues = validate_entry_point(snap.config, body.entry, "/entry")
         if issues:
             raise ConfigRejected(issues)
+        if snap.config.tenant is None:
+            raise NotFoundError("tenant")
+        try:
+            stock = claim_check(
+                await self.inventory.get(body.number),
+                body.number,
+                snap.config.tenant.region,
+                self.clock.now(),
+            )
+        except ConflictError as exc:
+            if exc.error_id == "conflict":
+                raise NumberTaken(body.number) from exc
+            raise
         number = Number(
             number=body.number,
             tenant_id=who.tenant_id,
@@ -68,7 +101,8 @@ class NumbersService:
             label=body.label,
             created_at=self.clock.now(),
         )
-        claim = IndexChanges(claim={number_index_key(body.number): who.tenant_id})
+        claim = self.inventory.assignment(stock, who.tenant_id)
+        claim.claim[number_index_key(body.number)] = who.tenant_id
         try:
             revision = await self.repo.create(number_key(who.tenant_id, body.number), number, claim)
         except ConflictError as exc:
@@ -99,7 +133,9 @@ class NumbersService:
         current = await self.repo.require(key, Number, "number")
         require_manager(who, "numbers")
         expected = check_revision(key, current.revision, if_match)
-        await self.repo.delete(key, expected, release=[number_index_key(e164)])
+        stock = await self.inventory.get(e164)
+        release = self.inventory.release(stock)
+        await self.repo.delete(key, expected, release=[number_index_key(e164)], index=release)
 
     @staticmethod
     def _key(who: Principal, e164: str) -> str:

@@ -59,6 +59,35 @@ def suspended(tenant: Tenant, now: dt.datetime) -> Tenant:
     return Tenant.model_validate(data)
 
 
+def resumed(tenant: Tenant, now: dt.datetime) -> Tenant:
+    """The tenant an operator resumes: `active` with a billing account, else back in `trial`
+    (which needs a trial end still ahead: `ValueError` otherwise, extend the trial first)."""
+    if tenant.status is not TenantStatus.SUSPENDED:
+        raise ValueError(f"the tenant is {tenant.status.value}, not suspended")
+    if tenant.billing_account_id:
+        status = TenantStatus.ACTIVE
+    elif tenant.trial_ends_at is not None and tenant.trial_ends_at > now:
+        status = TenantStatus.TRIAL
+    else:
+        raise ValueError("the trial has ended and there is no billing account; extend the trial first")
+    data = tenant.model_dump(mode="json")
+    data.update(status=status.value, status_changed_at=format_utc(now))
+    return Tenant.model_validate(data)
+
+
+def trial_extended(tenant: Tenant, days: int, now: dt.datetime) -> Tenant:
+    """The trial end moved `days` later, counted from now when it has already passed. The status
+    stays (a suspended tenant is resumed separately)."""
+    if days < 1:
+        raise ValueError("extend by at least one day")
+    if tenant.status not in (TenantStatus.TRIAL, TenantStatus.SUSPENDED) or tenant.billing_account_id:
+        raise ValueError(f"the tenant is {tenant.status.value} and not on a trial")
+    start = max(tenant.trial_ends_at or now, now)
+    data = tenant.model_dump(mode="json")
+    data.update(trial_ends_at=format_utc(start + dt.timedelta(days=days)))
+    return Tenant.model_validate(data)
+
+
 def due_reminder(tenant: Tenant, now: dt.datetime) -> int | None:
     """The reminder (days before the end) a trial is due now: 1 within the last day, 3 within the
     last three days before that; None otherwise (no trial, billed, ended, or too early)."""
