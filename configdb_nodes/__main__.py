@@ -1,22 +1,41 @@
 """Run one ConfigDB node.
 
     python -m configdb_nodes --node-id n1 --data-dir DIR --http 127.0.0.1:PORT --stream 127.0.0.1:PORT \
-        --raft 127.0.0.1:PORT --peers HOST:PORT,HOST:PORT --token TOKEN [--topology FILE] \
-        [--tls-cert F --tls-key F]
+        --raft 127.0.0.1:PORT --peers HOST:PORT,HOST:PORT [--topology FILE] \
+        [--token-file F] [--peer-token-file F] [--tokens-file F] [--tls-cert F --tls-key F [--tls-ca F]]
+
+Credentials come from the environment or from files, never from the command line:
+CONFIGDB_TOKEN (or --token-file) is the admin client token, CONFIGDB_PEER_TOKEN (or
+--peer-token-file) the token the Raft peers present to one another, and CONFIGDB_TOKENS (or
+--tokens-file) the scoped client tokens (configdb_nodes/auth.py). Without PBX_ENVIRONMENT=local
+a node does not start on the development tokens. With --tls-cert/--tls-key the HTTP, stream
+and Raft ports speak TLS; peers verify one another with --tls-ca (default: the certificate
+itself, for a self-signed one).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import logging
 import signal
 import ssl
 import sys
+from pathlib import Path
 
 import uvicorn
 import uvloop
 
+from shared.settings import (
+    DEV_CONFIGDB_PEER_TOKEN,
+    DEV_CONFIGDB_TOKEN,
+    DEV_SECRETS,
+    NodeEnvironment,
+    require_production_secrets,
+)
+
+from .auth import TokenTable, TokenTableError, parse_entries
 from .http_api import create_app
 from .logging_setup import configure_logging
 from .node import Node, NodeOptions
@@ -39,12 +58,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stream", required=True, type=_addr)
     p.add_argument("--raft", required=True, type=_addr)
     p.add_argument("--peers", default="", help="the other members' raft addresses, comma-separated")
-    p.add_argument("--token", required=True)
+    p.add_argument("--token-file", type=Path, help="a file holding the admin token (else $CONFIGDB_TOKEN)")
+    p.add_argument(
+        "--peer-token-file",
+        type=Path,
+        help="a file holding the Raft peers' token (else $CONFIGDB_PEER_TOKEN)",
+    )
+    p.add_argument(
+        "--tokens-file", type=Path, help="a JSON file of scoped client tokens (else $CONFIGDB_TOKENS)"
+    )
     p.add_argument("--topology", help="JSON file of regions, shards and nodes (see topology.py)")
     p.add_argument("--region", default="local", help="region name when no topology file is given")
     p.add_argument("--shard", default="s1", help="shard name when no topology file is given")
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
+    p.add_argument(
+        "--tls-ca", help="CA file the Raft peers' certificates are verified with (default: --tls-cert)"
+    )
     p.add_argument(
         "--history-retain",
         type=int,
@@ -67,6 +97,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
+    if args.tls_ca and not args.tls_cert:
+        p.error("--tls-ca needs --tls-cert and --tls-key")
     try:
         args.peer_list = [
             f"{h}:{port}" for h, port in (_addr(x.strip()) for x in args.peers.split(",") if x.strip())
@@ -76,7 +108,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def serve(args: argparse.Namespace) -> None:
+class Credentials:
+    """The node's admin and peer tokens and its client token table, checked for production."""
+
+    def __init__(self, args: argparse.Namespace, env: NodeEnvironment) -> None:
+        admin = (
+            _read_secret(args.token_file, "--token-file") if args.token_file else env.secret("configdb_token")
+        )
+        peer = (
+            _read_secret(args.peer_token_file, "--peer-token-file")
+            if args.peer_token_file
+            else env.secret("configdb_peer_token")
+        )
+        table = (
+            _read_secret(args.tokens_file, "--tokens-file")
+            if args.tokens_file
+            else env.secret("configdb_tokens")
+        )
+        try:
+            entries = parse_entries(table)
+        except TokenTableError as exc:
+            raise SystemExit(f"CONFIGDB_TOKENS: {exc}") from None
+        dev_digests = {hashlib.sha256(d.encode()).digest(): d for d in DEV_SECRETS}
+        secrets: dict[str, str | None] = {"CONFIGDB_TOKEN": admin, "CONFIGDB_PEER_TOKEN": peer}
+        for entry in entries:
+            secrets[f"CONFIGDB_TOKENS ({entry.name})"] = dev_digests.get(entry.digest, "")
+        require_production_secrets(env.pbx_environment, secrets)
+        self.peer = peer or DEV_CONFIGDB_PEER_TOKEN
+        try:
+            self.clients = TokenTable.build(admin or DEV_CONFIGDB_TOKEN, table)
+        except TokenTableError as exc:
+            raise SystemExit(f"CONFIGDB_TOKENS: {exc}") from None
+        if self.clients.holds(self.peer):
+            raise SystemExit(
+                "CONFIGDB_PEER_TOKEN is also a client token: give the Raft peers a token of their own."
+            )
+
+
+def _read_secret(path: Path, flag: str) -> str:
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise SystemExit(f"{flag} {path}: {exc.strerror}") from None
+    if not text:
+        raise SystemExit(f"{flag} {path} is empty")
+    return text
+
+
+def raft_tls(args: argparse.Namespace) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """The Raft port's server context and the context a node dials its peers with."""
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(args.tls_cert, args.tls_key)
+    client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=args.tls_ca or args.tls_cert)
+    return server, client
+
+
+async def serve(args: argparse.Namespace, creds: Credentials) -> None:
     tls = bool(args.tls_cert)
     scheme = "https" if tls else "http"
     http_host, http_port = args.http
@@ -95,7 +182,7 @@ async def serve(args: argparse.Namespace) -> None:
             data_dir=args.data_dir,
             raft_addr=f"{raft_host}:{raft_port}",
             peers=args.peer_list,
-            token=args.token,
+            token=creds.peer,
             http_url=f"{scheme}://{http_host}:{http_port}",
             stream_url=f"{'tls' if tls else 'tcp'}://{stream_host}:{stream_port}",
             tick_seconds=args.tick_ms / 1000,
@@ -105,15 +192,17 @@ async def serve(args: argparse.Namespace) -> None:
             compact_keep=max(1, args.snapshot_entries // 4),
         )
     )
+    if tls:
+        node.transport.use_tls(*raft_tls(args))
     await node.start()
     ssl_ctx = None
     if tls:
         ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_ctx.load_cert_chain(args.tls_cert, args.tls_key)
-    streams = StreamServer(node, args.token)
+    streams = StreamServer(node, creds.clients)
     await streams.start(stream_host, stream_port, ssl=ssl_ctx)
     config = uvicorn.Config(
-        create_app(node, args.token, topology, region, shard),
+        create_app(node, creds.clients, topology, region, shard),
         host=http_host,
         port=http_port,
         log_level="warning",
@@ -149,9 +238,10 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    creds = Credentials(args, NodeEnvironment())
     configure_logging(node_id=args.node_id)
     try:
-        uvloop.run(serve(args))
+        uvloop.run(serve(args, creds))
     except OSError as exc:
         print(f"configdb node {args.node_id}: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc

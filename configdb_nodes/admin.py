@@ -1,6 +1,6 @@
 """The ConfigDB admin CLI: a thin shell over `shared.configdb.ConfigDBClient`.
 
-    python -m configdb_nodes.admin --endpoints URL[,URL...] --token T COMMAND ...
+    CONFIGDB_TOKEN=T python -m configdb_nodes.admin --endpoints URL[,URL...] COMMAND ...
 
 Output is JSON, one object per line. Errors are one line on stderr and a non-zero
 exit status, never a traceback.
@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import orjson
@@ -54,7 +55,9 @@ commands and their output (one JSON object per line on stdout):
 
 exit status: 0 ok, 1 error (not found, compare failed, unavailable, refused),
 2 bad usage or invalid input (bad JSON, bad key), 130 interrupted.
-The token may come from $CONFIGDB_TOKEN, the endpoints from $CONFIGDB_ENDPOINTS.
+The token comes from $CONFIGDB_TOKEN or --token-file (never the command line, where `ps`
+shows it); the endpoints from $CONFIGDB_ENDPOINTS. Other prefixes than the application's and
+writes need the shard's admin token; a token outside its scope is refused (403).
 """
 
 
@@ -74,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("CONFIGDB_ENDPOINTS"),
         help="comma-separated node HTTP base URLs, e.g. http://127.0.0.1:7101 ($CONFIGDB_ENDPOINTS)",
     )
-    p.add_argument("--token", default=None, help="the shard's bearer token ($CONFIGDB_TOKEN)")
+    p.add_argument("--token-file", type=Path, help="a file holding the bearer token (else $CONFIGDB_TOKEN)")
     p.add_argument(
         "--stream-endpoints",
         default=None,
@@ -230,9 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    token = args.token or os.environ.get("CONFIGDB_TOKEN")
+    try:
+        token = args.token_file.read_text().strip() if args.token_file else os.environ.get("CONFIGDB_TOKEN")
+    except OSError as exc:
+        parser.error(f"--token-file {args.token_file}: {exc.strerror}")
     if not token:
-        parser.error("a token is required: --token or $CONFIGDB_TOKEN")
+        parser.error("a token is required: $CONFIGDB_TOKEN or --token-file")
     if not args.endpoints:
         parser.error("endpoints are required: --endpoints or $CONFIGDB_ENDPOINTS")
     endpoints = _split(args.endpoints)

@@ -6,7 +6,6 @@ Handlers parse and validate, call the node, and shape the answer; errors are
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from typing import Any
 
@@ -19,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .auth import TokenScope, TokenTable
 from .commands import Command, Op, Result
 from .keys import MAX_VALUE_BYTES, InvalidKey, validate_key, validate_prefix
 from .node import Node, NoLeader, Timeout
@@ -44,16 +44,19 @@ def ok(body: Any) -> Response:
 
 
 class BearerAuth:
-    """Pure ASGI middleware: every HTTP request must carry the shard's bearer token."""
+    """Pure ASGI middleware: every HTTP request must carry one of the node's client tokens; its
+    scope goes to `request.state.token_scope` for the handlers to check (auth.py)."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, tokens: TokenTable) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
+            kind, _, token = given.partition(b" ")
+            found = self.tokens.lookup(token.decode("latin-1")) if kind.lower() == b"bearer" else None
+            if found is None:
                 resp = problem_response(
                     401,
                     "Unauthorized",
@@ -62,7 +65,23 @@ class BearerAuth:
                 )
                 await resp(scope, receive, send)
                 return
+            scope.setdefault("state", {})["token_scope"] = found
         await self.app(scope, receive, send)
+
+
+def _may_read(request: Request, key_or_prefix: str) -> None:
+    scope: TokenScope = request.state.token_scope
+    if not scope.may_read(key_or_prefix):
+        raise Problem(403, "Forbidden", f"{scope.describe()} may not read {key_or_prefix!r}")
+
+
+def _may_write(request: Request, keys: list[str]) -> None:
+    scope: TokenScope = request.state.token_scope
+    if scope.access == "read":
+        raise Problem(403, "Forbidden", f"{scope.describe()} may not write")
+    for key in keys:
+        if not scope.may_write(key):
+            raise Problem(403, "Forbidden", f"{scope.describe()} may not write {key!r}")
 
 
 # ---- request parsing ----------------------------------------------------------------
@@ -194,12 +213,14 @@ class Api:
 
     async def put(self, request: Request) -> Response:
         key = _key(request)
+        _may_write(request, [key])
         value = _json_value(await _body(request, MAX_VALUE_BYTES))
         result = await self._commit(self._single(request, "put", key, value))
         return self._single_answer(key, result)
 
     async def delete(self, request: Request) -> Response:
         key = _key(request)
+        _may_write(request, [key])
         result = await self._commit(self._single(request, "delete", key, None))
         return self._single_answer(key, result)
 
@@ -218,6 +239,7 @@ class Api:
 
     async def get(self, request: Request) -> Response:
         key = _key(request)
+        _may_read(request, key)
         await self._barrier(request)
         got = self.node.store.get(key.encode())
         if got is None:
@@ -236,6 +258,7 @@ class Api:
             after_b = validate_key(after) if after is not None else None
         except InvalidKey as exc:
             raise Problem(400, "Invalid key", str(exc)) from exc
+        _may_read(request, prefix)
         limit = _int_param(request, "limit", 1, 10_000) or 1000
         await self._barrier(request)
         snap = self.node.store.snapshot()
@@ -275,6 +298,8 @@ class Api:
             ) from None
         except (ValueError, InvalidKey) as exc:
             raise Problem(400, "Invalid transaction", str(exc)) from None
+        # A transaction is a write as a whole: every key it compares or touches is in scope, or none runs.
+        _may_write(request, [c.key for c in req.compare] + [op.key for op in success + failure])
         cmd = Command(
             "txn",
             _request_id(request, req.request_id),
@@ -346,7 +371,7 @@ async def _invalid_key(request: Request, exc: Exception) -> Response:
     return problem_response(400, "Invalid key", str(exc))
 
 
-def create_app(node: Node, token: str, topology: Topology | None, region: str, shard: str) -> ASGIApp:
+def create_app(node: Node, tokens: TokenTable, topology: Topology | None, region: str, shard: str) -> ASGIApp:
     api = Api(node, topology, region, shard)
     routes = [
         Route("/v1/kv/{key:path}", api.get, methods=["GET"]),
@@ -361,4 +386,4 @@ def create_app(node: Node, token: str, topology: Topology | None, region: str, s
         routes=routes,
         exception_handlers={HTTPException: _not_found, Problem: _problem, InvalidKey: _invalid_key},
     )
-    return BearerAuth(app, token)
+    return BearerAuth(app, tokens)

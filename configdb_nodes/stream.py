@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ from shared.configdb.frames import HEADER as _LEN
 from shared.configdb.frames import MAX_CLIENT_FRAME, MAX_SERVER_FRAME
 from shared.configdb.frames import encode_frame as _encode
 
+from .auth import TokenTable
 from .keys import InvalidKey, validate_prefix
 from .node import Node
 from .storage import Event
@@ -87,9 +87,9 @@ def _wrap_events(parts: list[bytes]) -> bytes:
 
 
 class StreamServer:
-    def __init__(self, node: Node, token: str) -> None:
+    def __init__(self, node: Node, tokens: TokenTable) -> None:
         self.node = node
-        self.token = token
+        self.tokens = tokens
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int, ssl: Any = None) -> None:
@@ -136,7 +136,8 @@ class StreamServer:
         except (TimeoutError, ValueError, orjson.JSONDecodeError) as exc:
             await self._error(writer, 400, "Malformed frame", str(exc) or "timed out")
             return None
-        if not isinstance(raw, dict) or not hmac.compare_digest(str(raw.get("token", "")), self.token):
+        scope = self.tokens.lookup(str(raw.get("token", ""))) if isinstance(raw, dict) else None
+        if scope is None:
             await self._error(writer, 401, "Unauthorized", "missing or wrong token")
             return None
         try:
@@ -144,6 +145,9 @@ class StreamServer:
             validate_prefix(req.prefix)
         except (ValidationError, InvalidKey) as exc:
             await self._error(writer, 400, "Invalid request", str(exc).splitlines()[0])
+            return None
+        if not scope.may_read(req.prefix):
+            await self._error(writer, 403, "Forbidden", f"{scope.describe()} may not read {req.prefix!r}")
             return None
         return req
 

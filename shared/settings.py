@@ -13,6 +13,12 @@ Sources, highest priority first:
 Environment names are the upper-case field names (case-insensitive), except
 `storage_connection`, which is Azure's `AzureWebJobsStorage`. Lists accept a
 comma-separated string (`a,b,c`) or a JSON array; maps accept a JSON object.
+
+The development values of the secrets (the defaults below and those of local.settings.json)
+are public. A process started without `PBX_ENVIRONMENT=local` is a production process: its
+entry point calls `Settings.require_secrets(...)` (or `require_production_secrets` for the
+ConfigDB node) and exits with a sentence naming each secret that is unset or holds a
+development value.
 """
 
 from __future__ import annotations
@@ -37,6 +43,66 @@ LOCAL_SETTINGS_FILE = REPO / "local.settings.json"
 
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+# PBX_ENVIRONMENT: only this value lets a process start on the development secrets below.
+LOCAL_ENVIRONMENT = "local"
+DEV_JWT_SECRET = "dev-jwt-secret-not-for-production-0123456789"
+DEV_EDGE_CONTROL_TOKEN = "dev-edge-control-token"
+# ConfigDB credentials: the admin token (CONFIGDB_TOKEN), the functions' and the edge's scoped
+# client tokens, and the Raft peers' token.
+DEV_CONFIGDB_TOKEN = "dev-configdb-token"
+DEV_CONFIGDB_APP_TOKEN = "dev-configdb-app-token"
+DEV_CONFIGDB_EDGE_TOKEN = "dev-configdb-edge-token"
+DEV_CONFIGDB_PEER_TOKEN = "dev-configdb-peer-token"
+DEV_SECRETS = frozenset(
+    {
+        DEV_JWT_SECRET,
+        DEV_EDGE_CONTROL_TOKEN,
+        DEV_CONFIGDB_TOKEN,
+        DEV_CONFIGDB_APP_TOKEN,
+        DEV_CONFIGDB_EDGE_TOKEN,
+        DEV_CONFIGDB_PEER_TOKEN,
+    }
+)
+# The key prefixes each scoped ConfigDB token covers: the functions read and write the
+# application's keys (shared/configdb_keys.py, the auth records, job state, cleanup progress);
+# the edge reads the tenants and the global indexes.
+CONFIGDB_APP_PREFIXES = ("t/", "idx/", "auth/", "jobs/", "cleanup/")
+CONFIGDB_EDGE_PREFIXES = ("t/", "idx/")
+
+
+class ProductionSecretMissing(SystemExit):
+    """A production process was about to start on a development secret: exit status 1, and
+    one sentence per secret on stderr."""
+
+
+def _is_development_value(value: str) -> bool:
+    return (
+        value in DEV_SECRETS
+        or f"AccountKey={DEV_ACCOUNT_KEY}" in value
+        or "UseDevelopmentStorage=true" in value
+    )
+
+
+def require_production_secrets(environment: str | None, secrets: Mapping[str, str | None]) -> None:
+    """Refuse (`ProductionSecretMissing`) unless `environment` is local or every secret is set
+    to a value of its own. `secrets` maps each setting's environment name to its value, None
+    when the process would fall back on the development default."""
+    if environment == LOCAL_ENVIRONMENT:
+        return
+    problems = []
+    for name, value in secrets.items():
+        if value is None:
+            problems.append(
+                f"{name} is not set: a production process does not start on the development default."
+            )
+        elif _is_development_value(value):
+            problems.append(f"{name} holds a development value: a production process does not start on it.")
+        else:
+            continue
+        problems[-1] += f" Set {name}, or PBX_ENVIRONMENT={LOCAL_ENVIRONMENT} for a local run."
+    if problems:
+        raise ProductionSecretMissing("\n".join(problems))
 
 
 def azurite_connection_string(
@@ -96,13 +162,32 @@ class Settings(BaseSettings):
     # Where local.settings.json is read from; None turns that source off (tests do).
     local_settings_file: ClassVar[Path | None] = LOCAL_SETTINGS_FILE
 
+    pbx_environment: str = Field(
+        default="production",
+        description="PBX_ENVIRONMENT: `local` allows the development secrets; anything else is production.",
+    )
+
     # --- Configuration DB
     configdb_endpoints: CommaList = Field(
         default=["http://127.0.0.1:7101", "http://127.0.0.1:7102", "http://127.0.0.1:7103"],
         min_length=1,
         description="ConfigDB node base URLs (CONFIGDB_ENDPOINTS, comma-separated).",
     )
-    configdb_token: SecretStr = Field(default=SecretStr("dev-configdb-token"), min_length=1)
+    configdb_token: SecretStr = Field(
+        default=SecretStr(DEV_CONFIGDB_TOKEN),
+        min_length=1,
+        description="The shard's admin token (CONFIGDB_TOKEN): the admin CLI, tools and benchmarks.",
+    )
+    configdb_app_token: SecretStr = Field(
+        default=SecretStr(DEV_CONFIGDB_APP_TOKEN),
+        min_length=1,
+        description="The functions' token (CONFIGDB_APP_TOKEN): read-write under CONFIGDB_APP_PREFIXES.",
+    )
+    configdb_edge_token: SecretStr = Field(
+        default=SecretStr(DEV_CONFIGDB_EDGE_TOKEN),
+        min_length=1,
+        description="The SIP edge's token (CONFIGDB_EDGE_TOKEN): read-only under CONFIGDB_EDGE_PREFIXES.",
+    )
 
     # --- Storage (blobs and queues): Azurite locally
     storage_connection: str = Field(
@@ -118,7 +203,7 @@ class Settings(BaseSettings):
 
     # --- Auth
     jwt_secret: SecretStr = Field(
-        default=SecretStr("dev-jwt-secret-not-for-production-0123456789"),
+        default=SecretStr(DEV_JWT_SECRET),
         description="Signs new access tokens (JWT_SECRET, at least 32 characters).",
     )
     jwt_previous_secrets: SecretList = Field(
@@ -165,9 +250,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="CORS origins (WEB_ORIGINS, comma list or JSON; default: the PUBLIC_BASE_URL origin).",
     )
-    refresh_cookie_secure: bool = Field(
-        default=False,
-        description="pbx_refresh cookie gets Secure (REFRESH_COOKIE_SECURE; must be true in Azure).",
+    refresh_cookie_secure: bool | None = Field(
+        default=None,
+        description=(
+            "pbx_refresh cookie gets Secure (REFRESH_COOKIE_SECURE). Unset: Secure when PUBLIC_BASE_URL or"
+            " this region's API URL is https; false is refused on an https site."
+        ),
     )
 
     # --- SIP edge (sip_edge/): the trunk, the provider side and the call-control API
@@ -186,7 +274,7 @@ class Settings(BaseSettings):
     )
     edge_control_port: int = Field(default=7401, ge=1, le=65535, description="Call-control HTTP API port.")
     edge_control_url: str = Field(default="http://127.0.0.1:7401", description="Where functions reach it.")
-    edge_control_token: SecretStr = Field(default=SecretStr("dev-edge-control-token"), min_length=1)
+    edge_control_token: SecretStr = Field(default=SecretStr(DEV_EDGE_CONTROL_TOKEN), min_length=1)
     edge_max_legs: int = Field(default=256, ge=2, le=256, description="Call legs per edge process.")
     edge_drain_seconds: float = Field(default=60.0, ge=0, description="Grace for live calls on SIGTERM.")
     edge_rtp_timeout_s: int = Field(
@@ -276,6 +364,26 @@ class Settings(BaseSettings):
             raise ValueError(f"region {self.region!r} has no entry in REGION_BASE_URLS (known: {known})")
         return self
 
+    @model_validator(mode="after")
+    def _cookie_secure_on_https(self) -> Settings:
+        if self.refresh_cookie_secure is False and self.served_over_https:
+            raise ValueError(
+                "REFRESH_COOKIE_SECURE is false but the site is served over https"
+                f" ({self.public_base_url}, {self.api_base_url}): the refresh cookie must be Secure there"
+            )
+        return self
+
+    def require_secrets(self, *fields: str) -> None:
+        """Refuse to run in production on a development value of any of these fields
+        (`require_production_secrets`). A field counts as unset when its default was taken."""
+        secrets: dict[str, str | None] = {}
+        for name in fields:
+            value = getattr(self, name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            env_name = "AzureWebJobsStorage" if name == "storage_connection" else name.upper()
+            secrets[env_name] = text if name in self.model_fields_set else None
+        require_production_secrets(self.pbx_environment, secrets)
+
     # --- derived values
 
     @property
@@ -300,6 +408,18 @@ class Settings(BaseSettings):
         return int(low), int(high)
 
     @property
+    def served_over_https(self) -> bool:
+        """The portal or this region's API is served over https."""
+        return self.public_base_url.startswith("https://") or self.api_base_url.startswith("https://")
+
+    @property
+    def refresh_cookie_is_secure(self) -> bool:
+        """REFRESH_COOKIE_SECURE when set, else whether the site is served over https."""
+        if self.refresh_cookie_secure is None:
+            return self.served_over_https
+        return self.refresh_cookie_secure
+
+    @property
     def jwt_verification_secrets(self) -> list[str]:
         """The current secret first, then the previous ones."""
         return [s.get_secret_value() for s in [self.jwt_secret, *self.jwt_previous_secrets]]
@@ -308,7 +428,10 @@ class Settings(BaseSettings):
         """Environment variables that reproduce these settings in a child process."""
         env = {
             "CONFIGDB_ENDPOINTS": ",".join(self.configdb_endpoints),
+            "PBX_ENVIRONMENT": self.pbx_environment,
             "CONFIGDB_TOKEN": self.configdb_token.get_secret_value(),
+            "CONFIGDB_APP_TOKEN": self.configdb_app_token.get_secret_value(),
+            "CONFIGDB_EDGE_TOKEN": self.configdb_edge_token.get_secret_value(),
             "AzureWebJobsStorage": self.storage_connection,
             "DATA_DIR": str(self.data_dir),
             "JWT_SECRET": self.jwt_secret.get_secret_value(),
@@ -324,7 +447,6 @@ class Settings(BaseSettings):
             "SMTP_STARTTLS": "true" if self.smtp_starttls else "false",
             "PUBLIC_BASE_URL": self.public_base_url,
             "WEB_ORIGINS": ",".join(self.web_origins),
-            "REFRESH_COOKIE_SECURE": "true" if self.refresh_cookie_secure else "false",
             "SIP_HOST": self.sip_host,
             "SIP_PORT": str(self.sip_port),
             "TRUNK_ALLOWED_SOURCES": ",".join(self.trunk_allowed_sources),
@@ -338,6 +460,8 @@ class Settings(BaseSettings):
             "EDGE_RTP_TIMEOUT_S": str(self.edge_rtp_timeout_s),
             "RATES_SOURCE": self.rates_source,
         }
+        if self.refresh_cookie_secure is not None:
+            env["REFRESH_COOKIE_SECURE"] = "true" if self.refresh_cookie_secure else "false"
         if self.mongodb_uri is not None:
             env["MONGODB_URI"] = self.mongodb_uri.get_secret_value()
         if self.sip_rtp_ports is not None:
@@ -347,6 +471,24 @@ class Settings(BaseSettings):
         if self.smtp_password is not None:
             env["SMTP_PASSWORD"] = self.smtp_password.get_secret_value()
         return env
+
+
+class NodeEnvironment(BaseSettings):
+    """A ConfigDB node's settings from its environment (the node takes the rest as flags):
+    PBX_ENVIRONMENT, and its credentials CONFIGDB_TOKEN (admin), CONFIGDB_PEER_TOKEN (the Raft
+    peers') and CONFIGDB_TOKENS (the scoped client tokens, JSON; configdb_nodes/auth.py).
+    Unset credentials are None: the node falls back on the development ones only when local."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    pbx_environment: str = "production"
+    configdb_token: SecretStr | None = None
+    configdb_peer_token: SecretStr | None = None
+    configdb_tokens: SecretStr | None = None
+
+    def secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) and value.get_secret_value() else None
 
 
 @lru_cache(maxsize=1)

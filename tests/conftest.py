@@ -6,7 +6,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Tests run the platform as a local one: its development secrets are allowed (shared/settings.py),
+# in-process and in every child process (which inherits this).
+os.environ["PBX_ENVIRONMENT"] = "local"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -2,8 +2,10 @@
 
 Each node dials every peer once and keeps that connection for its outgoing messages;
 it accepts the peers' connections for incoming ones. A connection starts with a hello
-frame {node_id, raft, http, stream, token}; frames are a 4-byte big-endian length and
-a msgpack body (see codec.py). Sending never blocks: Raft tolerates loss, so a message
+frame {node_id, raft, http, stream, token}, where the token is the peers' own credential
+(never a client token); frames are a 4-byte big-endian length and a msgpack body (see
+codec.py). With TLS (`use_tls`) the port speaks only TLS and a dialling peer verifies the
+listener's certificate before it sends its hello. Sending never blocks: Raft tolerates loss, so a message
 for an unreachable or backed-up peer is dropped.
 """
 
@@ -13,6 +15,8 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import socket
+import ssl
 import struct
 import time
 from collections.abc import Callable
@@ -70,9 +74,15 @@ class Transport:
         self.deliver = deliver
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._tls_server: ssl.SSLContext | None = None
+        self._tls_client: ssl.SSLContext | None = None
+
+    def use_tls(self, server: ssl.SSLContext, client: ssl.SSLContext) -> None:
+        """Serve the raft port over TLS and dial peers over TLS (verified by `client`); before start."""
+        self._tls_server, self._tls_client = server, client
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._accept, host, port)
+        self._server = await asyncio.start_server(self._accept, host, port, ssl=self._tls_server)
         for peer in self.peers.values():
             self._tasks.append(asyncio.create_task(self._dial(peer)))
 
@@ -99,11 +109,14 @@ class Transport:
         delay = 0.05
         while True:
             try:
-                reader, writer = await asyncio.open_connection(host, int(port))
+                reader, writer = await asyncio.open_connection(
+                    host,
+                    int(port),
+                    ssl=self._tls_client,
+                    server_hostname=host if self._tls_client is not None else None,
+                )
                 sock = writer.get_extra_info("socket")
                 if sock is not None:
-                    import socket
-
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 writer.write(frame(msgpack.packb({**self.hello, "token": self.token})))
                 await writer.drain()
@@ -111,8 +124,9 @@ class Transport:
                 delay = 0.05
                 # The peer never writes on this connection; EOF means it went away.
                 await reader.read()
-            except (OSError, asyncio.IncompleteReadError):
-                pass
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                if isinstance(exc, ssl.SSLError):
+                    log.warning("raft peer %s: TLS failed: %s", peer.raft, exc)
             finally:
                 peer.connected = False
                 if peer.writer is not None:

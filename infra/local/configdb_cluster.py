@@ -1,11 +1,15 @@
 """Start and stop a local ConfigDB shard as real node processes.
 
 Used by `make run`, the integration tests and the benchmarks, so all three run the same
-processes the same way.
+processes the same way. The nodes run with PBX_ENVIRONMENT=local and get their credentials by
+environment, never on the command line: the admin token, the Raft peers' token, and a token
+table with the functions' read-write token (CONFIGDB_APP_PREFIXES) and the edge's read-only one
+(CONFIGDB_EDGE_PREFIXES).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import ssl
@@ -16,6 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from shared.settings import (
+    CONFIGDB_APP_PREFIXES,
+    CONFIGDB_EDGE_PREFIXES,
+    DEV_CONFIGDB_APP_TOKEN,
+    DEV_CONFIGDB_EDGE_TOKEN,
+    DEV_CONFIGDB_PEER_TOKEN,
+    DEV_CONFIGDB_TOKEN,
+    LOCAL_ENVIRONMENT,
+)
 
 from .ports import free_port
 
@@ -54,11 +68,15 @@ class LocalCluster:
     """A shard of `size` nodes. Ports default to free ones; `make run` passes the fixed ones."""
 
     base_dir: Path
-    token: str = "dev-configdb-token"
+    token: str = DEV_CONFIGDB_TOKEN  # admin
+    app_token: str = DEV_CONFIGDB_APP_TOKEN  # the functions': read-write under CONFIGDB_APP_PREFIXES
+    edge_token: str = DEV_CONFIGDB_EDGE_TOKEN  # the edge's: read-only under CONFIGDB_EDGE_PREFIXES
+    peer_token: str = DEV_CONFIGDB_PEER_TOKEN  # what the nodes present to one another
     size: int = 3
     ports: list[tuple[int, int, int]] | None = None
     extra_args: list[str] = field(default_factory=list)
-    tls: tuple[Path, Path] | None = None  # (cert, key): serve HTTPS and TLS streams
+    tls: tuple[Path, Path] | None = None  # (cert, key): HTTPS, TLS streams and TLS between peers
+    extra_env: dict[str, str] = field(default_factory=dict)  # added to every node's environment
     nodes: list[NodeProc] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -74,8 +92,38 @@ class LocalCluster:
     def endpoints(self) -> list[str]:
         return [n.http for n in self.nodes]
 
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    def tokens_table(self) -> str:
+        """CONFIGDB_TOKENS: the scoped client tokens besides the admin one."""
+        return json.dumps(
+            [
+                {
+                    "name": "functions",
+                    "token": self.app_token,
+                    "access": "write",
+                    "prefixes": CONFIGDB_APP_PREFIXES,
+                },
+                {
+                    "name": "edge",
+                    "token": self.edge_token,
+                    "access": "read",
+                    "prefixes": CONFIGDB_EDGE_PREFIXES,
+                },
+            ]
+        )
+
+    def node_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PBX_ENVIRONMENT": LOCAL_ENVIRONMENT,
+            "CONFIGDB_TOKEN": self.token,
+            "CONFIGDB_PEER_TOKEN": self.peer_token,
+            "CONFIGDB_TOKENS": self.tokens_table(),
+            **self.extra_env,
+        }
 
     def start_node(self, node: NodeProc) -> None:
         node.data_dir.mkdir(parents=True, exist_ok=True)
@@ -96,15 +144,13 @@ class LocalCluster:
             node.raft,
             "--peers",
             peers,
-            "--token",
-            self.token,
             *self.extra_args,
         ]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         logf = open(node.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         node.proc = subprocess.Popen(
-            cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT, env=self.node_env()
         )
         logf.close()
 

@@ -231,8 +231,14 @@ def test_admin_cli_watch_streams_until_interrupted(cluster: LocalCluster) -> Non
     cmd = [sys.executable, "-m", "configdb_nodes.admin", "--endpoints", ",".join(cluster.endpoints)]
     with ConfigDBClient(cluster.endpoints, cluster.token) as db:
         first = db.put("cw/a", 1)
-        watch = [*cmd, "--token", cluster.token, "watch", "cw/", "--from-revision", str(first)]
-        pipes: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+        watch = [*cmd, "watch", "cw/", "--from-revision", str(first)]
+        env = {**os.environ, "CONFIGDB_TOKEN": cluster.token}
+        pipes: dict[str, Any] = {
+            "stdout": subprocess.PIPE,
+            "stderr": subprocess.PIPE,
+            "text": True,
+            "env": env,
+        }
         with subprocess.Popen(watch, cwd=REPO, **pipes) as proc:
             assert proc.stdout is not None and proc.stderr is not None
             lines: queue.Queue[str] = queue.Queue()
