@@ -23,6 +23,7 @@ development value.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
 from functools import lru_cache
@@ -212,6 +213,11 @@ class Settings(BaseSettings):
     )
     access_token_ttl_seconds: int = Field(default=900, gt=0, le=24 * 3600)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
+    trusted_proxies: CommaList = Field(
+        default=["127.0.0.1/32", "::1/128"],
+        description="CIDRs of proxies whose X-Forwarded-For / Forwarded hops are believed "
+        "(TRUSTED_PROXIES, comma list); the client is the right-most hop outside them.",
+    )
 
     # --- Regions
     region: str = Field(default="local", min_length=1, description="This deployment's region (REGION).")
@@ -305,7 +311,12 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, LocalSettingsJsonSource(settings_cls, cls.local_settings_file))
 
     @field_validator(
-        "configdb_endpoints", "jwt_previous_secrets", "trunk_allowed_sources", "web_origins", mode="before"
+        "configdb_endpoints",
+        "jwt_previous_secrets",
+        "trunk_allowed_sources",
+        "web_origins",
+        "trusted_proxies",
+        mode="before",
     )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -339,6 +350,17 @@ class Settings(BaseSettings):
             if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
                 raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
             out.append(origin)
+        return out
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        out = []
+        for cidr in value:
+            try:
+                out.append(str(ipaddress.ip_network(cidr.strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not an IP network (CIDR such as 10.0.0.0/8)") from exc
         return out
 
     @field_validator("sip_rtp_ports")
@@ -438,6 +460,7 @@ class Settings(BaseSettings):
             "JWT_PREVIOUS_SECRETS": ",".join(s.get_secret_value() for s in self.jwt_previous_secrets),
             "ACCESS_TOKEN_TTL_SECONDS": str(self.access_token_ttl_seconds),
             "REFRESH_TOKEN_TTL_SECONDS": str(self.refresh_token_ttl_seconds),
+            "TRUSTED_PROXIES": ",".join(self.trusted_proxies),
             "REGION": self.region,
             "REGION_BASE_URLS": json.dumps(self.region_base_urls),
             "NUMBER_QUARANTINE_DAYS": str(self.number_quarantine_days),

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from shared.adapters.history.aio import AsyncHistoryStore
 from shared.configdb import AsyncConfigDBClient
 from shared.ports import Clock, MessageBus
-from shared.security.rate_limit import LoginThrottle
+from shared.security.rate_limit import AuthLimits
 from shared.settings import Settings, get_settings
 
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
@@ -34,11 +34,11 @@ def create_app(
     bus: MessageBus | None = None,
     clock: Clock | None = None,
     db: AsyncConfigDBClient | None = None,
-    throttle: LoginThrottle | None = None,
+    limits: AuthLimits | None = None,
     history: AsyncHistoryStore | None = None,
 ) -> FastAPI:
     ctx = build_context(
-        settings or get_settings(), bus=bus, clock=clock, db=db, throttle=throttle, history=history
+        settings or get_settings(), bus=bus, clock=clock, db=db, limits=limits, history=history
     )
 
     @asynccontextmanager

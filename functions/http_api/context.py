@@ -12,6 +12,7 @@ from functools import cached_property
 from functions.wiring import Adapters
 from shared.adapters.config_repo import ConfigRepo
 from shared.adapters.history.aio import AsyncHistoryStore
+from shared.adapters.throttle_store import ConfigThrottleStore
 from shared.calls.services.click_to_call import ClickToCallService
 from shared.configdb import AsyncConfigDBClient
 from shared.directory.services.accounts import AccountsConfig, AccountsService
@@ -22,21 +23,22 @@ from shared.directory.services.users import DevicesService, TenantService, Users
 from shared.history.services.access import HistoryAccess
 from shared.history.services.dashboard import DashboardService
 from shared.ports import Clock, MessageBus
-from shared.security.rate_limit import LoginThrottle
+from shared.security.rate_limit import AuthLimits, Throttle
 from shared.security.tokens import SigningKeys
 from shared.settings import Settings
 
+from .client_ip import IpNetwork, networks
 from .regions import TenantHomes
 
 
 class AppContext:
-    def __init__(self, adapters: Adapters, throttle: LoginThrottle | None = None) -> None:
+    def __init__(self, adapters: Adapters, limits: AuthLimits | None = None) -> None:
         self.adapters = adapters
         self.settings: Settings = adapters.settings
         secrets = self.settings.jwt_verification_secrets
         self.keys = SigningKeys(current=secrets[0], previous=tuple(secrets[1:]))
-        # In memory, per process: good for one worker; a shared store is needed when scaled out.
-        self.throttle = throttle or LoginThrottle()
+        self.limits = limits or AuthLimits()
+        self.trusted_proxies: tuple[IpNetwork, ...] = networks(self.settings.trusted_proxies)
 
     @property
     def db(self) -> AsyncConfigDBClient:
@@ -53,6 +55,11 @@ class AppContext:
     @cached_property
     def repo(self) -> ConfigRepo:
         return self.adapters.repo
+
+    @cached_property
+    def throttle(self) -> Throttle:
+        """Counters in the ConfigDB (every instance shares them), blocks cached per process."""
+        return Throttle(ConfigThrottleStore(self.db), self.limits)
 
     @cached_property
     def homes(self) -> TenantHomes:
@@ -79,7 +86,7 @@ class AppContext:
 
     @cached_property
     def users(self) -> UsersService:
-        return UsersService(self.repo, self.clock)
+        return UsersService(self.repo, self.clock, self.bus, self.settings.public_base_url)
 
     @cached_property
     def devices(self) -> DevicesService:
@@ -119,8 +126,8 @@ def build_context(
     bus: MessageBus | None = None,
     clock: Clock | None = None,
     db: AsyncConfigDBClient | None = None,
-    throttle: LoginThrottle | None = None,
+    limits: AuthLimits | None = None,
     history: AsyncHistoryStore | None = None,
 ) -> AppContext:
     adapters = Adapters(settings, db=db, bus=bus, clock=clock, history=history, own_history=True)
-    return AppContext(adapters, throttle)
+    return AppContext(adapters, limits)

@@ -1,4 +1,9 @@
-"""FastAPI dependencies: the app context, the signed-in principal, `If-Match`."""
+"""FastAPI dependencies: the app context, the signed-in principal, `If-Match`, the client address.
+
+The principal's access token must name the user's current `auth_version` (`uv`): the user
+document is read on every bearer request, so a deleted user, a changed password or a changed
+role ends older access tokens at once (401 `invalid-token`; the client refreshes, or logs in).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,13 @@ from typing import Annotated
 from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.configdb_keys import user_key
+from shared.directory.models.user import User
 from shared.directory.services.accounts import WrongRegion
 from shared.errors import AuthFailed, DomainError
 from shared.security.tokens import InvalidToken, Principal, verify_access_token
 
+from .client_ip import client_ip, forwarded_hops
 from .context import AppContext
 from .regions import foreign_base_url, redirect_location
 
@@ -40,12 +48,20 @@ async def principal(
     try:
         who = verify_access_token(ctx.keys, credentials.credentials, ctx.clock.now())
     except InvalidToken as exc:
-        challenge = {
-            "WWW-Authenticate": f'Bearer realm="api", error="invalid_token", error_description="{exc}"'
-        }
-        raise AuthFailed(f"invalid access token: {exc}", error_id="invalid-token", headers=challenge) from exc
+        raise _invalid_token(str(exc)) from exc
     await require_home_region(ctx, who, request)
+    user = await ctx.repo.get(user_key(who.tenant_id, who.user_id), User)
+    if user is None:
+        raise _invalid_token("the account no longer exists")
+    if user.doc.auth_version != who.uv:
+        raise _invalid_token("the password or role changed since this token was issued")
     return who
+
+
+def _invalid_token(reason: str) -> AuthFailed:
+    value = f'Bearer realm="api", error="invalid_token", error_description="{reason}"'
+    challenge = {"WWW-Authenticate": value}
+    return AuthFailed(f"invalid access token: {reason}", error_id="invalid-token", headers=challenge)
 
 
 async def require_home_region(ctx: AppContext, who: Principal, request: Request) -> None:
@@ -63,6 +79,7 @@ async def require_home_region(ctx: AppContext, who: Principal, request: Request)
 
 
 Who = Annotated[Principal, Depends(principal)]
+
 
 class MalformedIfMatch(DomainError):
     """412: an `If-Match` header that names no revision cannot match any."""
@@ -97,5 +114,9 @@ def set_etag(response: Response, revision: int) -> None:
 
 
 def client_address(request: Request) -> str:
-    """The peer address. Forwarded headers are not trusted (no proxy configuration yet)."""
-    return request.client.host if request.client else "unknown"
+    """The caller's address for the throttles: the right-most forwarded hop outside
+    `TRUSTED_PROXIES` (functions/http_api/client_ip.py has the rule)."""
+    ctx: AppContext = request.app.state.ctx
+    hops = forwarded_hops(request.headers.getlist("x-forwarded-for"), request.headers.getlist("forwarded"))
+    peer = request.client.host if request.client else None
+    return client_ip(peer, hops, ctx.trusted_proxies)

@@ -1,8 +1,10 @@
 """Short-lived JWT access tokens and opaque rotating refresh tokens.
 
-Access tokens are HS256 JWTs carrying tenant, user and role, signed with the current
-key; verification also accepts the previous keys, so keys rotate without logging anyone
-out. Refresh tokens are random strings; only their SHA-256 is stored, with the family
+Access tokens are HS256 JWTs carrying tenant, user, role and the user's auth version
+(`uv`), signed with the current key; verification also accepts the previous keys, so keys
+rotate without logging anyone out. The API compares `uv` with the stored user's version on
+every request, so a role change, a password change or a deletion ends older tokens at once.
+Refresh tokens are random strings; only their SHA-256 is stored, with the family
 they belong to, so a reused (already rotated) token can revoke its whole family.
 """
 
@@ -27,6 +29,8 @@ class Principal:
     tenant_id: str
     user_id: str
     role: str
+    uv: int = 0
+    """The user's auth version when the token was issued (tokens without the claim count as 0)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ def issue_access_token(keys: SigningKeys, who: Principal, now: datetime, ttl: ti
         "sub": who.user_id,
         "tid": who.tenant_id,
         "role": who.role,
+        "uv": who.uv,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
         "jti": secrets.token_hex(8),
@@ -72,7 +77,10 @@ def verify_access_token(keys: SigningKeys, token: str, now: datetime) -> Princip
             raise InvalidToken(str(exc)) from exc
         if int(claims["exp"]) <= int(now.timestamp()):
             raise InvalidToken("the access token has expired")
-        return Principal(str(claims["tid"]), str(claims["sub"]), str(claims["role"]))
+        uv = claims.get("uv", 0)
+        if not isinstance(uv, int) or isinstance(uv, bool):
+            raise InvalidToken("the access token's uv claim is not an integer")
+        return Principal(str(claims["tid"]), str(claims["sub"]), str(claims["role"]), uv)
     raise InvalidToken("the access token's signature does not verify")
 
 

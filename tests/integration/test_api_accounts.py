@@ -28,7 +28,7 @@ from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.configdb import ConfigDBClient
 from shared.configdb_keys import email_index_key, extension_index_key, tenant_key, user_key
 from shared.errors import Unavailable
-from shared.security.rate_limit import LoginThrottle, SlidingWindow
+from shared.security.rate_limit import AuthLimits, Limit
 from shared.settings import Settings, azurite_connection_string
 
 API = "/api/v1"
@@ -85,12 +85,12 @@ def run(
     cluster: LocalCluster,
     scenario: Callable[[httpx.AsyncClient, RecordingBus], Awaitable[None]],
     *,
-    throttle: LoginThrottle | None = None,
+    limits: AuthLimits | None = None,
     clock: SteppedClock | None = None,
 ) -> None:
     cluster.wait_healthy()
     bus = RecordingBus()
-    app = create_app(settings_for(cluster), bus=bus, throttle=throttle, clock=clock)
+    app = create_app(settings_for(cluster), bus=bus, limits=limits, clock=clock)
 
     async def main() -> None:
         transport = httpx.ASGITransport(app=app, client=("192.0.2.10", 50000))
@@ -133,6 +133,7 @@ def read_back(cluster: LocalCluster, key: str, timeout: float = 10.0) -> Any:
 
 def test_signup_verify_login_refresh_logout_reset(cluster: LocalCluster) -> None:
     seen: dict[str, Any] = {}
+    clock = SteppedClock()
 
     async def scenario(client: httpx.AsyncClient, bus: RecordingBus) -> None:
         body = {"company": "Acme", "name": "Olive", "email": "Olive@Acme.test", "password": "correct horse 1"}
@@ -181,11 +182,12 @@ def test_signup_verify_login_refresh_logout_reset(cluster: LocalCluster) -> None
         me = await client.get(f"{API}/users/{seen['user_id']}", headers=bearer(pair["access_token"]))
         assert me.status_code == 200 and me.json()["email"] == "olive@acme.test"
 
-        # refresh rotates; the old token is then dead, and reusing it revokes the family
+        # refresh rotates; past the grace the old token is dead, and reusing it revokes the family
         r = await client.post(f"{API}/auth/refresh", json={"refresh_token": pair["refresh_token"]})
         assert r.status_code == 200, r.text
         rotated = r.json()
         assert rotated["refresh_token"] != pair["refresh_token"]
+        clock.offset += dt.timedelta(seconds=21)
         reuse = await client.post(f"{API}/auth/refresh", json={"refresh_token": pair["refresh_token"]})
         assert reuse.status_code == 401 and "already used" in reuse.json()["detail"]
         family_dead = await client.post(
@@ -222,7 +224,7 @@ def test_signup_verify_login_refresh_logout_reset(cluster: LocalCluster) -> None
         )
         assert r.status_code == 400
 
-    run(cluster, scenario)
+    run(cluster, scenario, clock=clock)
 
     # replicated: node 3 alone holds the tenant, the owner and the email index
     tid, uid = seen["tenant_id"], seen["user_id"]
@@ -269,7 +271,9 @@ def test_expiry_of_links_and_tokens(cluster: LocalCluster) -> None:
 
 
 def test_login_throttling(cluster: LocalCluster) -> None:
-    throttle = LoginThrottle(per_account=SlidingWindow(3, 60), per_address=SlidingWindow(5, 60))
+    limits = AuthLimits(
+        login_account=Limit("login-account", 3, 60), login_address=Limit("login-address", 5, 60)
+    )
 
     async def scenario(client: httpx.AsyncClient, bus: RecordingBus) -> None:
         await signup_and_login(client, bus, "tina@throttle.test")
@@ -286,7 +290,7 @@ def test_login_throttling(cluster: LocalCluster) -> None:
         r = await client.post(f"{API}/auth/login", json={"email": "new@throttle.test", "password": "x"})
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
 
-    run(cluster, scenario, throttle=throttle)
+    run(cluster, scenario, limits=limits)
 
 
 def test_tenant_users_devices_and_isolation(cluster: LocalCluster) -> None:

@@ -34,7 +34,7 @@ from shared.directory.services.accounts import (
 )
 from shared.directory.services.users import TenantService, UsersService, field_of_conflict
 from shared.errors import DomainError
-from shared.security.rate_limit import LoginThrottle, SlidingWindow
+from shared.security.rate_limit import AuthLimits, Limit, MemoryCounterStore, Throttle
 from shared.security.tokens import Principal, SigningKeys, verify_access_token
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
@@ -65,14 +65,14 @@ def unreachable_repo() -> Iterator[ConfigRepo]:
     asyncio.run(db.aclose())
 
 
-def service(repo: ConfigRepo, bus: RecordingBus, throttle: LoginThrottle | None = None) -> AccountsService:
+def service(repo: ConfigRepo, bus: RecordingBus, throttle: Throttle | None = None) -> AccountsService:
     config = AccountsConfig(
         region="eus",
         region_base_urls={"eus": "https://eus.example/api", "weu": "https://weu.example/api"},
         public_base_url="https://app.example",
         keys=KEYS,
     )
-    return AccountsService(repo, bus, FixedClock(), config, throttle or LoginThrottle())
+    return AccountsService(repo, bus, FixedClock(), config, throttle or Throttle(MemoryCounterStore()))
 
 
 def signup(region: str) -> SignupIn:
@@ -94,20 +94,26 @@ def test_signup_for_another_region_redirects_without_writing(unreachable_repo: C
 def test_login_is_throttled_per_account_and_per_address_before_any_lookup(
     unreachable_repo: ConfigRepo,
 ) -> None:
-    throttle = LoginThrottle(per_account=SlidingWindow(2, 60), per_address=SlidingWindow(3, 60))
+    limits = AuthLimits(login_account=Limit("acct", 2, 60), login_address=Limit("addr", 3, 60))
+    throttle = Throttle(MemoryCounterStore(), limits)
     accounts = service(unreachable_repo, RecordingBus(), throttle)
-    t0 = NOW.timestamp()
-    throttle.failed("ann@acme.test", "10.0.0.1", t0 - 10)
-    throttle.failed("ann@acme.test", "10.0.0.2", t0 - 5)
+    t0 = NOW.timestamp()  # 09:30:00, the start of a 60 s window
+
+    async def fail(account: str, address: str, at: float) -> None:
+        await throttle.hit([(limits.login_account, account), (limits.login_address, address)], at)
+
+    asyncio.run(fail("ann@acme.test", "10.0.0.1", t0 + 1))
+    asyncio.run(fail("ann@acme.test", "10.0.0.2", t0 + 5))
+    accounts.clock = FixedClock(NOW + dt.timedelta(seconds=10))
     with pytest.raises(Throttled) as slow:
         asyncio.run(accounts.login(LoginIn(email="ann@acme.test", password="x"), "10.0.0.3"))
-    assert slow.value.retry_after == 50  # the oldest failure leaves the 60 s window in 50 s
+    assert slow.value.retry_after == 50 and slow.value.error_id == "throttled"  # the window ends in 50 s
     # per address: three failures for different accounts from one address
     for n in range(3):
-        throttle.failed(f"u{n}@acme.test", "10.9.9.9", t0 - 1)
+        asyncio.run(fail(f"u{n}@acme.test", "10.9.9.9", t0 + 1))
     with pytest.raises(Throttled) as per_address:
         asyncio.run(accounts.login(LoginIn(email="bob@acme.test", password="x"), "10.9.9.9"))
-    assert per_address.value.retry_after == 59
+    assert per_address.value.retry_after == 50
 
 
 def test_token_pair_carries_tenant_user_and_role() -> None:

@@ -38,14 +38,24 @@ _PROBLEMS = {
     "/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=SignupOut,
-    responses={307: {"description": "the region is served elsewhere"}, 409: _PROBLEMS[409]},
+    responses={
+        307: {"description": "the region is served elsewhere"},
+        409: _PROBLEMS[409],
+        429: {"description": "too many sign-ups for this email or from this address"},
+    },
 )
-async def signup(body: SignupIn, ctx: Ctx) -> SignupOut:
-    return await ctx.accounts.signup(body)
+async def signup(body: SignupIn, request: Request, ctx: Ctx) -> SignupOut:
+    return await ctx.accounts.signup(body, client_address(request))
 
 
-@router.post("/signup/verify", response_model=VerifiedOut, responses={400: _PROBLEMS[400]})
+@router.post(
+    "/signup/verify",
+    response_model=VerifiedOut,
+    responses={400: _PROBLEMS[400], 409: {"description": "the new email address was taken meanwhile"}},
+)
 async def verify(body: TokenIn, ctx: Ctx) -> VerifiedOut:
+    """Follow a sign-up link (the account becomes active) or a new-address link (the account's
+    email becomes the new address; `email` in the answer)."""
     return await ctx.accounts.verify_email(body.token)
 
 
@@ -73,9 +83,14 @@ async def logout(body: RefreshIn, ctx: Ctx) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/auth/password-reset", status_code=status.HTTP_202_ACCEPTED, response_class=Response)
-async def password_reset(body: PasswordResetIn, ctx: Ctx) -> Response:
-    await ctx.accounts.request_password_reset(body.email)
+@router.post(
+    "/auth/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    responses={429: {"description": "too many resets for this email or from this address"}},
+)
+async def password_reset(body: PasswordResetIn, request: Request, ctx: Ctx) -> Response:
+    await ctx.accounts.request_password_reset(body.email, client_address(request))
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -113,10 +128,16 @@ def allowed_origin(request: Request, ctx: Ctx) -> None:
         raise Forbidden(f"origin {origin} may not use the browser session")
 
 
-def _session(pair: TokenPair, ctx: AppContext) -> JSONResponse:
+def _secure(request: Request, ctx: AppContext) -> bool:
+    """Secure on an https site (settings) and on any request that came over https: the scheme
+    uvicorn reports, which honours X-Forwarded-Proto from trusted proxies only."""
+    return ctx.settings.refresh_cookie_is_secure or request.url.scheme == "https"
+
+
+def _session(pair: TokenPair, request: Request, ctx: AppContext) -> JSONResponse:
     body = SessionOut(access_token=pair.access_token, token_type=pair.token_type, expires_in=pair.expires_in)
     cookie = set_cookie(
-        pair.refresh_token, ctx.settings.refresh_token_ttl_seconds, secure=ctx.settings.refresh_cookie_secure
+        pair.refresh_token, ctx.settings.refresh_token_ttl_seconds, secure=_secure(request, ctx)
     )
     headers = {"Set-Cookie": cookie, "Cache-Control": "no-store"}
     return JSONResponse(body.model_dump(), headers=headers)
@@ -135,7 +156,7 @@ def _session(pair: TokenPair, ctx: AppContext) -> JSONResponse:
 )
 async def session_login(body: LoginIn, request: Request, ctx: Ctx) -> JSONResponse:
     """Log in for a browser: the access token in the body, the refresh token in the cookie."""
-    return _session(await ctx.accounts.login(body, client_address(request)), ctx)
+    return _session(await ctx.accounts.login(body, client_address(request)), request, ctx)
 
 
 @router.post(
@@ -144,9 +165,9 @@ async def session_login(body: LoginIn, request: Request, ctx: Ctx) -> JSONRespon
     dependencies=[Depends(allowed_origin)],
     responses={**_SESSION_401, **_ORIGIN_403},
 )
-async def session_refresh(ctx: Ctx, cookie: SessionCookie = None) -> JSONResponse:
+async def session_refresh(request: Request, ctx: Ctx, cookie: SessionCookie = None) -> JSONResponse:
     """Rotate the cookie's refresh token (the old one stops working) and return a new access token."""
-    clear = {"Set-Cookie": clear_cookie(secure=ctx.settings.refresh_cookie_secure)}
+    clear = {"Set-Cookie": clear_cookie(secure=_secure(request, ctx))}
     token = read_cookie(cookie)
     if token is None:
         raise AuthFailed("no session: log in again", headers=clear)
@@ -154,7 +175,7 @@ async def session_refresh(ctx: Ctx, cookie: SessionCookie = None) -> JSONRespons
         pair = await ctx.accounts.refresh(token)
     except AuthFailed as exc:
         raise AuthFailed(f"{exc}; log in again", headers=clear) from exc
-    return _session(pair, ctx)
+    return _session(pair, request, ctx)
 
 
 @router.delete(
@@ -164,10 +185,10 @@ async def session_refresh(ctx: Ctx, cookie: SessionCookie = None) -> JSONRespons
     dependencies=[Depends(allowed_origin)],
     responses=_ORIGIN_403,
 )
-async def session_logout(ctx: Ctx, cookie: SessionCookie = None) -> Response:
+async def session_logout(request: Request, ctx: Ctx, cookie: SessionCookie = None) -> Response:
     """Revoke the cookie's refresh token family (if any) and clear the cookie."""
     token = read_cookie(cookie)
     if token is not None:
         await ctx.accounts.logout(token)
-    clear = clear_cookie(secure=ctx.settings.refresh_cookie_secure)
+    clear = clear_cookie(secure=_secure(request, ctx))
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"Set-Cookie": clear})

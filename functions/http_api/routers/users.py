@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
 from shared.directory.models.user import UserCreate, UserOut, UserUpdate
 
-from ..deps import Ctx, IfMatch, Who, set_etag
+from ..deps import Ctx, IfMatch, Who, client_address, set_etag
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -17,7 +17,10 @@ class UserList(BaseModel):
 
 
 _CHANGE = {
-    403: {"description": "not allowed"},
+    403: {
+        "description": "not allowed; `current-password`: your own password or email needs "
+        "current_password; `password-set-by-user`: send a reset link instead"
+    },
     404: {"description": "no such user"},
     409: {"description": "email or extension taken, or last owner"},
     412: {"description": "stale If-Match"},
@@ -48,9 +51,23 @@ async def get_user(user_id: str, ctx: Ctx, who: Who, response: Response) -> User
 async def update_user(
     user_id: str, body: UserUpdate, ctx: Ctx, who: Who, expected: IfMatch, response: Response
 ) -> UserOut:
+    """A new `email` is pending (`pending_email`) until the link sent to it is followed."""
     got = await ctx.users.update(who, user_id, body, expected)
     set_etag(response, got.revision)
     return got.doc.to_out()
+
+
+@router.post(
+    "/{user_id}/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    responses={403: _CHANGE[403], 404: _CHANGE[404], 429: {"description": "too many resets"}},
+)
+async def send_password_reset(user_id: str, request: Request, ctx: Ctx, who: Who) -> Response:
+    """Email the user a link to set a new password (admins never set another user's password)."""
+    target = await ctx.users.password_reset_target(who, user_id)
+    await ctx.accounts.request_password_reset(target.email, client_address(request))
+    return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.delete(

@@ -127,6 +127,11 @@ class User(StoredModel):
     password_hash: str | None = None
     marketing_consent: bool = False
     """The user agreed to marketing email (asked at sign-up); synced to the marketing system."""
+    pending_email: Email | None = None
+    """A new address waiting for its verification link; `email` (and the login) change only then."""
+    auth_version: int = Field(default=0, ge=0)
+    """Bumped by a role change, a password change or reset: access tokens carry it (`uv`), and
+    tokens and refresh tokens issued under an older version stop working."""
     created_at: UtcDatetime
     updated_at: UtcDatetime | None = None
 
@@ -178,10 +183,14 @@ class UserCreate(InputModel):
 
 class UserUpdate(PatchModel):
     """Partial update. `extension` may be null (remove the extension); `voicemail_pin`/`password`
-    are plain and must be hashed by the API (use `apply_patch(user, upd, skip=UserUpdate.SECRET_FIELDS)`)."""
+    are plain and must be hashed by the API (use `apply_patch(user, upd, skip=UserUpdate.SECRET_FIELDS)`).
+
+    `email` does not change the address at once: it becomes `pending_email` until the link sent
+    to it is followed. A user changing their own `password` or `email` sends `current_password`.
+    """
 
     _nullable: ClassVar[frozenset[str]] = frozenset({"extension"})
-    SECRET_FIELDS: ClassVar[frozenset[str]] = frozenset({"voicemail_pin", "password"})
+    SECRET_FIELDS: ClassVar[frozenset[str]] = frozenset({"voicemail_pin", "password", "current_password"})
 
     name: str | None = Field(default=None, **_NAME)
     email: Email | None = None
@@ -196,6 +205,12 @@ class UserUpdate(PatchModel):
     notify: NotifyOptions | None = None
     password: Password | None = None
     marketing_consent: bool | None = None
+    current_password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Your current password: required to change your own password or email.",
+    )
 
 
 class UserOut(OutputModel):
@@ -215,10 +230,11 @@ class UserOut(OutputModel):
     recording_enabled: bool
     notify: NotifyOptions
     marketing_consent: bool = False
+    pending_email: str | None = None
     created_at: UtcDatetime
     updated_at: UtcDatetime | None = None
 
     @classmethod
     def from_user(cls, user: User) -> UserOut:
-        data = user.model_dump(exclude={"password_hash", "voicemail_pin_hash"})
+        data = user.model_dump(exclude={"password_hash", "voicemail_pin_hash", "auth_version"})
         return cls.model_validate({**data, "has_voicemail_pin": user.voicemail_pin_hash is not None})

@@ -10,10 +10,19 @@ Auth state lives in ConfigDB next to the tenant data, under a global `auth/` nam
     auth/unverified/{user_id}        {"tenant_id"}   present until the owner verifies the email
     auth/refresh/{sha256(token)}     RefreshRecord   one per issued refresh token
     auth/revoked/{family}            RevokedFamily   a whole refresh family is dead (logout, reuse)
+    auth/email-change/{sha256(token)} EmailChangeRecord  a new address's link (email_change.py)
+    auth/throttle/{scope}/{digest}   counter         fixed-window throttles (adapters/throttle_store.py)
 
 Only digests of tokens are stored. A refresh token is rotated in one transaction that marks the old
 record `rotated` and claims the new one; presenting a rotated token again is reuse, which revokes
-the whole family (OAuth 2.0 Security BCP, "refresh token rotation").
+the whole family (OAuth 2.0 Security BCP, "refresh token rotation"), except within
+`refresh_grace` of the rotation (two tabs, or a response lost on the way): that reuse gets a new
+token of the same family instead. Every refresh record carries the user's `auth_version` (`uv`)
+at issue; a password change or reset bumps it, so all older refresh tokens stop working.
+Expired records are deleted by the auth sweeper (`auth_sweep.py`).
+
+Login, sign-up and password-reset requests are throttled per account (the email address) and
+per client address (`shared/security/rate_limit.py`, counters shared in the ConfigDB).
 """
 
 from __future__ import annotations
@@ -21,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -38,6 +46,7 @@ from shared.configdb_keys import (
 )
 from shared.directory.models.tenant import Tenant, TenantOut, TenantStatus
 from shared.directory.models.user import Email, Password, Role, User, UserOut
+from shared.directory.services import email_change
 from shared.documents import IndexChanges
 from shared.errors import (
     AuthFailed,
@@ -51,7 +60,7 @@ from shared.errors import (
 )
 from shared.ports import Clock, DocumentRepo, MessageBus
 from shared.security.passwords import hash_secret, verify_secret
-from shared.security.rate_limit import LoginThrottle
+from shared.security.rate_limit import Limit, MemoryCounterStore, Throttle
 from shared.security.tokens import (
     Principal,
     SigningKeys,
@@ -117,6 +126,9 @@ class RefreshRecord(BaseModel):
     family: str
     expires_at: UtcDatetime
     rotated: bool = False
+    rotated_at: UtcDatetime | None = None
+    uv: int = 0
+    """The user's `auth_version` when issued: a later password change or reset voids the token."""
 
 
 class RevokedFamily(BaseModel):
@@ -177,6 +189,8 @@ class VerifiedOut(BaseModel):
     tenant_id: str
     user_id: str
     email_verified: bool = True
+    email: str | None = None
+    """Set when the link confirmed a new email address: the account's address from now on."""
 
 
 # --------------------------------------------------------------------------- service
@@ -192,6 +206,7 @@ class AccountsConfig:
     refresh_ttl: dt.timedelta = dt.timedelta(days=30)
     verify_ttl: dt.timedelta = dt.timedelta(hours=48)
     reset_ttl: dt.timedelta = dt.timedelta(hours=1)
+    refresh_grace: dt.timedelta = dt.timedelta(seconds=20)
     trial: dt.timedelta = dt.timedelta(days=14)
 
 
@@ -215,12 +230,16 @@ class AccountsService:
     bus: MessageBus
     clock: Clock
     config: AccountsConfig
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    throttle: Throttle = field(default_factory=lambda: Throttle(MemoryCounterStore()))
 
     # ---------------------------------------------------------------- sign-up
 
-    async def signup(self, req: SignupIn) -> SignupOut:
+    async def signup(self, req: SignupIn, client_address: str = "unknown") -> SignupOut:
         cfg = self.config
+        limits = self.throttle.limits
+        await self._throttled(
+            [(limits.signup_account, req.email), (limits.signup_address, client_address)], "sign-ups"
+        )
         region = req.region or cfg.region
         if region != cfg.region:
             base = cfg.region_base_urls.get(region)
@@ -287,6 +306,10 @@ class AccountsService:
     async def verify_email(self, token: str) -> VerifiedOut:
         key = verify_token_key(refresh_digest(token))
         got = await self.repo.get(key, TokenRecord)
+        if got is None:
+            changed = await email_change.confirm(self.repo, self.clock, token)
+            if changed is not None:
+                return VerifiedOut(tenant_id=changed.tenant_id, user_id=changed.id, email=changed.email)
         if got is None or got.doc.expires_at <= self.clock.now():
             raise InvalidField("/token", "the verification link is invalid or has expired", status=400)
         # a concurrent second click may win: same outcome
@@ -297,22 +320,23 @@ class AccountsService:
     # ---------------------------------------------------------------- login and tokens
 
     async def login(self, req: LoginIn, client_address: str) -> TokenPair:
-        account = req.email
+        limits = self.throttle.limits
+        checks = [(limits.login_account, req.email), (limits.login_address, client_address)]
         now_s = self.clock.now().timestamp()
-        wait = self.throttle.retry_after(account, client_address, now_s)
+        wait = await self.throttle.retry_after(checks, now_s)
         if wait > 0:
-            raise Throttled(max(1, math.ceil(wait)))
+            raise Throttled(wait)
         user = await self._user_by_email(req.email)
         stored = user.password_hash if user and user.password_hash else _dummy_hash()
         ok = await verify_in_thread(stored, req.password)
         if user is None or not user.password_hash or not ok:
-            self.throttle.failed(account, client_address, now_s)
+            await self.throttle.hit(checks, now_s)
             raise AuthFailed("wrong email or password")
         if await self.repo.raw(unverified_key(user.id)) is not None:
             raise Forbidden(
                 "this email address is not verified yet: follow the link in the verification email"
             )
-        self.throttle.succeeded(account)
+        await self.throttle.reset(limits.login_account, req.email)
         return await self._issue(user, family=new_ulid(self.clock.now()))
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -323,28 +347,36 @@ class AccountsService:
         rec = got.doc
         if await self.repo.raw(revoked_family_key(rec.family)) is not None:
             raise AuthFailed("the refresh token has been revoked")
-        if rec.rotated:
-            await self._revoke(rec.family, "reuse")
-            raise AuthFailed("the refresh token was already used; the session has been revoked")
         if rec.expires_at <= self.clock.now():
             raise AuthFailed("the refresh token has expired")
+        if rec.rotated and not self._in_grace(rec):
+            await self._revoke(rec.family, "reuse")
+            raise AuthFailed("the refresh token was already used; the session has been revoked")
         user = await self.repo.get(user_key(rec.tenant_id, rec.user_id), User)
         if user is None:
             await self._revoke(rec.family, "user deleted")
             raise AuthFailed("the account no longer exists")
+        if rec.uv != user.doc.auth_version:
+            await self._revoke(rec.family, "password or role changed")
+            raise AuthFailed("the password or role changed since this session began; log in again")
+        if rec.rotated:  # reused within the grace: a new token of the same family, no revocation
+            return await self._issue(user.doc, rec.family)
         new_token, new_digest = new_refresh_token()
         new_rec = self._refresh_record(user.doc, rec.family)
         try:
             await self.repo.update(
                 key,
-                rec.model_copy(update={"rotated": True}),
+                rec.model_copy(update={"rotated": True, "rotated_at": self.clock.now()}),
                 got.revision,
                 IndexChanges(claim={refresh_token_key(new_digest): new_rec.model_dump(mode="json")}),
             )
-        except (PreconditionFailed, ConflictError) as exc:  # rotated concurrently: treat as reuse
-            await self._revoke(rec.family, "concurrent reuse")
-            raise AuthFailed("the refresh token was already used; the session has been revoked") from exc
+        except (PreconditionFailed, ConflictError):  # rotated concurrently: the same rules again
+            return await self.refresh(refresh_token)
         return self._pair(user.doc, new_token)
+
+    def _in_grace(self, rec: RefreshRecord) -> bool:
+        rotated_at = rec.rotated_at
+        return rotated_at is not None and self.clock.now() - rotated_at <= self.config.refresh_grace
 
     async def logout(self, refresh_token: str) -> None:
         """Revokes the token's family. Unknown tokens are ignored (logout is idempotent)."""
@@ -354,8 +386,13 @@ class AccountsService:
 
     # ---------------------------------------------------------------- password reset
 
-    async def request_password_reset(self, email: str) -> None:
-        """Queues a reset email when the account exists; says nothing either way."""
+    async def request_password_reset(self, email: str, client_address: str = "unknown") -> None:
+        """Queues a reset email when the account exists; says nothing either way (Throttled when
+        the address or the client asked too often, whether the account exists or not)."""
+        limits = self.throttle.limits
+        await self._throttled(
+            [(limits.reset_account, email), (limits.reset_address, client_address)], "password resets"
+        )
         user = await self._user_by_email(email)
         if user is None:
             return
@@ -393,7 +430,11 @@ class AccountsService:
         if user is None:
             raise InvalidField("/token", "the account no longer exists", status=400)
         updated = user.doc.model_copy(
-            update={"password_hash": await hash_in_thread(password), "updated_at": self.clock.now()}
+            update={
+                "password_hash": await hash_in_thread(password),
+                "updated_at": self.clock.now(),
+                "auth_version": user.doc.auth_version + 1,  # every older token stops working
+            }
         )
         # the link proved the mailbox, so it also verifies the email
         release = [key, unverified_key(user.doc.id)]
@@ -414,6 +455,7 @@ class AccountsService:
             user_id=user.id,
             family=family,
             expires_at=self.clock.now() + self.config.refresh_ttl,
+            uv=user.auth_version,
         )
 
     async def _issue(self, user: User, family: str) -> TokenPair:
@@ -423,11 +465,16 @@ class AccountsService:
 
     def _pair(self, user: User, refresh_token: str) -> TokenPair:
         cfg = self.config
-        who = Principal(tenant_id=user.tenant_id, user_id=user.id, role=user.role.value)
+        who = Principal(tenant_id=user.tenant_id, user_id=user.id, role=user.role.value, uv=user.auth_version)
         access = issue_access_token(cfg.keys, who, self.clock.now(), cfg.access_ttl)
         return TokenPair(
             access_token=access, refresh_token=refresh_token, expires_in=int(cfg.access_ttl.total_seconds())
         )
+
+    async def _throttled(self, checks: list[tuple[Limit, str]], what: str) -> None:
+        wait = await self.throttle.consume(checks, self.clock.now().timestamp())
+        if wait > 0:
+            raise Throttled(wait, f"too many {what} from this address or for this email; retry in {wait} s")
 
     async def _revoke(self, family: str, reason: str) -> None:
         with contextlib.suppress(ConflictError):  # already revoked

@@ -6,7 +6,14 @@ tenant, so another tenant's ids are simply absent (NotFoundError -> 404, never 4
 Rules:
 - any user of the tenant may read the tenant and its users;
 - owners and admins change the tenant and other users; members change only themselves, and never
-  a role; only an owner grants, removes or edits the owner role;
+  a role; only an owner grants, removes or edits the owner role, and only an owner changes an
+  owner's password or email or deletes an owner (admins may still edit an owner's other details);
+- a user changing their own password or email sends `current_password`; nobody sets another
+  user's password (`PasswordSetByUser`): `password_reset_target` names whom a manager may send a
+  reset link instead;
+- a new email address is only pending until the link sent to it is followed (`email_change.py`);
+- a role or password change bumps `auth_version`, which ends the user's older access and refresh
+  tokens;
 - the last owner cannot be deleted or demoted (ConflictError -> 409);
 - an extension is unique in the tenant (`t/{tid}/idx/ext/{ext}`), an email globally
   (`idx/email/{email}`); both claims are written in the user's transaction;
@@ -28,15 +35,17 @@ from shared.configdb_keys import (
     user_devices_prefix,
     user_key,
 )
+from shared.directory.errors import CurrentPasswordRequired, PasswordSetByUser
 from shared.directory.models.device import Device, DeviceCreate
 from shared.directory.models.tenant import Tenant, TenantPatch
 from shared.directory.models.user import Role, User, UserCreate, UserUpdate
+from shared.directory.services import email_change
 from shared.directory.services.access import existing_id, is_manager
-from shared.directory.services.accounts import hash_in_thread, unverified_key
+from shared.directory.services.accounts import hash_in_thread, unverified_key, verify_in_thread
 from shared.directory.services.menus import ensure_user_unreferenced
 from shared.documents import IndexChanges, Versioned
 from shared.errors import ConflictError, Forbidden, PreconditionFailed
-from shared.ports import Clock, DocumentRepo
+from shared.ports import Clock, DocumentRepo, MessageBus
 from shared.security.tokens import Principal
 from shared.values import apply_patch, new_ulid
 
@@ -78,6 +87,9 @@ class TenantService:
 class UsersService:
     repo: DocumentRepo
     clock: Clock
+    bus: MessageBus | None = None
+    """Where the new-address verification email goes (required to change an email)."""
+    public_base_url: str = ""
 
     async def list(self, who: Principal) -> list[Versioned[User]]:
         return await self.repo.list(kind_prefix(who.tenant_id, "user"), User)
@@ -116,30 +128,64 @@ class UsersService:
         key = self._key(who, user_id)
         cur = await self.repo.require(key, User, "user")
         changes = patch.changes()
+        changes.pop("current_password", None)
+        new_email = changes.get("email")
+        drop_pending = new_email == cur.doc.email and cur.doc.pending_email is not None
+        if new_email == cur.doc.email or new_email == cur.doc.pending_email:
+            new_email = None  # unchanged (a pending change is dropped), or already waiting for its link
         self._may_edit(who, cur.doc, changes.get("role"))
+        if (
+            cur.doc.role is Role.OWNER
+            and who.role != Role.OWNER.value
+            and ("password" in changes or new_email is not None)
+        ):
+            raise Forbidden("only an owner changes an owner's password or email")
+        if "password" in changes and who.user_id != cur.doc.id:
+            raise PasswordSetByUser(cur.doc.id)
+        if who.user_id == cur.doc.id and ("password" in changes or new_email is not None):
+            await self._check_current_password(cur.doc, patch.current_password)
         expected = _check_revision(cur.revision, if_match, key)
         if cur.doc.role is Role.OWNER and changes.get("role", Role.OWNER.value) != Role.OWNER.value:
             await self._not_last_owner(who, cur.doc, "demoted")
-        new = apply_patch(cur.doc, patch, skip=UserUpdate.SECRET_FIELDS)
+        new = apply_patch(cur.doc, patch, skip=UserUpdate.SECRET_FIELDS | {"email"})
         extra: dict[str, Any] = {"updated_at": self.clock.now()}
         if patch.voicemail_pin is not None:
             extra["voicemail_pin_hash"] = await hash_in_thread(patch.voicemail_pin)
         if patch.password is not None:
             extra["password_hash"] = await hash_in_thread(patch.password)
+        if patch.password is not None or new.role is not cur.doc.role:
+            extra["auth_version"] = cur.doc.auth_version + 1  # older tokens stop working
+        if drop_pending:
+            extra["pending_email"] = None
         new = new.model_copy(update=extra)
         index = IndexChanges()
-        if new.email != cur.doc.email:
-            index.claim[email_index_key(new.email)] = EmailIndexValue(
-                tenant_id=who.tenant_id, user_id=user_id
-            ).model_dump()
-            index.release.append(email_index_key(cur.doc.email))
+        pending: email_change.PendingChange | None = None
+        if new_email is not None:
+            if self.bus is None:
+                raise RuntimeError("UsersService needs a MessageBus to change an email address")
+            if await self.repo.raw(email_index_key(new_email)) is not None:
+                raise ConflictError(email_index_key(new_email), "this email address is already in use")
+            pending = email_change.start(new, new_email, self.clock.now())
+            new = pending.user
+            index.claim[pending.record_key] = pending.record.model_dump(mode="json")
         if new.extension != cur.doc.extension:
             if new.extension is not None:
                 index.claim[extension_index_key(who.tenant_id, new.extension)] = user_id
             if cur.doc.extension is not None:
                 index.release.append(extension_index_key(who.tenant_id, cur.doc.extension))
         revision = await self._write(self.repo.update(key, new, expected, index))
+        if pending is not None and self.bus is not None:
+            await email_change.send_messages(self.bus, pending, cur.doc.email, self.public_base_url)
         return Versioned(new, revision)
+
+    async def password_reset_target(self, who: Principal, user_id: str) -> User:
+        """The user a manager may send a password-reset link to (not an owner, unless by an owner)."""
+        cur = await self.repo.require(self._key(who, user_id), User, "user")
+        if not is_manager(who) and who.user_id != cur.doc.id:
+            raise Forbidden("only owners and admins send reset links to other users")
+        if cur.doc.role is Role.OWNER and who.role != Role.OWNER.value:
+            raise Forbidden("only an owner sends an owner a reset link")
+        return cur.doc
 
     async def delete(self, who: Principal, user_id: str, if_match: int | None) -> None:
         key = self._key(who, user_id)
@@ -174,6 +220,13 @@ class UsersService:
             raise Forbidden("members cannot change roles")
         if Role.OWNER.value in (new_role, target.role.value) and who.role != Role.OWNER.value:
             raise Forbidden("only an owner can grant or remove the owner role")
+
+    @staticmethod
+    async def _check_current_password(user: User, given: str | None) -> None:
+        if given is None:
+            raise CurrentPasswordRequired("send current_password to change your own password or email")
+        if not user.password_hash or not await verify_in_thread(user.password_hash, given):
+            raise CurrentPasswordRequired("current_password is not your current password")
 
     async def _not_last_owner(self, who: Principal, target: User, verb: str) -> None:
         owners = [u for u in await self.list(who) if u.doc.role is Role.OWNER]
