@@ -28,6 +28,7 @@ from shared.settings import Settings, azurite_connection_string, get_settings
 
 from .azurite import Azurite
 from .configdb_cluster import LocalCluster
+from .demo_inventory import import_demo_inventory
 from .managed import REPO, ManagedProcess, http_ok, port_open, ports_open
 
 DATA = REPO / ".data"
@@ -103,6 +104,20 @@ def configdb_part(cluster: LocalCluster) -> Part:
     return Part("configdb", start, wait_ready, died, cluster.stop)
 
 
+def inventory_part(settings: Settings) -> Part:
+    """The demo number inventory (+15557770000 to +15557779999 in the settings' region), imported
+    with `python -m ops numbers import` once the shard is up; idempotent, so every start runs it."""
+
+    def start() -> None:
+        summary = import_demo_inventory(settings, DATA)
+        print(
+            f"  demo inventory: {summary['added']} numbers added, {summary['unchanged']} already there",
+            flush=True,
+        )
+
+    return Part("inventory", start, lambda _timeout: None, lambda: None, lambda: None)
+
+
 def _raise_shutdown(signum: int, _frame: FrameType | None) -> None:
     raise Shutdown(signal.Signals(signum).name)
 
@@ -127,6 +142,7 @@ def build(settings: Settings) -> tuple[list[Part], dict[int, str], Azurite, Loca
         configdb_part(cluster),
         process_part(smtp, 15),
     ]
+    parts.append(inventory_part(settings))
     ports = {10000: "azurite blob", 10001: "azurite queue", 10002: "azurite table", SMTP_PORT: "smtp"}
     for h, s, r in CONFIGDB_PORTS:
         ports |= {h: "configdb http", s: "configdb stream", r: "configdb raft"}

@@ -22,6 +22,7 @@ from shared.settings import Settings
 
 from .azurite import Azurite
 from .configdb_cluster import LocalCluster
+from .demo_inventory import import_demo_inventory
 from .managed import REPO, ManagedProcess, http_ok, ports_open
 from .ports import free_port
 
@@ -44,6 +45,9 @@ class LocalStack:
     web: bool = False
     web_port: int = field(default_factory=free_port)
     site: ManagedProcess | None = field(init=False, default=None)
+    # The first `inventory` numbers of the demo range (+15557770000...) are imported with
+    # `python -m ops numbers import` once the shard is up, so tenants can claim them; 0: none.
+    inventory: int = 1000
 
     def __post_init__(self) -> None:
         self.azurite = Azurite(self.base / "azurite")
@@ -141,6 +145,8 @@ class LocalStack:
             self.azurite.start()
             self._started.append(self.cluster)
             self.cluster.start()
+            if self.inventory:
+                import_demo_inventory(self.settings, self.base, self.inventory)
             self._started.append(self.smtp)
             self.smtp.start()
             self.smtp.wait_ready(15)
