@@ -282,6 +282,12 @@ class Settings(BaseSettings):
     edge_control_url: str = Field(default="http://127.0.0.1:7401", description="Where functions reach it.")
     edge_control_token: SecretStr = Field(default=SecretStr(DEV_EDGE_CONTROL_TOKEN), min_length=1)
     edge_max_legs: int = Field(default=256, ge=2, le=256, description="Call legs per edge process.")
+    edge_tenant_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Share of an edge's legs one tenant may hold, in and out (EDGE_TENANT_SHARE).",
+    )
     edge_drain_seconds: float = Field(default=60.0, ge=0, description="Grace for live calls on SIGTERM.")
     edge_rtp_timeout_s: int = Field(
         default=30, ge=0, description="End a leg after this many seconds without RTP (a dead phone); 0 = off."
@@ -479,6 +485,7 @@ class Settings(BaseSettings):
             "EDGE_CONTROL_URL": self.edge_control_url,
             "EDGE_CONTROL_TOKEN": self.edge_control_token.get_secret_value(),
             "EDGE_MAX_LEGS": str(self.edge_max_legs),
+            "EDGE_TENANT_SHARE": str(self.edge_tenant_share),
             "EDGE_DRAIN_SECONDS": str(self.edge_drain_seconds),
             "EDGE_RTP_TIMEOUT_S": str(self.edge_rtp_timeout_s),
             "RATES_SOURCE": self.rates_source,

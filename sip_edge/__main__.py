@@ -138,6 +138,7 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
         TrunkPolicy(tuple(settings.trunk_allowed_sources)),
         max_legs=settings.edge_max_legs,
         config_status=sync.status,
+        tenant_share=settings.edge_tenant_share,
     )
     stack.on_invite(edge.handle_invite)
     await stack.start(ListenAddress(settings.sip_host, settings.sip_port))

@@ -36,6 +36,7 @@ from sip_edge.media.engine import MediaEngine, MediaLeg, Playback
 from sip_edge.media.recorder import CallRecorder, StopReason, VoicemailRecorder
 from sip_edge.metrics import EdgeMetrics
 from sip_edge.quality import disposition_of, quality_of
+from sip_edge.shares import TenantShares
 from sip_edge.sip.port import CallerId, Leg, LegBusy, LegDeclined, LegEnded, LegFailed, LegNoAnswer, SipStack
 
 log = logging.getLogger("sip_edge.call")
@@ -108,6 +109,7 @@ class EdgeDeps:
     provider: str
     caller_id_policy: str = "pass_through"
     rates: LegPricer | None = None  # None: legs are not priced
+    shares: TenantShares | None = None  # None: no per-tenant cap on legs
 
 
 def price_placed(deps: EdgeDeps, legs: list[LegDoc]) -> None:
@@ -183,11 +185,23 @@ async def dial_out(
 ) -> LegTrack:
     """Dial `number` through the provider and wait for the answer. Raises what `wait_answered`
     raises (LegBusy, LegNoAnswer, ...) after recording the outcome on the returned track's doc,
-    which the caller gets through the exception's `track` attribute."""
+    which the caller gets through the exception's `track` attribute. A tenant whose share of the
+    edge's legs is in use gets `LegFailed` (503) before anything is dialled."""
     now = deps.clock.now()
-    leg = await deps.stack.dial(
-        f"sip:{number}@{deps.provider}", caller_id=caller_id, headers={"X-Call-Id": call_id}
-    )
+    give_back = deps.shares.leg(tenant_id, call_id) if deps.shares is not None else None
+    if deps.shares is not None and give_back is None:
+        event("leg_refused", call_id, tenant_id, destination=number, why="tenant_share")
+        raise LegFailed("the tenant's share of the edge's legs is in use", status=503, reason="tenant share")
+    try:
+        leg = await deps.stack.dial(
+            f"sip:{number}@{deps.provider}", caller_id=caller_id, headers={"X-Call-Id": call_id}
+        )
+    except BaseException:
+        if give_back is not None:
+            give_back()
+        raise
+    if give_back is not None:
+        leg.on_ended(lambda _e: give_back())
     track = LegTrack(leg, LegDoc(leg_id=leg.leg_id, kind=kind, destination=number, started_at=now))  # type: ignore[arg-type]
     event("leg_dialing", call_id, tenant_id, leg_id=leg.leg_id, destination=number, timeout_s=ring_timeout_s)
     try:

@@ -4,7 +4,8 @@ Routes (JSON; errors are `application/problem+json`):
 
     GET    /health                          liveness, draining flag, active calls, config revision
     GET    /metrics                         Prometheus text
-    POST   /v1/calls                        click-to-call: {"tenant_id", "user_id", "destination"}
+    POST   /v1/calls                        click-to-call: {"tenant_id", "user_id", "destination",
+                                            "max_duration_s", "max_concurrent_calls", "calls_per_minute"}
     GET    /v1/tenants/{tenant_id}/calls    the tenant's active calls
     DELETE /v1/tenants/{tenant_id}/calls/{call_id}   hang a call up
 
@@ -32,11 +33,22 @@ __all__ = ["ActiveCall", "CallControlError", "CallController", "ClickToCall", "c
 
 
 class CallControlError(Exception):
-    """Raised by a `CallController` for a request it refuses; becomes a problem response."""
+    """Raised by a `CallController` for a request it refuses; becomes a problem response, with a
+    `reason` member naming the limit applied (`tenant-suspended`, `too-many-concurrent-calls`, ...)
+    and `Retry-After` when given."""
 
-    def __init__(self, status: int, title: str, detail: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        reason: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail = status, title, detail
+        self.reason, self.retry_after = reason, retry_after
 
 
 class CallController(Protocol):
@@ -46,8 +58,9 @@ class CallController(Protocol):
     Tenant-scoped: a call id of another tenant is treated as unknown. `click_to_call` starts the
     call and returns at once (state `ringing_user`); it is not idempotent (each request places a
     call) and raises `CallControlError` when it refuses (404 unknown user, 422 no phone to ring,
-    503 draining). `hangup` returns False when the tenant has no such live call, so repeating it
-    is harmless. `active_calls`, `health` and `metrics` only read.
+    403 a barred tenant, 429 a limit of the tenant, 503 draining or full). `hangup` returns
+    False when the tenant has no such live call, so repeating it is harmless. `active_calls`,
+    `health` and `metrics` only read.
     """
 
     async def click_to_call(self, request: ClickToCall) -> ActiveCall: ...
@@ -61,10 +74,16 @@ class CallController(Protocol):
     def metrics(self) -> tuple[bytes, str]: ...
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+def problem(
+    status: int, title: str, detail: str, *, retry_after: int | None = None, **extra: Any
+) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return Response(orjson.dumps(body), status, headers=headers, media_type="application/problem+json")
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return Response(
+        orjson.dumps(body), status, headers=headers or None, media_type="application/problem+json"
+    )
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -103,7 +122,8 @@ def create_control_app(control: CallController, token: str) -> Starlette:
         try:
             call = await control.click_to_call(body)
         except CallControlError as exc:
-            return problem(exc.status, exc.title, exc.detail)
+            extra = {"reason": exc.reason} if exc.reason else {}
+            return problem(exc.status, exc.title, exc.detail, retry_after=exc.retry_after, **extra)
         return _json(call.model_dump(), 202)
 
     async def list_calls(request: Request) -> Response:

@@ -121,15 +121,23 @@ def route_inbound(
             return Reject(404, "no number in the Request-URI or To", None)
         return Reject(404, "number not assigned", candidates[0])
     tenant, number = found
-    if tenant.status in (TenantStatus.SUSPENDED, TenantStatus.CANCELLED):
-        return Announce("tenant_suspended", tenant, number)
-    trial_over = tenant.trial_ends_at is not None and tenant.trial_ends_at < now
-    if tenant.status is TenantStatus.TRIAL and trial_over:
-        return Announce("trial_expired", tenant, number)
+    barred = tenant_barred(tenant, now)
+    if barred is not None:
+        return Announce(barred, tenant, number)
     entry = resolve_entry(number, tenant, now)
     if entry is None or not _entry_exists(directory, tenant.id, entry):
         return Announce("no_entry", tenant, number)
     return Start(tenant, number, entry)
+
+
+def tenant_barred(tenant: Tenant, now: dt.datetime) -> Literal["tenant_suspended", "trial_expired"] | None:
+    """Why a tenant takes and places no calls (suspended or cancelled; a trial past its end)."""
+    if tenant.status in (TenantStatus.SUSPENDED, TenantStatus.CANCELLED):
+        return "tenant_suspended"
+    trial_over = tenant.trial_ends_at is not None and tenant.trial_ends_at < now
+    if tenant.status is TenantStatus.TRIAL and trial_over:
+        return "trial_expired"
+    return None
 
 
 def _entry_exists(directory: RoutingDirectory, tenant_id: str, entry: EntryPoint) -> bool:

@@ -8,11 +8,18 @@ Each INVITE goes through `handle_invite`:
     source not on the trunk      -> 403
     over capacity / draining     -> 503
     unknown number               -> 404
-    suspended / expired tenant   -> answer, announcement, hang-up (call record: rejected)
+    tenant's share of legs used  -> 486 (`shares.TenantShares`: no tenant takes the whole edge)
+    suspended / expired tenant   -> 183 early media, announcement, 403 (call record: rejected;
+                                    never answered, so never billed)
     otherwise                    -> answer, `InboundCall` runs the IVR
 
 `click_to_call` starts a `ClickToCallSession` (ring the user, then dial the destination and
-bridge the two); both kinds of call sit in one `CallTable`, listed and hung up by id.
+bridge the two); both kinds of call sit in one `CallTable`, listed and hung up by id. The edge is
+authoritative for a click-to-call's limits: it refuses a barred tenant (403 `tenant-suspended`,
+`trial-expired`), the tenant's concurrent calls and calls per minute past the limits the request
+carries (429 `too-many-concurrent-calls`, `call-rate-exceeded`, pacing in
+`shared.calls.services.pacing`), and a tenant whose share of the legs is in use (429
+`edge-share-exhausted`); it ends the call `max_duration_s` after the user answers.
 `drain()` (SIGTERM) refuses new calls with 503 and lets live ones finish, up to a limit.
 The process shares nothing with other edge processes but ConfigDB, History and Blob, so
 capacity grows by running more of them.
@@ -25,10 +32,12 @@ import contextlib
 import ipaddress
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
+from shared.calls.services.pacing import CallPacer
 from shared.directory.models.user import RingStrategy
 from shared.history.models.call import CallRecord
 from shared.history.models.call import Leg as LegDoc
@@ -44,7 +53,8 @@ from sip_edge.call_flow import (
     ring_in_turn,
 )
 from sip_edge.control_api import ActiveCall, CallControlError, ClickToCall
-from sip_edge.routing import Announce, Reject, route_inbound
+from sip_edge.routing import Announce, Reject, route_inbound, tenant_barred
+from sip_edge.shares import TenantShares
 from sip_edge.sip.port import CallerId, InboundInvite, LegFailed
 
 log = logging.getLogger("sip_edge.service")
@@ -54,6 +64,14 @@ ANNOUNCEMENT_FOR = {
     "trial_expired": "service_suspended",
     "no_entry": "number_not_in_service",
 }
+# The final answer after an announcement's early media (never a 200: nothing is billed).
+FINAL_AFTER_ANNOUNCEMENT = {
+    "tenant_suspended": (403, "Service Suspended"),
+    "trial_expired": (403, "Service Suspended"),
+    "no_entry": (480, "Temporarily Unavailable"),
+}
+ANNOUNCEMENT_MAX_S = 30.0
+BARRED = {"tenant_suspended": "tenant-suspended", "trial_expired": "trial-expired"}
 
 
 @dataclass
@@ -112,11 +130,16 @@ class EdgeCalls:
         max_legs: int,
         clock: Clock | None = None,
         config_status: Any = None,
+        tenant_share: float = 1.0,
+        pacer: CallPacer | None = None,
     ) -> None:
         self.deps = deps
         self.trunk = trunk
         self.max_legs = max_legs
         self.clock = clock or SystemClock()
+        self.shares = deps.shares or TenantShares(max_legs, tenant_share)
+        deps.shares = self.shares
+        self.pacer = pacer or CallPacer(time.monotonic)
         self.table = CallTable()
         self.draining = False
         self.config_status = config_status
@@ -126,7 +149,6 @@ class EdgeCalls:
 
     async def handle_invite(self, invite: InboundInvite) -> None:
         received = time.perf_counter()
-        m = self.deps.metrics
         source = invite.source
         if not self.trunk.allows(source.host if source else None):
             await self._reject(invite, 403, "Forbidden", "source_not_on_trunk", source=str(source))
@@ -145,11 +167,28 @@ class EdgeCalls:
                 invite, decision.status, "Not Found", decision.reason, called=invite.called_number
             )
             return
-        leg = await invite.answer()
-        m.setup_seconds.observe(time.perf_counter() - received)
-        if isinstance(decision, Announce):
-            await self._announce(invite, decision, leg)
+        tenant_id = decision.tenant.id
+        if not self.shares.take(tenant_id):  # the caller's leg, given back when the call ends
+            await self._reject(
+                invite,
+                486,
+                "Busy Here",
+                "tenant_share",
+                tenant_id=tenant_id,
+                legs=self.shares.used(tenant_id),
+            )
             return
+        try:
+            if isinstance(decision, Announce):
+                await self._announce(invite, decision)
+                return
+            await self._answer_and_run(invite, decision, received)
+        finally:
+            self.shares.give_back(tenant_id)
+
+    async def _answer_and_run(self, invite: InboundInvite, decision: Any, received: float) -> None:
+        leg = await invite.answer()
+        self.deps.metrics.setup_seconds.observe(time.perf_counter() - received)
         call = InboundCall(
             self.deps,
             tenant=decision.tenant,
@@ -194,19 +233,44 @@ class EdgeCalls:
         )
         await invite.reject(status, reason)
 
-    async def _announce(self, invite: InboundInvite, decision: Announce, leg: Any) -> None:
+    async def _announce(self, invite: InboundInvite, decision: Announce) -> None:
+        """Play the announcement as early media (183 Session Progress), then refuse the INVITE
+        with a final 4xx: the caller hears why, and the call is never answered, so never billed."""
         call_id = new_id()
         tenant_id = decision.tenant.id
         started = self.clock.now()
+        status, phrase = FINAL_AFTER_ANNOUNCEMENT.get(decision.reason, (480, "Temporarily Unavailable"))
         self.deps.metrics.failures.labels(decision.reason).inc()
-        event("announcement", call_id, tenant_id, reason=decision.reason, sip_call_id=invite.call_id)
+        event(
+            "announcement",
+            call_id,
+            tenant_id,
+            reason=decision.reason,
+            sip_call_id=invite.call_id,
+            early_media=True,
+            final_status=status,
+        )
+        leg_id = new_id()
         with contextlib.suppress(Exception):
+            leg = await invite.progress()
+            leg_id = leg.leg_id
+            gone = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            leg.on_ended(lambda _e: loop.call_soon_threadsafe(gone.set))
             await leg.wait_media(2.0)
             media = self.deps.engine.attach(leg.audio, leg_id=leg.leg_id)
             pcm = self.deps.prompts.system(ANNOUNCEMENT_FOR.get(decision.reason, "number_not_in_service"))
-            await asyncio.wait_for(asyncio.wrap_future(media.play(pcm, rate=8000).future), 30)
-            media.detach("announcement_done")
-        await leg.hangup()
+            played = asyncio.ensure_future(asyncio.wrap_future(media.play(pcm, rate=8000).future))
+            waiter = asyncio.ensure_future(gone.wait())
+            try:
+                await asyncio.wait(
+                    {played, waiter}, timeout=ANNOUNCEMENT_MAX_S, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                played.cancel()
+                waiter.cancel()
+                media.detach("announcement_done")
+        await invite.reject(status, phrase)
         ended = self.clock.now()
         record = CallRecord(
             call_id=call_id,
@@ -215,13 +279,12 @@ class EdgeCalls:
             caller=invite.from_user,
             legs=[
                 LegDoc(
-                    leg_id=leg.leg_id,
+                    leg_id=leg_id,
                     kind="caller",
                     started_at=started,
-                    answered_at=started,
                     ended_at=ended,
-                    outcome="answered",
-                    sip_status=200,
+                    outcome="declined",
+                    sip_status=status,
                 )
             ],
             started_at=started,
@@ -241,25 +304,81 @@ class EdgeCalls:
         tenant = d.tenant(request.tenant_id)
         if user is None or tenant is None:
             raise CallControlError(404, "Not Found", "no such user in this tenant")
+        barred = tenant_barred(tenant, self.clock.now())
+        if barred is not None:
+            self._refuse(
+                request, 403, BARRED[barred], f"the tenant places no calls ({barred.replace('_', ' ')})"
+            )
         if not user.forwarding_numbers:
             raise CallControlError(422, "No phone", "the user has no forwarding number to ring first")
         if self.draining:
             raise CallControlError(503, "Draining", "this edge is shutting down")
+        live = sum(1 for c in self.table.of_tenant(tenant.id) if isinstance(c, ClickToCallSession))
+        if request.max_concurrent_calls is not None and live >= request.max_concurrent_calls:
+            self._refuse(
+                request,
+                429,
+                "too-many-concurrent-calls",
+                f"the tenant has {live} click-to-calls up, its limit {request.max_concurrent_calls}",
+                retry_after=10,
+            )
+        if self.deps.stack.active_legs + 2 > self.max_legs - 1:
+            raise CallControlError(503, "Full", "this edge has no room for two more legs")
+        call = ClickToCallSession(self, tenant, user, request.destination, None, request.max_duration_s)
+        if not self.shares.reserve(tenant.id, call.call_id, 2):
+            self._refuse(
+                request,
+                429,
+                "edge-share-exhausted",
+                f"the tenant holds {self.shares.used(tenant.id)} of the {self.shares.cap} call legs"
+                " one tenant may hold on this edge",
+                retry_after=10,
+            )
+        if request.calls_per_minute is not None:
+            wait_s = self.pacer.admit(tenant.id, request.calls_per_minute)
+            if wait_s is not None:
+                self.shares.release_call(call.call_id)
+                self._refuse(
+                    request,
+                    429,
+                    "call-rate-exceeded",
+                    f"the tenant has started {request.calls_per_minute} click-to-calls in the last minute",
+                    retry_after=math.ceil(wait_s),
+                )
         numbers = d.numbers_of(tenant.id)
-        presented = numbers[0] if numbers else None
-        call = ClickToCallSession(self, tenant, user, request.destination, presented)
+        call.presented = numbers[0] if numbers else None
         self.table.add(call)  # listed and hung up like any live call, counted while draining
         self.deps.metrics.active_calls.set(len(self.table))
 
         def ended(_task: asyncio.Task[Any]) -> None:
             self.tasks.discard(_task)
             self.table.remove(call)
+            self.shares.release_call(call.call_id)
             self.deps.metrics.active_calls.set(len(self.table))
 
         call.task = asyncio.ensure_future(call.run())
         self.tasks.add(call.task)
         call.task.add_done_callback(ended)
         return ActiveCall(**call.info())
+
+    def _refuse(
+        self, request: ClickToCall, status: int, reason: str, detail: str, retry_after: int | None = None
+    ) -> NoReturn:
+        self.deps.metrics.failures.labels(reason).inc()
+        log.info(
+            json.dumps(
+                {
+                    "event": "click_to_call_refused",
+                    "call_id": None,
+                    "tenant_id": request.tenant_id,
+                    "user_id": request.user_id,
+                    "status": status,
+                    "reason": reason,
+                    "detail": detail,
+                }
+            )
+        )
+        raise CallControlError(status, "Refused", detail, reason=reason, retry_after=retry_after)
 
     def active_calls(self, tenant_id: str) -> list[ActiveCall]:
         return [ActiveCall(**c.info()) for c in self.table.of_tenant(tenant_id)]
@@ -277,6 +396,8 @@ class EdgeCalls:
             "draining": self.draining,
             "active_calls": len(self.table),
             "active_legs": self.deps.stack.active_legs,
+            "tenant_leg_cap": self.shares.cap,
+            "tenant_legs": self.shares.snapshot(),
         }
         if self.config_status is not None:
             info["config"] = self.config_status()
@@ -310,10 +431,17 @@ class ClickToCallSession:
     """
 
     def __init__(
-        self, edge: EdgeCalls, tenant: Any, user: Any, destination: str, presented: str | None
+        self,
+        edge: EdgeCalls,
+        tenant: Any,
+        user: Any,
+        destination: str,
+        presented: str | None,
+        max_duration_s: int | None = None,
     ) -> None:
         self.edge, self.tenant, self.user = edge, tenant, user
         self.destination, self.presented = destination, presented
+        self.max_duration_s = max_duration_s
         self.call_id = new_id()
         self.tenant_id = tenant.id
         self.started_at = edge.clock.now()
@@ -345,6 +473,7 @@ class ClickToCallSession:
         placed: list[LegTrack] = []
         first: LegTrack | None = None
         second: LegTrack | None = None
+        limit: asyncio.TimerHandle | None = None
         reason = "user_no_answer"
         try:
             first = await ring_in_turn(
@@ -358,6 +487,10 @@ class ClickToCallSession:
                 placed=placed,
             )
             if first is not None:
+                if self.max_duration_s is not None:  # counted from the first billed moment
+                    limit = asyncio.get_running_loop().call_later(
+                        self.max_duration_s, lambda: asyncio.ensure_future(self.hangup("max_duration"))
+                    )
                 self.state = "dialing_destination"
                 for t in placed:
                     t.doc.kind = "click_to_call"
@@ -402,6 +535,8 @@ class ClickToCallSession:
                 raise  # not ours (the loop is closing): let it through after the record below
             reason = self.hangup_reason
         finally:
+            if limit is not None:
+                limit.cancel()
             now = deps.clock.now()
             for t in placed:
                 with contextlib.suppress(Exception):

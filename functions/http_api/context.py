@@ -14,6 +14,7 @@ from shared.adapters.config_repo import ConfigRepo
 from shared.adapters.history.aio import AsyncHistoryStore
 from shared.adapters.throttle_store import ConfigThrottleStore
 from shared.calls.services.click_to_call import ClickToCallService
+from shared.calls.services.outbound_policy import OutboundPolicyService, RatesInForce
 from shared.configdb import AsyncConfigDBClient
 from shared.directory.services.accounts import AccountsConfig, AccountsService
 from shared.directory.services.menus import MenusService
@@ -113,8 +114,18 @@ class AppContext:
         return DashboardService(self.tenants, self.history, self.clock)
 
     @cached_property
+    def rates(self) -> RatesInForce:
+        return RatesInForce(self.adapters.media, self.clock)
+
+    @cached_property
+    def outbound_policy(self) -> OutboundPolicyService:
+        return OutboundPolicyService(self.repo, self.adapters.history, self.rates, self.clock)
+
+    @cached_property
     def calls(self) -> ClickToCallService:
-        return ClickToCallService(self.users, self.adapters.edge)
+        return ClickToCallService(
+            self.users, self.adapters.edge, self.tenants, self.outbound_policy, self.clock
+        )
 
     async def aclose(self) -> None:
         await self.adapters.aclose()

@@ -1,13 +1,15 @@
 """`shared.calls.ports.EdgeCallControl` over HTTP: the SIP edge's call-control API
 (sip_edge/control_api.py).
 
-    POST   {base}/v1/calls                              {"tenant_id","user_id","destination"} -> 202
+    POST   {base}/v1/calls                              {"tenant_id","user_id","destination", limits} -> 202
     GET    {base}/v1/tenants/{tenant_id}/calls          -> {"items": [...]}
     DELETE {base}/v1/tenants/{tenant_id}/calls/{id}     -> 204, or 404 when there is no such call
 
-Errors are mapped at this boundary: no connection, a timeout, a 5xx, a wrong token (401/403,
-a deployment mistake the user cannot fix) or an unreadable answer -> `Unavailable`; any other
-4xx -> `CallRefused(status, detail)`. httpx never escapes.
+Errors are mapped at this boundary: no connection, a timeout, a 5xx, a wrong token (401, or a
+403 that names no `reason`: a deployment mistake the user cannot fix) or an unreadable answer ->
+`Unavailable`; any other 4xx -> `CallRefused(status, detail, reason=, retry_after=)`, with the
+problem's `reason` member (the edge's refusals: `tenant-suspended`, `too-many-concurrent-calls`,
+...) and `Retry-After`. httpx never escapes.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from shared.calls.errors import CallRefused
-from shared.calls.models import ActiveCall, ClickToCall
+from shared.calls.models import ActiveCall, CallLimits, ClickToCall
 from shared.errors import Unavailable
 
 log = logging.getLogger("shared.adapters.edge_control")
@@ -47,9 +49,16 @@ class HttpEdgeControl:
             transport=transport,
         )
 
-    async def click_to_call(self, tenant_id: str, user_id: str, destination: str) -> ActiveCall:
-        body = ClickToCall(tenant_id=tenant_id, user_id=user_id, destination=destination)
-        r = await self._request("POST", "/v1/calls", json=body.model_dump())
+    async def click_to_call(
+        self, tenant_id: str, user_id: str, destination: str, *, limits: CallLimits | None = None
+    ) -> ActiveCall:
+        body = ClickToCall(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            destination=destination,
+            **(limits.model_dump() if limits is not None else {}),
+        )
+        r = await self._request("POST", "/v1/calls", json=body.model_dump(exclude_none=True))
         return self._parse(r, lambda doc: ActiveCall.model_validate(doc))
 
     async def active_calls(self, tenant_id: str) -> list[ActiveCall]:
@@ -82,14 +91,17 @@ class HttpEdgeControl:
             raise Unavailable(f"the call service at {self.base_url} is unreachable") from exc
         if r.status_code < 400:
             return r
-        detail = _detail(r)
-        if r.status_code >= 500 or r.status_code in (401, 403):
+        detail, reason = _detail(r), _reason(r)
+        if r.status_code >= 500 or r.status_code == 401 or (r.status_code == 403 and reason is None):
             log.warning(
                 "edge control failed",
                 extra={"event": "edge_control_failed", "status": r.status_code, "detail": detail},
             )
             raise Unavailable(f"the call service answered {r.status_code}: {detail}")
-        raise CallRefused(r.status_code, detail)
+        retry = r.headers.get("retry-after", "")
+        raise CallRefused(
+            r.status_code, detail, reason=reason, retry_after=int(retry) if retry.isdigit() else None
+        )
 
     def _parse(self, r: httpx.Response, build: Any) -> Any:
         try:
@@ -105,6 +117,16 @@ class HttpEdgeControl:
 def _seg(value: str) -> str:
     """One URL path segment: nothing in `value` can reach another route."""
     return quote(value, safe="")
+
+
+def _reason(r: httpx.Response) -> str | None:
+    """The problem's `reason` member: which of its limits the edge applied."""
+    try:
+        doc = r.json()
+    except ValueError:
+        return None
+    reason = doc.get("reason") if isinstance(doc, dict) else None
+    return reason if isinstance(reason, str) and 0 < len(reason) <= 64 else None
 
 
 def _detail(r: httpx.Response) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from shared.calls.models import ActiveCall
+from shared.calls.models import ActiveCall, CallLimits
 
 
 class EdgeCallControl(Protocol):
@@ -15,9 +15,13 @@ class EdgeCallControl(Protocol):
     error, and `shared.calls.errors.CallRefused` when it refuses the request.
     """
 
-    async def click_to_call(self, tenant_id: str, user_id: str, destination: str) -> ActiveCall:
+    async def click_to_call(
+        self, tenant_id: str, user_id: str, destination: str, *, limits: CallLimits | None = None
+    ) -> ActiveCall:
         """Ring the user's first forwarding number, then dial `destination` (E.164) and bridge.
-        Returns at once with the call in state `ringing_user`."""
+        Returns at once with the call in state `ringing_user`. The edge enforces `limits`
+        (refusing with `CallRefused` 429 and a `reason`) and ends the call after
+        `limits.max_duration_s`."""
         ...
 
     async def active_calls(self, tenant_id: str) -> list[ActiveCall]: ...

@@ -10,7 +10,11 @@ generic "run a baresip command" entry. Two things the edge needs are missing:
   From URI, Call-ID and allowlisted headers, never the transport source address
   (``msg->src``) nor the Request-URI.
 
-Both are done here with ``ctypes`` against symbols the binding's own extension exports
+* **Early media.** The binding can answer (200) or reject, never send ``183 Session
+  Progress`` with SDP; the edge plays announcements before a final 4xx, so a refused
+  caller is never billed. ``call_progress_dir(call, sendrecv, inactive)`` does it.
+
+All are done here with ``ctypes`` against symbols the binding's own extension exports
 (libre/baresip are linked into it statically and their API is exported):
 
 * ``ua_hangup(call_get_ua(call), call, status, reason)`` — the very call the shim
@@ -70,6 +74,9 @@ _so.sa_port.restype = ctypes.c_uint16
 _so.sa_port.argtypes = [ctypes.c_void_p]
 _so.sip_transp_name.restype = ctypes.c_char_p
 _so.sip_transp_name.argtypes = [ctypes.c_int]
+# int call_progress_dir(struct call *call, enum sdp_dir adir, enum sdp_dir vdir): 183 with SDP
+_so.call_progress_dir.restype = ctypes.c_int
+_so.call_progress_dir.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
 
 # void (*sip_trace_h)(bool tx, enum sip_transp tp, const struct sa *src,
 #                     const struct sa *dst, const uint8_t *pkt, size_t len, void *arg)
@@ -88,6 +95,8 @@ _so.sip_set_trace_handler.argtypes = [ctypes.c_void_p, _TRACE_H]
 
 # baresip's enum call_state: IDLE, INCOMING, OUTGOING, RINGING, EARLY, ESTABLISHED, ...
 _CALL_STATE_INCOMING = 1
+# libre's enum sdp_dir
+_SDP_INACTIVE, _SDP_SENDRECV = 0, 3
 
 _RE_THREAD = "baresip-re"
 
@@ -220,6 +229,24 @@ class NativeBridge:
             # response, emits CALL_CLOSED (which frees the binding's handle slot).
             _so.ua_hangup(_so.call_get_ua(call), call, status, text)
             return True
+
+        return bool(await self.on_re_thread(job))
+
+    # -- early media ---------------------------------------------------------------------
+
+    async def progress(self, call_id: str) -> bool:
+        """Send ``183 Session Progress`` with an SDP answer to a still-ringing inbound call and
+        start its audio (early media); the call stays unanswered, so ``reject`` still ends it
+        with a final status. False if it is gone or the stack refused."""
+        cid = call_id.encode()
+
+        def job() -> bool:
+            call = _so.uag_call_find(cid)
+            if not call or _so.call_state(call) != _CALL_STATE_INCOMING:
+                return False
+            # baresip's call_progress() with audio sendrecv, video off: sipsess_progress(183,
+            # SDP) then call_update_media(), which starts the audio stream
+            return int(_so.call_progress_dir(call, _SDP_SENDRECV, _SDP_INACTIVE)) == 0
 
         return bool(await self.on_re_thread(job))
 

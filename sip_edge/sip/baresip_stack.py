@@ -335,6 +335,7 @@ class BaresipInvite:
         self._call = call
         self._trace = trace
         self._done = False
+        self._early: BaresipLeg | None = None  # the leg of 183 early media, once sent
         hdrs = {k: v for k, v in (call.headers or {}).items()}
         self._headers = hdrs
 
@@ -390,6 +391,19 @@ class BaresipInvite:
             await self._call.answer()
         except (StaleHandleError, BaresipError) as e:
             raise InviteGone(f"could not answer: {e}") from None
+        return leg
+
+    async def progress(self) -> BaresipLeg:
+        if self._done or self._call.state is CallState.CLOSED:
+            raise InviteGone("the INVITE was cancelled before early media")
+        if self._early is not None:
+            return self._early
+        leg = BaresipLeg(self._call, "inbound")
+        self._stack._track(leg)
+        if not await self._stack._bridge_progress(self.call_id):
+            raise InviteGone("could not send 183 Session Progress")
+        self._early = leg
+        log.info("early media", extra={"event": "sip_early_media", "sip_call_id": self.call_id})
         return leg
 
     async def reject(self, status: int, reason: str) -> None:
@@ -529,6 +543,11 @@ class BaresipStack:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _bridge_progress(self, call_id: str) -> bool:
+        if self._bridge is None:
+            return False
+        return await self._bridge.progress(call_id)
 
     async def _bridge_reject(self, call_id: str, status: int, reason: str) -> bool:
         if self._bridge is None:

@@ -247,8 +247,9 @@ class Leg(Protocol):
 class InboundInvite(Protocol):
     """A new inbound INVITE, not yet answered (100 Trying has been sent).
 
-    Exactly one of :meth:`answer` / :meth:`reject` should be awaited. An invite left
-    alone keeps ringing until the caller cancels.
+    Exactly one of :meth:`answer` / :meth:`reject` should be awaited (after :meth:`progress`,
+    :meth:`reject` ends the early media). An invite left alone keeps ringing until the
+    caller cancels.
     """
 
     @property
@@ -287,6 +288,12 @@ class InboundInvite(Protocol):
 
     async def answer(self) -> Leg:
         """Send 200 OK and return the leg. Raises InviteGone if the caller cancelled."""
+        ...
+
+    async def progress(self) -> Leg:
+        """Send 183 Session Progress with an SDP answer (early media) and return the leg whose
+        audio reaches the caller before any answer: nothing is billed, since no 200 is sent. End
+        it with :meth:`reject`. Raises InviteGone if the caller cancelled or the stack could not."""
         ...
 
     async def reject(self, status: int, reason: str) -> None:
