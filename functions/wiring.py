@@ -41,6 +41,8 @@ from shared.ports import Clock, MessageBus, SystemClock
 from shared.settings import Settings, get_settings
 
 _PROCESS_HISTORY: dict[tuple[str, str], AsyncHistoryStore] = {}
+# What a production functions app must not run on the development values of.
+FUNCTIONS_SECRETS = ("jwt_secret", "configdb_app_token", "edge_control_token", "storage_connection")
 
 
 def _process_history(settings: Settings) -> AsyncHistoryStore:
@@ -79,6 +81,7 @@ class Adapters:
         """`own_history`: open a History DB handle for this object and close it with it (an app),
         rather than use the process's one (an invocation)."""
         self.settings = settings or get_settings()
+        self.settings.require_secrets(*FUNCTIONS_SECRETS)
         self._db = db
         self._bus = bus
         self._clock = clock or SystemClock()
@@ -97,7 +100,7 @@ class Adapters:
         if self._db is None:
             s = self.settings
             self._db = self._own(
-                AsyncConfigDBClient(s.configdb_endpoints, s.configdb_token.get_secret_value())
+                AsyncConfigDBClient(s.configdb_endpoints, s.configdb_app_token.get_secret_value())
             )
         return self._db
 

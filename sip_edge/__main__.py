@@ -2,8 +2,10 @@
 
 Settings come from `shared.settings.Settings` (environment / local.settings.json):
 SIP_HOST, SIP_PORT, TRUNK_ALLOWED_SOURCES, PROVIDER_ADDRESS, CALLER_ID_POLICY,
-EDGE_CONTROL_PORT, EDGE_CONTROL_TOKEN, EDGE_MAX_LEGS, EDGE_DRAIN_SECONDS, CONFIGDB_*,
-AzureWebJobsStorage, DATA_DIR, MONGODB_URI. Command-line flags override the ports.
+EDGE_CONTROL_PORT, EDGE_CONTROL_TOKEN, EDGE_MAX_LEGS, EDGE_DRAIN_SECONDS, CONFIGDB_ENDPOINTS,
+CONFIGDB_EDGE_TOKEN (a read-only ConfigDB token), AzureWebJobsStorage, DATA_DIR, MONGODB_URI.
+Command-line flags override the ports. Without PBX_ENVIRONMENT=local the edge exits unless
+CONFIGDB_EDGE_TOKEN, EDGE_CONTROL_TOKEN and AzureWebJobsStorage hold values of their own.
 
 Rates: the table in Blob `rates` is loaded at start (storage down: a `rates_unavailable` warning and
 the edge starts unpriced) and refreshed every 5 minutes; answered placed legs are priced by it.
@@ -50,6 +52,8 @@ from sip_edge.sip.port import ListenAddress, StackSettings
 log = logging.getLogger("sip_edge")
 
 RATES_REFRESH_S = 300.0
+# What a production edge must not run on the development values of.
+EDGE_SECRETS = ("configdb_edge_token", "edge_control_token", "storage_connection")
 
 
 async def refresh_rates(rates: RateTableCache) -> None:
@@ -95,7 +99,7 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
 
     metrics = EdgeMetrics()
     directory = TenantDirectory()
-    token = settings.configdb_token.get_secret_value()
+    token = settings.configdb_edge_token.get_secret_value()
     db = AsyncConfigDBClient(settings.configdb_endpoints, token, timeout=3.0)
     sync = ConfigSync(db, directory, on_change=lambda _c: metrics.config_revision.set(directory.revision))
     await sync.start()
@@ -203,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         if v is not None
     }
     settings = Settings(**overrides)
+    settings.require_secrets(*EDGE_SECRETS)
     configure_logging(logging.INFO, service="sip_edge")
     data_dir = args.data_dir or settings.data_dir / "edge"
     asyncio.run(serve(settings, data_dir=data_dir))

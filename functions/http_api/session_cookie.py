@@ -4,7 +4,8 @@ clear it.
 The web portal keeps the access token in memory only; the refresh token lives in this cookie:
 HttpOnly (script, and so an injected script, cannot read it), SameSite=Strict (never sent on a
 cross-site request), and scoped to the session routes (Path), so no other API request carries it.
-Secure is set from `Settings.refresh_cookie_secure` (false locally over http; true in Azure).
+Secure is set on an https site (`Settings.refresh_cookie_is_secure`: REFRESH_COOKIE_SECURE, else
+whether PUBLIC_BASE_URL or the API URL is https) and on every request that arrived over https.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
-from shared.settings import Settings, azurite_connection_string, get_settings
+from shared.settings import LOCAL_ENVIRONMENT, Settings, azurite_connection_string, get_settings
 
 from .azurite import Azurite
 from .configdb_cluster import LocalCluster
@@ -126,7 +126,11 @@ def build(settings: Settings) -> tuple[list[Part], dict[int, str], Azurite, Loca
     """Every part of the platform, in start order, and the fixed ports they listen on."""
     azurite = Azurite.fixed(DATA / "azurite")
     cluster = LocalCluster(
-        base_dir=DATA / "configdb", token=settings.configdb_token.get_secret_value(), ports=CONFIGDB_PORTS
+        base_dir=DATA / "configdb",
+        token=settings.configdb_token.get_secret_value(),
+        app_token=settings.configdb_app_token.get_secret_value(),
+        edge_token=settings.configdb_edge_token.get_secret_value(),
+        ports=CONFIGDB_PORTS,
     )
     smtp_cmd = ["-m", "infra.local.smtp_catcher", "--host", HOST, "--port", str(SMTP_PORT)]
     smtp = ManagedProcess(
@@ -148,10 +152,9 @@ def build(settings: Settings) -> tuple[list[Part], dict[int, str], Azurite, Loca
         ports |= {h: "configdb http", s: "configdb stream", r: "configdb raft"}
     if DEVHOST_MAIN.exists():
         host_args = ["--app", "function_app:app", "--host", HOST, "--port", str(API_PORT)]
-        storage_args = ["--storage", settings.storage_connection, "--data-dir", str(DATA / "devhost")]
         functions = ManagedProcess(
-            "functions",
-            [sys.executable, "-m", "functions.devhost", *host_args, *storage_args],
+            "functions",  # storage comes from AzureWebJobsStorage in its environment, never argv
+            [sys.executable, "-m", "functions.devhost", *host_args, "--data-dir", str(DATA / "devhost")],
             DATA / "functions.log",
             http_ok(f"http://{HOST}:{API_PORT}/api/v1/health"),
             env=settings.as_env(),
@@ -224,9 +227,11 @@ def sip_parts(settings: Settings) -> list[Part]:
 
 
 def local_settings() -> Settings:
-    """The settings with the fixed local endpoints filled in; passed to children as env."""
+    """The settings with the fixed local endpoints filled in; passed to children as env. The
+    children run with PBX_ENVIRONMENT=local: the development secrets are allowed."""
     return get_settings().model_copy(
         update={
+            "pbx_environment": LOCAL_ENVIRONMENT,
             "configdb_endpoints": [f"http://{HOST}:{h}" for h, _, _ in CONFIGDB_PORTS],
             "storage_connection": azurite_connection_string(HOST, 10000, 10001, 10002),
             "smtp_host": HOST,
@@ -306,7 +311,7 @@ def print_urls(settings: Settings, azurite: Azurite, cluster: LocalCluster, devh
     for n in cluster.nodes:
         log = n.log_path.relative_to(REPO)
         print(f"  ConfigDB {n.node_id}:  {n.http}  stream tcp://{n.stream}  raft {n.raft}  log {log}")
-    print(f"  ConfigDB token: {token}")
+    print(f"  ConfigDB admin token: {token}  (functions and edge: scoped tokens of their own)")
     print(
         f"  SIP edge:     sip:{HOST}:{SIP_PORT} (UDP and TCP)  control http://{HOST}:{EDGE_CONTROL_PORT}"
         "  log .data/sip_edge.log"
@@ -323,8 +328,8 @@ def print_urls(settings: Settings, azurite: Azurite, cluster: LocalCluster, devh
         )
     print(f"  try a call:   .venv/bin/python -m tools.caller +1555... --edge {HOST}:{SIP_PORT} --digits 1")
     print(
-        "  try: .venv/bin/python -m configdb_nodes.admin --endpoints "
-        f"{','.join(cluster.endpoints)} --token {token} status"
+        f"  try: CONFIGDB_TOKEN={token} .venv/bin/python -m configdb_nodes.admin --endpoints "
+        f"{','.join(cluster.endpoints)} status"
     )
     print("Ctrl-C stops everything.", flush=True)
 

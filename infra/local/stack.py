@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from shared.settings import Settings
+from shared.settings import LOCAL_ENVIRONMENT, Settings
 
 from .azurite import Azurite
 from .configdb_cluster import LocalCluster
@@ -71,7 +71,10 @@ class LocalStack:
         )
         self.settings = Settings(
             configdb_endpoints=self.cluster.endpoints,
+            pbx_environment=LOCAL_ENVIRONMENT,
             configdb_token=self.cluster.token,
+            configdb_app_token=self.cluster.app_token,
+            configdb_edge_token=self.cluster.edge_token,
             storage_connection=self.azurite.connection_string,
             smtp_host="127.0.0.1",
             smtp_port=self.smtp_port,
@@ -90,8 +93,6 @@ class LocalStack:
                 "127.0.0.1",
                 "--port",
                 str(self.api_port),
-                "--storage",
-                self.azurite.connection_string,
                 "--data-dir",
                 str(self.base / "devhost"),
                 "--retry-delay",
