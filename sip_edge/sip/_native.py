@@ -21,9 +21,14 @@ All are done here with ``ctypes`` against symbols the binding's own extension ex
   makes for ``reject()``, with our status — after ``uag_call_find(call_id)``.
 * ``sip_set_trace_handler(uag_sip(), handler)`` — libre calls the handler for every
   SIP message it receives (after parsing, before any processing), with the packet's
-  source address and transport. The handler records, per Call-ID, each INVITE's
-  source, transport and raw Request-URI/From, so the CALL_INCOMING that follows can be
-  matched to them. (It replaces the binding's own trace hook, so
+  source address and transport. The handler records each INVITE transaction (Call-ID,
+  top Via branch, CSeq and source address: a retransmission is the same transaction, an
+  INVITE that reuses a Call-ID from elsewhere is not) with its transport and raw
+  Request-URI/From, so the CALL_INCOMING that follows can be matched to it. A
+  CALL_INCOMING takes the oldest unclaimed transaction of its Call-ID; when unclaimed
+  transactions of that Call-ID come from more than one host, none is trusted (the
+  INVITE has no source, so a trunk check refuses it) and ``sip_invite_source_ambiguous``
+  is logged. (It replaces the binding's own trace hook, so
   ``Config.sip_trace`` has no effect while this module is installed; we log
   what matters ourselves.)
 
@@ -74,6 +79,53 @@ _so.sa_port.restype = ctypes.c_uint16
 _so.sa_port.argtypes = [ctypes.c_void_p]
 _so.sip_transp_name.restype = ctypes.c_char_p
 _so.sip_transp_name.argtypes = [ctypes.c_int]
+_so.uag_list.restype = ctypes.c_void_p
+_so.uag_list.argtypes = []
+_so.ua_calls.restype = ctypes.c_void_p
+_so.ua_calls.argtypes = [ctypes.c_void_p]
+_so.list_head.restype = ctypes.c_void_p
+_so.list_head.argtypes = [ctypes.c_void_p]
+_so.call_id.restype = ctypes.c_char_p
+_so.call_id.argtypes = [ctypes.c_void_p]
+
+
+class _Le(ctypes.Structure):
+    """libre's ``struct le`` (a list element): prev, next, list, data."""
+
+    _fields_ = [
+        ("prev", ctypes.c_void_p),
+        ("next", ctypes.c_void_p),
+        ("list", ctypes.c_void_p),
+        ("data", ctypes.c_void_p),
+    ]
+
+
+def _items(lst: int | None) -> list[int]:
+    """The data pointers of a libre ``struct list`` (RE THREAD)."""
+    out: list[int] = []
+    le = _so.list_head(lst) if lst else None
+    while le:
+        elem = _Le.from_address(le)
+        if elem.data:
+            out.append(elem.data)
+        le = elem.next
+    return out
+
+
+def _incoming_call(call_id: bytes) -> int | None:
+    """A still-ringing inbound call with this Call-ID (RE THREAD). ``uag_call_find`` returns
+    the first call of that Call-ID, which may be an established one when a later INVITE
+    reuses its Call-ID; this looks through every user agent's calls."""
+    first = _so.uag_call_find(call_id)
+    if first and _so.call_state(first) == _CALL_STATE_INCOMING:
+        return int(first)
+    for ua in _items(_so.uag_list()):
+        for call in _items(_so.ua_calls(ua)):
+            if _so.call_id(call) == call_id and _so.call_state(call) == _CALL_STATE_INCOMING:
+                return call
+    return None
+
+
 # int call_progress_dir(struct call *call, enum sdp_dir adir, enum sdp_dir vdir): 183 with SDP
 _so.call_progress_dir.restype = ctypes.c_int
 _so.call_progress_dir.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
@@ -106,6 +158,8 @@ class InviteTrace:
     """What the trace handler saw of one received INVITE."""
 
     call_id: str
+    branch: str
+    cseq: str
     src_host: str
     src_port: int
     transport: str
@@ -114,12 +168,22 @@ class InviteTrace:
     seen_at: float
 
 
-_HDR_COMPACT = {"i": "call-id", "f": "from"}
+_HDR_COMPACT = {"i": "call-id", "f": "from", "v": "via"}
+_BRANCH = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
 _REQ_LINE = re.compile(rb"^INVITE\s+(\S+)\s+SIP/2\.0", re.IGNORECASE)
 
 
-def _parse_invite(pkt: bytes) -> tuple[str, str, str] | None:
-    """(Call-ID, Request-URI, From value) of a raw INVITE, or None."""
+@dataclass(frozen=True)
+class ParsedInvite:
+    call_id: str
+    request_uri: str
+    from_value: str
+    branch: str  # of the top Via ("" when absent)
+    cseq: str
+
+
+def _parse_invite(pkt: bytes) -> ParsedInvite | None:
+    """Call-ID, Request-URI, From, top Via branch and CSeq of a raw INVITE, or None."""
     head, _, _ = pkt.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     m = _REQ_LINE.match(lines[0])
@@ -132,15 +196,25 @@ def _parse_invite(pkt: bytes) -> tuple[str, str, str] | None:
             continue
         key = name.strip().decode("latin-1").lower()
         key = _HDR_COMPACT.get(key, key)
-        if key in ("call-id", "from") and key not in found:
+        if key in ("call-id", "from", "via", "cseq") and key not in found:
             found[key] = value.strip().decode("utf-8", "replace")
     if "call-id" not in found:
         return None
-    return found["call-id"], m.group(1).decode("utf-8", "replace"), found.get("from", "")
+    branch = _BRANCH.search(found.get("via", ""))
+    return ParsedInvite(
+        call_id=found["call-id"],
+        request_uri=m.group(1).decode("utf-8", "replace"),
+        from_value=found.get("from", ""),
+        branch=branch.group(1) if branch else "",
+        cseq=" ".join(found.get("cseq", "").split()),
+    )
+
+
+TraceKey = tuple[str, str, str, str, int]  # Call-ID, branch, CSeq, source host, source port
 
 
 class NativeBridge:
-    """Runs jobs on the SIP thread and keeps the per-Call-ID INVITE traces.
+    """Runs jobs on the SIP thread and keeps the INVITE traces, one per transaction and source.
 
     One per process (like the Runtime). ``install()`` once the runtime is running.
     """
@@ -155,7 +229,8 @@ class NativeBridge:
         self._jobs: collections.deque[tuple[Callable[[], Any], asyncio.Future[Any]]] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._prev_sink: Callable[..., None] | None = None
-        self._traces: collections.OrderedDict[str, InviteTrace] = collections.OrderedDict()
+        self._traces: collections.OrderedDict[TraceKey, InviteTrace] = collections.OrderedDict()
+        self._claimed: set[TraceKey] = set()
         self._traces_lock = threading.Lock()
         self._trace_cb = _TRACE_H(self._on_trace)  # kept alive for the process
         self._on_invite_seen = on_invite_seen
@@ -222,8 +297,8 @@ class NativeBridge:
         text = reason.encode()
 
         def job() -> bool:
-            call = _so.uag_call_find(cid)
-            if not call or _so.call_state(call) != _CALL_STATE_INCOMING:
+            call = _incoming_call(cid)
+            if call is None:
                 return False
             # Same as the binding's reject(), which hard-codes 486: sends the final
             # response, emits CALL_CLOSED (which frees the binding's handle slot).
@@ -241,8 +316,8 @@ class NativeBridge:
         cid = call_id.encode()
 
         def job() -> bool:
-            call = _so.uag_call_find(cid)
-            if not call or _so.call_state(call) != _CALL_STATE_INCOMING:
+            call = _incoming_call(cid)
+            if call is None:
                 return False
             # baresip's call_progress() with audio sendrecv, video off: sipsess_progress(183,
             # SDP) then call_update_media(), which starts the audio stream
@@ -260,28 +335,40 @@ class NativeBridge:
             parsed = _parse_invite(ctypes.string_at(pkt, min(n, 16384)))
             if parsed is None:
                 return
-            call_id, ruri, from_value = parsed
             buf = ctypes.create_string_buffer(64)
             host = buf.value.decode() if _so.sa_ntop(src, buf, 64) == 0 else "?"
             name = _so.sip_transp_name(tp)
             trace = InviteTrace(
-                call_id=call_id,
+                call_id=parsed.call_id,
+                branch=parsed.branch,
+                cseq=parsed.cseq,
                 src_host=host,
                 src_port=int(_so.sa_port(src)),
                 transport=(name or b"udp").decode().lower(),
-                request_uri=ruri,
-                from_value=from_value,
+                request_uri=parsed.request_uri,
+                from_value=parsed.from_value,
                 seen_at=time.monotonic(),
             )
-            with self._traces_lock:
-                if call_id in self._traces:  # a retransmission or a re-INVITE
-                    return
-                self._traces[call_id] = trace
-                self._prune()
+            if not self.record(trace):
+                return
             if self._on_invite_seen is not None:
                 self._on_invite_seen(trace)
         except Exception:  # never raise into C
             log.exception("sip trace handler failed")
+
+    @staticmethod
+    def _key(t: InviteTrace) -> TraceKey:
+        return (t.call_id, t.branch, t.cseq, t.src_host, t.src_port)
+
+    def record(self, trace: InviteTrace) -> bool:
+        """Keep one received INVITE; False for a retransmission of one already kept."""
+        key = self._key(trace)
+        with self._traces_lock:
+            if key in self._traces:
+                return False
+            self._traces[key] = trace
+            self._prune()
+        return True
 
     def _prune(self) -> None:
         now = time.monotonic()
@@ -289,9 +376,29 @@ class NativeBridge:
             first = next(iter(self._traces.values()))
             if len(self._traces) <= self.TRACE_MAX and now - first.seen_at < self.TRACE_TTL_S:
                 break
-            self._traces.popitem(last=False)
+            key, _ = self._traces.popitem(last=False)
+            self._claimed.discard(key)
 
     def take_trace(self, call_id: str) -> InviteTrace | None:
-        """The INVITE trace for ``call_id`` (kept for re-INVITE dedup until it expires)."""
+        """The INVITE transaction a new inbound call of ``call_id`` came from: the oldest one
+        not yet claimed, claimed now (it stays kept, so its retransmissions are recognised).
+        None when there is none, or when unclaimed INVITEs of this Call-ID come from more than
+        one host: which of them baresip turned into this call cannot be told, so none is
+        trusted (all are claimed, and the call has no source)."""
         with self._traces_lock:
-            return self._traces.get(call_id)
+            waiting = [
+                (k, t) for k, t in self._traces.items() if t.call_id == call_id and k not in self._claimed
+            ]
+            if not waiting:
+                return None
+            hosts = sorted({t.src_host for _, t in waiting})
+            if len(hosts) == 1:
+                key, trace = waiting[0]
+                self._claimed.add(key)
+                return trace
+            self._claimed.update(k for k, _ in waiting)
+        log.warning(
+            "INVITEs reusing one Call-ID from several sources; none is trusted",
+            extra={"event": "sip_invite_source_ambiguous", "sip_call_id": call_id, "sources": hosts},
+        )
+        return None
