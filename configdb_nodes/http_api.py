@@ -18,6 +18,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.asgi_drain import DrainUnreadBody
+
 from .auth import TokenScope, TokenTable
 from .commands import Command, Op, Result
 from .keys import MAX_VALUE_BYTES, InvalidKey, validate_key, validate_prefix
@@ -386,4 +388,4 @@ def create_app(node: Node, tokens: TokenTable, topology: Topology | None, region
         routes=routes,
         exception_handlers={HTTPException: _not_found, Problem: _problem, InvalidKey: _invalid_key},
     )
-    return BearerAuth(app, tokens)
+    return DrainUnreadBody(BearerAuth(app, tokens))  # a 413 or 401 before the body: still read

@@ -5,7 +5,10 @@ Two checks, so neither an honest nor a lying client gets a large body parsed:
 - a body without one (chunked) or longer than it claimed is counted while the route reads it,
   and reading stops with a 413 as soon as the count passes the limit.
 
-The limit is per path prefix (the longest matching prefix wins), else the default.
+The limit is per path prefix (the longest matching prefix wins), else the default. A 413
+given before the body was read ends only once the rest of the body is read and dropped (up to
+shared/asgi_drain.py's bound), so the client's send completes and it reads the 413 even though
+the answer closes the connection.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.asgi_drain import DrainUnreadBody
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -44,6 +49,7 @@ class BodyLimit:
         self.default = default
         # longest prefix first
         self.per_prefix = sorted((per_prefix or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
+        self._drained = DrainUnreadBody(self._limited)
 
     def limit_for(self, path: str) -> int:
         for prefix, limit in self.per_prefix:
@@ -52,6 +58,9 @@ class BodyLimit:
         return self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._drained(scope, receive, send)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
