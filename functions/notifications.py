@@ -6,6 +6,7 @@
 | `sms_sender` | `sms` (`SmsMessage`) | `SmsService` over the `SmsSender` port |
 | `push_sender` | `push` (`PushMessage`) | `PushService` over the `PushSender` port; dead tokens removed |
 | `call_ended` | `call-ended` (`CallEndedMessage`) | `MissedCalls`: a missed call's feed item and notices |
+| `outbox_relay` | timer, every 10 s | `OutboxRelay.relay` (shared/outbox.py): ConfigDB outbox to the bus |
 
 Each validates its body with pydantic (malformed: straight to `<queue>-poison` with the reason),
 logs one `function_run` line per run, and is idempotent by message id (see
@@ -16,9 +17,11 @@ functions/queue_runtime.py). The SMS and push providers are the local recorders 
 
 from __future__ import annotations
 
+from typing import Any
+
 import azure.functions as func
 
-from functions.queue_runtime import run_queue_message
+from functions.queue_runtime import run_queue_message, run_timer
 from functions.wiring import Adapters
 from shared.notifications.models import (
     CALL_ENDED_QUEUE,
@@ -34,9 +37,12 @@ from shared.notifications.services.messaging import EmailService, PushService, S
 from shared.notifications.services.missed_calls import MissedCalls
 from shared.notifications.services.missed_calls import Outcome as MissedOutcome
 from shared.notifications.services.recipients import Recipients
+from shared.outbox import OutboxRelay
 from shared.queue_work import Tally
 
 bp = func.Blueprint()
+
+OUTBOX_RELAY_SCHEDULE = "*/10 * * * * *"
 
 
 async def _sms(body: SmsMessage, r: Adapters) -> Tally:
@@ -109,3 +115,15 @@ async def email_sink(msg: func.ServiceBusMessage) -> None:
         await run_queue_message(
             function="email_sink", queue=EMAIL_QUEUE, msg=msg, model=OutgoingEmail, handle=_send, resources=r
         )
+
+
+@bp.timer_trigger(arg_name="timer", schedule=OUTBOX_RELAY_SCHEDULE, run_on_startup=False, use_monitor=False)
+async def outbox_relay(timer: func.TimerRequest) -> None:
+    """Move the messages writes left in the ConfigDB outbox (`jobs/outbox/`) to their queues and delete
+    them. The writer tries once right after its commit; this picks up whatever a bus outage left.
+    A run that cannot reach the bus fails and the next one, 10 s later, tries again."""
+
+    async def work(r: Adapters, run_id: str) -> tuple[Tally, dict[str, Any]]:
+        return await OutboxRelay(r.repo, r.bus).relay(), {}
+
+    await run_timer("outbox_relay", timer, work)

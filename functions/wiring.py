@@ -26,6 +26,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from azure.storage.blob import LinearRetry as BlobLinearRetry
+from azure.storage.queue import LinearRetry as QueueLinearRetry
+
 from shared.adapters.blob_media import BlobMedia
 from shared.adapters.config_repo import ConfigRepo
 from shared.adapters.edge_control import HttpEdgeControl
@@ -39,6 +42,36 @@ from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.configdb import AsyncConfigDBClient
 from shared.ports import Clock, MessageBus, SystemClock
 from shared.settings import Settings, get_settings
+
+# Storage clients give up within about 5 s: two attempts of at most 2 s to connect and 2 s per
+# read, 0.5 s apart. A storage outage then answers 503 with Retry-After (shared.errors.Unavailable)
+# instead of holding the request through the SDK's default retries (over a minute); queue and
+# timer invocations are retried by their host.
+STORAGE_CONNECT_TIMEOUT_S = 2
+STORAGE_READ_TIMEOUT_S = 2
+STORAGE_RETRIES = 1
+STORAGE_RETRY_BACKOFF_S = 0.5
+
+
+def blob_client_options() -> dict[str, Any]:
+    return {
+        "connection_timeout": STORAGE_CONNECT_TIMEOUT_S,
+        "read_timeout": STORAGE_READ_TIMEOUT_S,
+        "retry_policy": BlobLinearRetry(
+            backoff=STORAGE_RETRY_BACKOFF_S, random_jitter_range=0, retry_total=STORAGE_RETRIES
+        ),
+    }
+
+
+def queue_client_options() -> dict[str, Any]:
+    return {
+        "connection_timeout": STORAGE_CONNECT_TIMEOUT_S,
+        "read_timeout": STORAGE_READ_TIMEOUT_S,
+        "retry_policy": QueueLinearRetry(
+            backoff=STORAGE_RETRY_BACKOFF_S, random_jitter_range=0, retry_total=STORAGE_RETRIES
+        ),
+    }
+
 
 _PROCESS_HISTORY: dict[tuple[str, str], AsyncHistoryStore] = {}
 # What a production functions app must not run on the development values of.
@@ -111,7 +144,7 @@ class Adapters:
     @property
     def bus(self) -> MessageBus:
         if self._bus is None:
-            self._bus = self._own(StorageQueueBus(self.settings.storage_connection))
+            self._bus = self._own(StorageQueueBus(self.settings.storage_connection, **queue_client_options()))
         return self._bus
 
     @property
@@ -121,7 +154,7 @@ class Adapters:
     @property
     def media(self) -> BlobMedia:
         if self._media is None:
-            self._media = self._own(BlobMedia(self.settings.storage_connection))
+            self._media = self._own(BlobMedia(self.settings.storage_connection, **blob_client_options()))
         return self._media
 
     @property

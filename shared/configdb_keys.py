@@ -24,6 +24,10 @@ Operator records::
 
     audit/{ulid}                       AuditRecord     (one per `python -m ops` command)
 
+Outbox (same transaction as the write that triggers the message; `shared/outbox.py`)::
+
+    jobs/outbox/{ulid}                 OutboxEntry     a queue message waiting for the relay
+
 Everything under `t/{tid}/` belongs to one tenant, so `tenant_prefix(tid)` is the tenant's whole
 snapshot and deleting a tenant is a prefix delete plus its global index entries.
 Key components must be non-empty and must not contain '/'.
@@ -131,6 +135,13 @@ def email_index_key(email: str) -> str:
 
 def tenant_index_key(tenant_id: str) -> str:
     return f"idx/tenant/{_part(tenant_id, 'tenant id')}"
+
+
+OUTBOX_PREFIX = "jobs/outbox/"
+
+
+def outbox_key(entry_id: str) -> str:
+    return f"{OUTBOX_PREFIX}{_part(entry_id, 'outbox entry id')}"
 
 
 class EmailIndexValue(BaseModel):

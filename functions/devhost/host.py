@@ -25,6 +25,7 @@ from functions.devhost.queues import QueueOptions, QueueRunner, queue_metadata, 
 from functions.devhost.receipts import ReceiptStore
 from functions.devhost.storage import StorageIO
 from functions.devhost.timers import TimerRunner, timer_request
+from functions.wiring import blob_client_options, queue_client_options
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,19 @@ class Host:
         )
         if needs_storage and not config.storage:
             raise SystemExit("queue/blob triggered functions need --storage (or AzureWebJobsStorage)")
-        self.queues = QueueServiceClient.from_connection_string(config.storage) if config.storage else None
-        self.blobs = BlobServiceClient.from_connection_string(config.storage) if config.storage else None
+        # Bounded like the app's own clients: a poller that waited out the SDK's default retries
+        # during a storage outage would hold a worker thread for over a minute, and the pollers
+        # together would starve the API's requests of threads.
+        self.queues = (
+            QueueServiceClient.from_connection_string(config.storage, **queue_client_options())
+            if config.storage
+            else None
+        )
+        self.blobs = (
+            BlobServiceClient.from_connection_string(config.storage, **blob_client_options())
+            if config.storage
+            else None
+        )
         storage_io = None
         if self.queues is not None and self.blobs is not None:
             storage_io = StorageIO(self.blobs, self.queues, config.queue.encoding)

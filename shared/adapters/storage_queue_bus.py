@@ -32,8 +32,11 @@ def encode_message(body: dict[str, Any], message_id: str) -> str:
 
 
 class StorageQueueBus:
-    def __init__(self, connection_string: str) -> None:
+    def __init__(self, connection_string: str, **client_options: Any) -> None:
+        """`client_options` go to the SDK client: timeouts and the retry policy (the SDK's
+        defaults retry for over a minute before giving up)."""
         self._connection_string = connection_string
+        self._client_options = client_options
         self._service: QueueServiceClient | None = None
         self._created: set[str] = set()
         self._lock = threading.Lock()
@@ -41,7 +44,9 @@ class StorageQueueBus:
     def _send_sync(self, queue: str, text: str) -> None:
         with self._lock:
             if self._service is None:
-                self._service = QueueServiceClient.from_connection_string(self._connection_string)
+                self._service = QueueServiceClient.from_connection_string(
+                    self._connection_string, **self._client_options
+                )
             service = self._service
         client = service.get_queue_client(queue)
         if queue not in self._created:

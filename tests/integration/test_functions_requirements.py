@@ -26,6 +26,7 @@ FUNCTIONS = [
     "http_app_func",
     "marketing_sync",
     "monthly_reports",
+    "outbox_relay",
     "prompt_convert",
     "push_sender",
     "quality_analyzer",

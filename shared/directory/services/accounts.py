@@ -1,6 +1,7 @@
 """Accounts: sign-up, email verification, login, refresh-token rotation, logout and password reset.
 
-Pure logic over ports: a `DocumentRepo` (ConfigDB), a `MessageBus` (the `email` queue) and a
+Pure logic over ports: a `DocumentRepo` (ConfigDB), a `MessageBus` (the `email` queue, through the
+outbox of `shared/outbox.py`) and a
 `Clock`. Nothing here knows about HTTP; the API maps the errors below onto status codes.
 
 Auth state lives in ConfigDB next to the tenant data, under a global `auth/` namespace:
@@ -36,6 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared import outbox
 from shared.configdb_keys import (
     EmailIndexValue,
     TenantIndexValue,
@@ -232,6 +234,12 @@ class AccountsService:
     config: AccountsConfig
     throttle: Throttle = field(default_factory=lambda: Throttle(MemoryCounterStore()))
 
+    @property
+    def _outbox(self) -> outbox.OutboxRelay:
+        """Emails a write triggers are claimed in its transaction under `jobs/outbox/` and relayed
+        from there (shared/outbox.py): a bus outage delays them, never loses them."""
+        return outbox.OutboxRelay(self.repo, self.bus)
+
     # ---------------------------------------------------------------- sign-up
 
     async def signup(self, req: SignupIn, client_address: str = "unknown") -> SignupOut:
@@ -271,22 +279,9 @@ class AccountsService:
         token, digest = new_refresh_token()
         record = TokenRecord(tenant_id=tenant_id, user_id=user_id, expires_at=now + cfg.verify_ttl)
         email_key = email_index_key(user.email)
-        claims: dict[str, Any] = {
-            email_key: EmailIndexValue(tenant_id=tenant_id, user_id=user_id).model_dump(),
-            tenant_index_key(tenant_id): TenantIndexValue(region=region).model_dump(),
-            user_key(tenant_id, user_id): user.model_dump(mode="json"),
-            verify_token_key(digest): record.model_dump(mode="json"),
-            unverified_key(user_id): {"tenant_id": tenant_id},
-        }
-        try:
-            await self.repo.create(tenant_key(tenant_id), tenant, IndexChanges(claim=claims))
-        except ConflictError as exc:
-            if exc.key == email_key:
-                raise ConflictError(exc.key, "an account with this email address already exists") from exc
-            raise
         link = f"{cfg.public_base_url}/verify?token={token}"
         hours = int(cfg.verify_ttl.total_seconds()) // 3600
-        await self.bus.send(
+        mail_key, mail = outbox.entry(
             EMAIL_QUEUE,
             {
                 "kind": "verify",
@@ -299,8 +294,25 @@ class AccountsService:
                 "tenant_id": tenant_id,
                 "user_id": user_id,
             },
-            message_id=f"verify-{digest[:32]}",
+            f"verify-{digest[:32]}",
+            tenant_id=tenant_id,
+            now=now,
         )
+        claims: dict[str, Any] = {
+            email_key: EmailIndexValue(tenant_id=tenant_id, user_id=user_id).model_dump(),
+            tenant_index_key(tenant_id): TenantIndexValue(region=region).model_dump(),
+            user_key(tenant_id, user_id): user.model_dump(mode="json"),
+            verify_token_key(digest): record.model_dump(mode="json"),
+            unverified_key(user_id): {"tenant_id": tenant_id},
+            mail_key: mail,
+        }
+        try:
+            await self.repo.create(tenant_key(tenant_id), tenant, IndexChanges(claim=claims))
+        except ConflictError as exc:
+            if exc.key == email_key:
+                raise ConflictError(exc.key, "an account with this email address already exists") from exc
+            raise
+        await self._outbox.deliver_now(mail_key, tenant_id)
         return SignupOut(tenant=TenantOut.model_validate(tenant.model_dump()), user=user.to_out())
 
     async def verify_email(self, token: str) -> VerifiedOut:
@@ -401,10 +413,9 @@ class AccountsService:
         record = TokenRecord(
             tenant_id=user.tenant_id, user_id=user.id, expires_at=now + self.config.reset_ttl
         )
-        await self.repo.create(reset_token_key(digest), record)
         link = f"{self.config.public_base_url}/reset-password?token={token}"
         minutes = int(self.config.reset_ttl.total_seconds()) // 60
-        await self.bus.send(
+        mail_key, mail = outbox.entry(
             EMAIL_QUEUE,
             {
                 "kind": "password-reset",
@@ -417,8 +428,12 @@ class AccountsService:
                 "tenant_id": user.tenant_id,
                 "user_id": user.id,
             },
-            message_id=f"reset-{digest[:32]}",
+            f"reset-{digest[:32]}",
+            tenant_id=user.tenant_id,
+            now=now,
         )
+        await self.repo.create(reset_token_key(digest), record, IndexChanges(claim={mail_key: mail}))
+        await self._outbox.deliver_now(mail_key, user.tenant_id)
 
     async def confirm_password_reset(self, token: str, password: str) -> None:
         key = reset_token_key(refresh_digest(token))
