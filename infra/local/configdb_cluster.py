@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,18 +47,19 @@ class NodeProc:
     log_path: Path
     scheme: str = "http"
     proc: subprocess.Popen[bytes] | None = None
+    host: str = "127.0.0.1"
 
     @property
     def http(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.http_port}"
+        return f"{self.scheme}://{self.host}:{self.http_port}"
 
     @property
     def stream(self) -> str:
-        return f"127.0.0.1:{self.stream_port}"
+        return f"{self.host}:{self.stream_port}"
 
     @property
     def raft(self) -> str:
-        return f"127.0.0.1:{self.raft_port}"
+        return f"{self.host}:{self.raft_port}"
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -77,6 +79,8 @@ class LocalCluster:
     extra_args: list[str] = field(default_factory=list)
     tls: tuple[Path, Path] | None = None  # (cert, key): HTTPS, TLS streams and TLS between peers
     extra_env: dict[str, str] = field(default_factory=dict)  # added to every node's environment
+    hosts: list[str] | None = None  # each node's address (default 127.0.0.1)
+    launcher: Callable[[NodeProc], list[str]] | None = None  # a node's command prefix (ip netns exec)
     nodes: list[NodeProc] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -84,9 +88,10 @@ class LocalCluster:
         for i, (h, s, r) in enumerate(ports, start=1):
             nid = f"n{i}"
             scheme = "https" if self.tls else "http"
-            self.nodes.append(
-                NodeProc(nid, self.base_dir / nid, h, s, r, self.base_dir / f"{nid}.log", scheme)
-            )
+            node = NodeProc(nid, self.base_dir / nid, h, s, r, self.base_dir / f"{nid}.log", scheme)
+            if self.hosts:
+                node.host = self.hosts[i - 1]
+            self.nodes.append(node)
 
     @property
     def endpoints(self) -> list[str]:
@@ -137,7 +142,7 @@ class LocalCluster:
             "--data-dir",
             str(node.data_dir),
             "--http",
-            f"127.0.0.1:{node.http_port}",
+            f"{node.host}:{node.http_port}",
             "--stream",
             node.stream,
             "--raft",
@@ -148,6 +153,8 @@ class LocalCluster:
         ]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        if self.launcher is not None:
+            cmd = [*self.launcher(node), *cmd]
         logf = open(node.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         node.proc = subprocess.Popen(
             cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT, env=self.node_env()
