@@ -17,6 +17,7 @@ next schedule tries again.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -82,6 +83,7 @@ async def tenant_cleaner(timer: func.TimerRequest) -> None:
             run_id=run_id,
             log_step=log_step,
             region=r.settings.region,
+            quarantine=dt.timedelta(days=r.settings.number_quarantine_days),
         )
         return await cleaner.run(), {}
 

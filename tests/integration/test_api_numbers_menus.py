@@ -4,8 +4,8 @@ Reuses the harness of `test_api_accounts` (create_app served through httpx's ASG
 sign-up + login, read-back from node 3). Covers: a two-level menu; 422 with a JSON pointer for a
 duplicate digit, a missing target, an endless loop and a missing entry point; deleting a menu that a
 number or menu still points to (422 naming them); If-Match (412); the global number claim (409
-across tenants, released on delete); tenant isolation (404); and a menu change seen from a watch on
-another node and read back from a different node.
+across tenants, released on delete into quarantine); tenant isolation (404); and a menu change seen
+from a watch on another node and read back from a different node.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from infra.local.configdb_cluster import LocalCluster
 from shared.adapters.config_repo import ConfigRepo
 from shared.configdb import AsyncConfigDBClient, ConfigDBClient
 from shared.configdb.models import WatchEvent
-from shared.configdb_keys import menu_key, number_index_key, number_key
+from shared.configdb_keys import inventory_key, menu_key, number_index_key, number_key
 from shared.directory.services.menus import InUse, ensure_user_unreferenced, references_to_user
 from shared.values import new_ulid
+from tests.inventory import stock
 
 from .test_api_accounts import API, PROBLEM, RecordingBus, bearer, read_back, run, signup_and_login
 
@@ -67,6 +68,7 @@ def first_event(cluster: LocalCluster, node: int, prefix: str, from_revision: in
 
 def test_menus_numbers_validation_and_isolation(cluster: LocalCluster) -> None:
     seen: dict[str, Any] = {}
+    stock(cluster.endpoints, cluster.token, [NUM, "+15550001002", "+15550001003", "+15550002001"])
 
     async def scenario(client: httpx.AsyncClient, bus: RecordingBus) -> None:
         a = await signup_and_login(client, bus, "owner@menus-a.test", "Menus A")
@@ -297,9 +299,16 @@ def test_menus_numbers_validation_and_isolation(cluster: LocalCluster) -> None:
         r = await client.delete(f"{API}/numbers/{NUM}", headers={**ha, "If-Match": r.headers["etag"]})
         assert r.status_code == 204
         assert (await client.get(f"{API}/numbers/{NUM}", headers=ha)).status_code == 404
+        # released: in quarantine, so B cannot take it yet; B takes another one
         r = await client.post(
             f"{API}/numbers",
             json={"number": NUM, "entry": {"type": "user", "id": b["user"]["id"]}},
+            headers=hb,
+        )
+        assert r.status_code == 409 and r.json()["type"].endswith("/number-quarantined"), r.text
+        r = await client.post(
+            f"{API}/numbers",
+            json={"number": "+15550002001", "entry": {"type": "user", "id": b["user"]["id"]}},
             headers=hb,
         )
         assert r.status_code == 201, r.text
@@ -312,9 +321,10 @@ def test_menus_numbers_validation_and_isolation(cluster: LocalCluster) -> None:
 
     run(cluster, scenario)
 
-    # replicated: node 3 alone shows the claim moved to tenant B
-    assert read_back(cluster, number_index_key(NUM)) == seen["tenant_b"]
-    assert read_back(cluster, number_key(seen["tenant_b"], NUM))["tenant_id"] == seen["tenant_b"]
+    # replicated: node 3 alone shows the release (quarantined) and B's claim
+    assert read_back(cluster, inventory_key(NUM))["state"] == "quarantined"
+    assert read_back(cluster, number_index_key("+15550002001")) == seen["tenant_b"]
+    assert read_back(cluster, number_key(seen["tenant_b"], "+15550002001"))["tenant_id"] == seen["tenant_b"]
 
 
 def test_menu_change_reaches_a_watch_and_another_node(cluster: LocalCluster) -> None:

@@ -28,6 +28,7 @@ from shared.adapters.history import open_history_store
 from shared.configdb import ConfigDBClient
 from shared.configdb_keys import (
     email_index_key,
+    inventory_key,
     number_index_key,
     tenant_index_key,
     tenant_key,
@@ -36,6 +37,7 @@ from shared.configdb_keys import (
 from shared.lifecycle.services.tenant_cleaner import cleanup_key
 from shared.values import format_utc
 from tests.integration.notify_helpers import edge_call, runs, wait_until, write_history
+from tests.inventory import stock
 
 pytestmark = [
     pytest.mark.skipif(not AZURITE_BIN.exists(), reason="azurite is not installed (make test installs it)"),
@@ -80,6 +82,7 @@ def steps(stack: LocalStack, run_id: str) -> list[dict[str, Any]]:
 def populate(stack: LocalStack, email: str, number: str) -> tuple[str, str]:
     """A tenant with a number, a user, call history and a blob in every container."""
     tid, access = signup_verified(stack, email, company=f"Co {email}")
+    stock(stack.cluster.endpoints, stack.cluster.token, [number])
     with httpx.Client(base_url=stack.api, headers={"Authorization": f"Bearer {access}"}, timeout=10) as api:
         assert api.post("/numbers", json={"number": number}).status_code == 201
         uid = next(u["id"] for u in api.get("/users").json()["items"] if u["email"] == email)
@@ -153,6 +156,11 @@ def test_suspended_tenant_past_retention_is_cleaned_resuming_after_a_crash(
         # config and history are gone already; progress is recorded at the failed step
         assert config_keys(db, old) == []
         assert db.get_or_none(number_index_key(old_number)) is None
+        released = db.get(inventory_key(old_number)).value  # quarantined, as after a release
+        assert released["state"] == "quarantined" and released["tenant_id"] is None
+        until = dt.datetime.fromisoformat(released["quarantined_until"])
+        assert dt.timedelta(days=29) < until - now < dt.timedelta(days=31)
+        assert db.get(inventory_key("+15550007002")).value["tenant_id"] == recent
         assert db.get_or_none(email_index_key(old_email)) is None
         assert history_count(stack, old) == 0
         progress = db.get(cleanup_key(old)).value

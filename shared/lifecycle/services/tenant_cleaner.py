@@ -12,6 +12,8 @@ prefix so it survives the deletion of that prefix. The steps, in order, each ide
    documents own: `idx/number/{e164}` of a number and `idx/email/{email}` of a user (each only
    while it still points at this tenant, compared by revision) and `auth/unverified/{user}`. So an
    index never outlives its document, and one claimed since by another tenant is never touched.
+   A released number's inventory entry (`idx/inventory/{e164}`, when assigned to this tenant)
+   becomes quarantined for `quarantine` in the same transaction, as when a tenant releases it.
    Deleting the numbers first stops new calls (and new history) from arriving.
 2. `history`: `HistoryStore.delete_tenant` (calls, activities, daily stats).
 3. `blobs`: `{tid}/` in the containers `prompts`, `voicemail`, `recordings`, `reports`.
@@ -42,14 +44,17 @@ from shared.configdb import KV, AsyncConfigDBClient, Compare, ConfigDBUnavailabl
 from shared.configdb_keys import (
     EmailIndexValue,
     email_index_key,
+    inventory_key,
     number_index_key,
     parse_tenant_key,
     tenant_index_key,
     tenant_key,
     tenant_prefix,
 )
+from shared.directory.models.inventory import InventoryNumber, InventoryState
 from shared.directory.models.tenant import Tenant, TenantStatus
 from shared.directory.services.accounts import unverified_key
+from shared.directory.services.inventory import DEFAULT_QUARANTINE
 from shared.directory.services.tenant_scan import TenantEntry, iter_tenants
 from shared.errors import Unavailable
 from shared.lifecycle.ports import BlobEraser, HistoryEraser
@@ -155,6 +160,7 @@ class TenantCleaner:
     region: str | None = None
     retention: dt.timedelta = RETENTION
     lease: dt.timedelta = LEASE
+    quarantine: dt.timedelta = DEFAULT_QUARANTINE
 
     async def run(self) -> Tally:
         tally = Tally()
@@ -320,6 +326,8 @@ class TenantCleaner:
                     ops.append(Op.delete(key))
                     ops.extend(Op.delete(k) for k in extra)
                     batch[name] += 1
+                    if name == "number_index":
+                        await self._quarantine(tid, key.rsplit("/", 1)[1], compares, ops)
             ok, _ = await self._txn(compares, ops)
             if ok:  # else something changed under us: list again
                 counts = {k: counts[k] + batch[k] for k in counts}
@@ -347,6 +355,20 @@ class TenantCleaner:
                     if owner.tenant_id == tid and owner.user_id == rest:
                         return "email_index", idx.key, idx.revision, [unverified_key(rest)]
         return None
+
+    async def _quarantine(self, tid: str, e164: str, compares: list[Compare], ops: list[Op]) -> None:
+        """Quarantine the inventory entry of a number this tenant held (compared by revision)."""
+        got = await self._get(inventory_key(e164))
+        if got is None:
+            return
+        try:
+            entry = InventoryNumber.model_validate(got.value)
+        except ValidationError:
+            return
+        if entry.state is InventoryState.ASSIGNED and entry.tenant_id == tid:
+            compares.append(Compare(got.key, got.revision))
+            released = entry.quarantined(self.clock.now() + self.quarantine)
+            ops.append(Op.put(got.key, released.model_dump(mode="json")))
 
     # ------------------------------------------------------------ ConfigDB helpers
 
