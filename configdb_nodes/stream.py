@@ -27,7 +27,7 @@ from .storage import Event
 from .watch import Listener
 
 log = logging.getLogger("configdb.stream")
-SNAPSHOT_CHUNK = 1000
+SNAPSHOT_FRAME_BYTES = 1024 * 1024  # a snapshot frame ends before the item that would pass this
 HISTORY_CHUNK = 500
 PROGRESS_SECONDS = 0.5
 
@@ -160,9 +160,13 @@ class StreamServer:
         store = self.node.store
         snap = store.snapshot()
         revision = store.meta.revision  # taken together with the LevelDB snapshot: no await between
+        # Frames are cut by bytes, not by item count: a frame holds items up to
+        # SNAPSHOT_FRAME_BYTES, or one item when that item alone is larger (a value is at most
+        # 1 MiB), so no frame nears the clients' MAX_SERVER_FRAME however large the tenants.
         chunk: list[bytes] = []
+        size = 0
         for key, value, rev in store.scan(prefix.encode(), snapshot=snap):
-            chunk.append(
+            item = (
                 b'{"key":'
                 + orjson.dumps(key.decode())
                 + b',"value":'
@@ -171,9 +175,11 @@ class StreamServer:
                 + str(rev).encode()
                 + b"}"
             )
-            if len(chunk) == SNAPSHOT_CHUNK:
+            if chunk and size + len(item) + 1 > SNAPSHOT_FRAME_BYTES:
                 await self._send_items(writer, chunk)
-                chunk = []
+                chunk, size = [], 0
+            chunk.append(item)
+            size += len(item) + 1
         if chunk:
             await self._send_items(writer, chunk)
         writer.write(encode_frame({"type": "snapshot_end", "revision": revision}))
