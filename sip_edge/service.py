@@ -459,6 +459,7 @@ class ClickToCallSession:
             "user_id": self.user.id,
             "state": self.state,
             "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
+            "max_duration_s": self.max_duration_s,
         }
 
     async def hangup(self, reason: str = "hangup_requested") -> None:

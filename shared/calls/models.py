@@ -29,7 +29,7 @@ Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 DEFAULT_SPEND_CAP = Decimal("50")
 DEFAULT_MAX_CALL_DURATION_S = 3600
 DEFAULT_MAX_CONCURRENT_CALLS = 3
-DEFAULT_CALLS_PER_MINUTE = 6
+DEFAULT_CALLS_PER_MINUTE = 10
 
 
 class OutboundPolicyIn(BaseModel):
@@ -157,6 +157,9 @@ class ActiveCall(BaseModel):
         examples=["bridged"],
     )
     started_at: str = Field(description="UTC ISO-8601 with Z")
+    max_duration_s: int | None = Field(
+        default=None, description="For click-to-call: the call ends this long after the user answers."
+    )
 
 
 ActiveCallList.model_rebuild()

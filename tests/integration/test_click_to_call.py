@@ -5,6 +5,9 @@ functions host), the SIP edge, and the provider stand-in answering both legs wit
 and answers -> the edge dials the destination -> bridge. Assertions are on what each phone heard
 (tone frequencies), on `/calls/active` while the call is up, on hang-up through the API, on the
 call record in the History DB, and on tenant and member isolation.
+
+The outbound policy (`/outbound-policy`) and the refusals are driven through the same processes:
+the sample rate deck is published by `rates_sync` first (a call is priced before it is placed).
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ from infra.local.managed import ManagedProcess
 from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.edge_control import HttpEdgeControl
 from shared.calls.errors import CallRefused
+from shared.calls.models import CallLimits
+from shared.configdb import ConfigDBClient
+from shared.configdb_keys import tenant_key
 from shared.errors import Unavailable
 from shared.history.models.call import CallRecord
-from tests.sip_fixtures import SimProcess, start_edge, start_provider_sim, wait_call_record
+from tests.integration.test_reports_rates_quality import run_and_wait
+from tests.sip_fixtures import SimProcess, edge_events, start_edge, start_provider_sim, wait_call_record
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,6 +42,9 @@ OWNER_PHONE = "+15550002001"  # the owner's mobile: answers, plays 700 Hz
 MEMBER_PHONE = "+15550002002"  # the member's mobile: answers, plays 700 Hz
 DEST = "+15550003001"  # a customer: answers, plays 1200 Hz
 DEST_RINGING = "+15550003002"  # never answers
+JAMAICA = "+18765551234"  # +1, but another country
+PREMIUM = "+19005551234"  # US premium rate
+SATELLITE = "+88163000000"  # Iridium
 USER_HZ, DEST_HZ = 700.0, 1200.0
 USER_RING_S = 1.0
 PHONE = {"action": "answer", "ring_s": USER_RING_S, "tone_hz": USER_HZ, "echo": False}
@@ -137,6 +147,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             phoneless_id = _user(api, {"name": "Nils", "email": "nils@c2c-a.example", "password": password})
         member = _login(stack, "mia@c2c-a.example", password)
         phoneless = _login(stack, "nils@c2c-a.example", password)
+        published = run_and_wait(stack, "rates_sync")  # the sample deck: +1 0.009/min, +1555 0.01/min
+        assert published["rates_outcome"] == "published", published
         sim = start_provider_sim(base / "sim", RULES)
         try:
             edge, _, _ = start_edge(
@@ -341,3 +353,215 @@ def test_edge_unreachable_is_503_not_500(platform: Platform) -> None:
             p.stack, p.sim, p.base, EDGE_CONTROL_PORT=str(p.control_port), EDGE_CONTROL_TOKEN=TOKEN
         )
     assert p.active(p.owner) == []
+
+
+# --------------------------------------------------------------------------- the outbound policy
+
+
+def _problem(r: httpx.Response, status: int, error_id: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = r.json()
+    assert body["type"].endswith(f"/{error_id}"), body
+    return body
+
+
+def _tenant_doc(stack: LocalStack, tenant_id: str, **changes: Any) -> None:
+    with ConfigDBClient(stack.cluster.endpoints, stack.cluster.token) as db:
+        kv = db.get(tenant_key(tenant_id))
+        db.put(tenant_key(tenant_id), {**kv.value, **changes}, prev_revision=kv.revision)
+
+
+def _wait_gone(p: Platform, access: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while p.active(access) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert p.active(access) == []
+
+
+def test_policy_reads_defaults_and_only_managers_replace_it(platform: Platform) -> None:
+    p = platform
+    with p.api(p.member) as api:
+        r = api.get("/outbound-policy")
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert got["allowed_countries"] is None and got["effective_countries"] == ["US"]
+        assert got["home_country"] == "US" and got["currency"] == "USD"
+        assert got["monthly_spend_cap"] == "50" and got["max_concurrent_calls"] == 3
+        assert any("premium" in kind for kind in got["always_blocked"])
+        assert r.headers["etag"] == '"0"'
+        _problem(api.put("/outbound-policy", json={"allowed_countries": ["US", "JM"]}), 403, "forbidden")
+    with p.api(p.owner) as api:
+        bad = _problem(
+            api.put("/outbound-policy", json={"allowed_countries": ["US", "XX"]}), 422, "validation"
+        )
+        assert bad["errors"][0]["pointer"] == "/allowed_countries/1", bad
+        _problem(api.put("/outbound-policy", json={"allowed_countries": ["us"]}), 422, "validation")
+        _problem(api.put("/outbound-policy", json={"monthly_spend_cap": -1}), 422, "validation")
+        _problem(api.put("/outbound-policy", json={"max_call_duration_s": 5}), 422, "validation")
+        _problem(api.put("/outbound-policy", json={"surprise": 1}), 422, "validation")
+        stale = api.put("/outbound-policy", json={}, headers={"If-Match": '"7"'})
+        _problem(stale, 412, "precondition-failed")
+        r = api.put("/outbound-policy", json={"allowed_countries": ["US", "CA"]}, headers={"If-Match": '"0"'})
+        assert r.status_code == 200, r.text
+        assert r.json()["effective_countries"] == ["CA", "US"] and r.json()["updated_by"] == p.owner_id
+        etag = r.headers["etag"]
+        r = api.put("/outbound-policy", json={}, headers={"If-Match": etag})  # back to the defaults
+        assert r.status_code == 200 and r.json()["effective_countries"] == ["US"], r.text
+        assert api.get("/outbound-policy").headers["etag"] == r.headers["etag"] != etag
+
+
+def test_destinations_the_policy_refuses_are_403_and_nothing_is_dialled(platform: Platform) -> None:
+    p = platform
+    dialled_before = len(p.sim.events("incoming"))
+    with p.api(p.owner) as api:
+        body = _problem(
+            api.post("/calls", json={"destination": JAMAICA}), 403, "destination-country-not-allowed"
+        )
+        assert (
+            body["country"] == "JM" and body["allowed_countries"] == ["US"] and body["leg"] == "destination"
+        )
+        _problem(api.post("/calls", json={"destination": PREMIUM}), 403, "destination-premium-rate")
+        _problem(api.post("/calls", json={"destination": SATELLITE}), 403, "destination-satellite")
+        # allowing every country still never calls a satellite or premium number
+        r = api.put("/outbound-policy", json={"allowed_countries": ["US", "JM", "GB"]})
+        assert r.status_code == 200, r.text
+        _problem(api.post("/calls", json={"destination": SATELLITE}), 403, "destination-satellite")
+        _problem(api.post("/calls", json={"destination": PREMIUM}), 403, "destination-premium-rate")
+        assert api.put("/outbound-policy", json={}).status_code == 200
+        # a member who sets a premium number as their own phone cannot ring it either
+        r = api.patch(f"/users/{p.member_id}", json={"forwarding_numbers": [PREMIUM]})
+        assert r.status_code == 200, r.text
+    try:
+        with p.api(p.member) as api:
+            body = _problem(api.post("/calls", json={"destination": DEST}), 403, "destination-premium-rate")
+            assert body["leg"] == "forwarding_number" and "your forwarding number" in body["detail"]
+    finally:
+        with p.api(p.owner) as api:
+            api.patch(f"/users/{p.member_id}", json={"forwarding_numbers": [MEMBER_PHONE]}).raise_for_status()
+    time.sleep(0.5)
+    assert len(p.sim.events("incoming")) == dialled_before  # the provider saw no call
+    assert p.active(p.owner) == []
+
+
+def test_spend_cap_refuses_and_caps_the_duration_of_the_next_call(platform: Platform) -> None:
+    p = platform
+    with p.api(p.owner) as api:
+        spent = float(api.get("/outbound-policy").json()["spent_this_month"])
+        # nothing left
+        assert api.put("/outbound-policy", json={"monthly_spend_cap": 0}).status_code == 200
+        body = _problem(api.post("/calls", json={"destination": DEST}), 403, "spend-cap-reached")
+        assert body["currency"] == "USD"
+        # 0.0105 USD left, one call at once, both legs at 0.01/min (+1555): 31 seconds
+        cap = f"{spent + 0.0105:.4f}"
+        r = api.put("/outbound-policy", json={"monthly_spend_cap": cap, "max_concurrent_calls": 1})
+        assert r.status_code == 200, r.text
+        r = api.post("/calls", json={"destination": DEST_RINGING})
+        assert r.status_code == 202, r.text
+        assert r.json()["max_duration_s"] == 31, r.json()
+        api.delete(f"/calls/active/{r.json()['call_id']}")
+        assert api.put("/outbound-policy", json={}).status_code == 200
+    _wait_gone(p, p.owner)
+
+
+def test_concurrent_calls_over_the_limit_are_429_at_the_edge(platform: Platform) -> None:
+    p = platform
+    with p.api(p.owner) as api:
+        assert api.put("/outbound-policy", json={"max_concurrent_calls": 1}).status_code == 200
+        first = api.post("/calls", json={"destination": DEST_RINGING})
+        assert first.status_code == 202, first.text
+        second = api.post("/calls", json={"destination": DEST})
+        body = _problem(second, 429, "too-many-concurrent-calls")
+        assert int(second.headers["retry-after"]) >= 1 and "limit 1" in body["detail"]
+        assert api.delete(f"/calls/active/{first.json()['call_id']}").status_code == 204
+        assert api.put("/outbound-policy", json={}).status_code == 200
+    _wait_gone(p, p.owner)
+    refused = [
+        e for e in edge_events(p.edge.log_path, "click_to_call_refused") if e["tenant_id"] == p.tenant_id
+    ]
+    assert refused and refused[-1]["reason"] == "too-many-concurrent-calls", refused
+
+
+def test_the_edge_enforces_the_call_rate_and_the_longest_call(platform: Platform) -> None:
+    p = platform
+    url = f"http://127.0.0.1:{p.control_port}"
+    with p.api(p.stranger) as api:  # a tenant that has started no call yet: its own pacing window
+        other_tenant = api.get("/tenant").json()["id"]
+        other_user = api.get("/users").json()["items"][0]["id"]
+        api.patch(f"/users/{other_user}", json={"forwarding_numbers": [MEMBER_PHONE]}).raise_for_status()
+
+    async def run() -> str:
+        edge = HttpEdgeControl(url, TOKEN)
+        try:
+            # the longest call: ended by the edge 2 s after the user answered, bridged or not
+            short = await edge.click_to_call(
+                p.tenant_id, p.owner_id, DEST, limits=CallLimits(max_duration_s=2)
+            )
+            assert short.max_duration_s == 2
+            # calls per minute: the tenant's second start within the minute is refused
+            pace = CallLimits(calls_per_minute=1)
+            deadline = time.monotonic() + 10
+            while True:  # until the edge has the user's new phone
+                try:
+                    paced = await edge.click_to_call(other_tenant, other_user, DEST_RINGING, limits=pace)
+                    break
+                except CallRefused as exc:
+                    if exc.status != 422 or time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
+            with pytest.raises(CallRefused) as refused:
+                await edge.click_to_call(other_tenant, other_user, DEST_RINGING, limits=pace)
+            assert refused.value.status == 429 and refused.value.reason == "call-rate-exceeded"
+            assert refused.value.retry_after is not None and 1 <= refused.value.retry_after <= 60
+            assert await edge.hang_up(other_tenant, paced.call_id)
+            return short.call_id
+        finally:
+            await edge.aclose()
+
+    short_id = asyncio.run(run())
+    rec = p.record(short_id, timeout=30)
+    assert rec.hangup_reason == "max_duration", rec
+    user_leg = rec.legs[0]
+    assert user_leg.answered_at is not None and user_leg.ended_at is not None
+    assert 1.5 <= (user_leg.ended_at - user_leg.answered_at).total_seconds() <= 4.0, user_leg
+    _wait_gone(p, p.owner)
+    _wait_gone(p, p.stranger)
+
+
+def test_suspended_and_ended_trial_tenants_place_no_calls(platform: Platform) -> None:
+    p = platform
+    tenant_id, owner = signup_verified(p.stack, "owner@c2c-c.example", company="Barred Co")
+    with p.api(owner) as api:
+        me = next(u for u in api.get("/users").json()["items"] if u["email"] == "owner@c2c-c.example")
+        api.patch(f"/users/{me['id']}", json={"forwarding_numbers": [OWNER_PHONE]}).raise_for_status()
+    dialled_before = len(p.sim.events("incoming"))
+    _tenant_doc(p.stack, tenant_id, status="suspended", status_changed_at="2026-01-01T00:00:00Z")
+    with p.api(owner) as api:
+        body = _problem(api.post("/calls", json={"destination": DEST}), 403, "tenant-suspended")
+        assert "suspended" in body["detail"]
+    _tenant_doc(p.stack, tenant_id, status="trial", trial_ends_at="2026-01-01T00:00:00Z")
+    with p.api(owner) as api:
+        _problem(api.post("/calls", json={"destination": DEST}), 403, "trial-expired")
+
+    # the edge refuses too (it is the authority for whoever reaches it), once it has the change
+    async def ask_edge() -> CallRefused:
+        edge = HttpEdgeControl(f"http://127.0.0.1:{p.control_port}", TOKEN)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    placed = await edge.click_to_call(tenant_id, me["id"], DEST)
+                except CallRefused as exc:
+                    if exc.status == 403 or time.monotonic() > deadline:
+                        return exc
+                    await asyncio.sleep(0.2)  # 404: the edge has not seen the user yet
+                    continue
+                await edge.hang_up(tenant_id, placed.call_id)
+                raise AssertionError(f"the edge placed a call for a barred tenant: {placed}")
+        finally:
+            await edge.aclose()
+
+    refused = asyncio.run(ask_edge())
+    assert (refused.status, refused.reason) == (403, "trial-expired"), refused
+    time.sleep(0.5)
+    assert len(p.sim.events("incoming")) == dialled_before
