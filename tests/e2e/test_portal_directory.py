@@ -337,16 +337,23 @@ def test_numbers_claim_route_release(world: World, owner_page: Page, shot: Any) 
     expect(page.get_by_role("heading", level=1, name="Numbers")).to_be_visible()
     claim = page.get_by_role("region", name="Claim a number")
 
-    # Someone else's number: the 409 lands next to the number field.
-    claim.get_by_label("Number to claim: country", exact=True).select_option("US")
-    claim.get_by_label("Number to claim", exact=True).fill("(555) 777-0900")
-    claim.get_by_role("button", name="Claim number").click()
-    err = claim.locator('[data-pointer="/number"] .field-error')
-    expect(err).to_contain_text("already assigned")
-    expect(claim.get_by_label("Number to claim", exact=True)).to_have_attribute("aria-invalid", "true")
+    # Only free inventory numbers are offered: someone else's number is not among them.
+    pick = claim.get_by_label("Number to claim", exact=True)
+    expect(pick.locator("option")).to_have_count(20)
+    claim.get_by_label("Numbers starting with", exact=True).fill("1555777090")
+    claim.get_by_role("button", name="Find numbers").click()
+    expect(pick.locator("option").first).to_have_text("+15557770901")
+    assert "+15557770900" not in pick.locator("option").all_inner_texts()
+    # A bad search: the API's 400 lands next to the search field.
+    claim.get_by_label("Numbers starting with", exact=True).fill("15 55x")
+    claim.get_by_role("button", name="Find numbers").click()
+    expect(claim.locator('[data-pointer="/prefix"] .field-error')).to_contain_text("prefix")
 
     # Claim one and point it at a user, picked by name.
-    claim.get_by_label("Number to claim", exact=True).fill("555 777 0301")
+    claim.get_by_label("Numbers starting with", exact=True).fill("+1555777030")
+    claim.get_by_role("button", name="Find numbers").click()
+    expect(pick.locator("option").first).to_have_text("+15557770300")
+    pick.select_option("+15557770301")
     claim.get_by_label("Label (optional)", exact=True).fill("Sales line")
     claim.get_by_label("Calls go to", exact=True).select_option(label="Bob Router (ext. 150)")
     claim.get_by_role("button", name="Claim number").click()
@@ -373,8 +380,9 @@ def test_numbers_claim_route_release(world: World, owner_page: Page, shot: Any) 
 
     # Claim a second one (business hours) and release it after the confirmation.
     claim = page.get_by_role("region", name="Claim a number")
-    claim.get_by_label("Number to claim: country", exact=True).select_option("US")
-    claim.get_by_label("Number to claim", exact=True).fill("+1 555 777 0302")
+    claim.get_by_label("Numbers starting with", exact=True).fill("15557770302")
+    claim.get_by_role("button", name="Find numbers").click()
+    expect(claim.get_by_label("Number to claim", exact=True).locator("option")).to_have_text(["+15557770302"])
     claim.get_by_role("button", name="Claim number").click()
     expect(row(page, "+15557770302")).to_contain_text("Business hours")
     row(page, "+15557770302").get_by_role("button", name="Release +15557770302").click()

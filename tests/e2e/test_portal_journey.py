@@ -183,8 +183,9 @@ def test_new_customer_journey(portal_stack: LocalStack, line: Line, page: Page, 
 
     go(page, "/numbers")
     claim = page.get_by_role("region", name="Claim a number")
-    claim.get_by_label("Number to claim: country", exact=True).select_option("US")
-    claim.get_by_label("Number to claim", exact=True).fill("555 777 0200")
+    claim.get_by_label("Numbers starting with", exact=True).fill("1555777020")
+    claim.get_by_role("button", name="Find numbers").click()
+    claim.get_by_label("Number to claim", exact=True).select_option(NUMBER)
     claim.get_by_label("Label (optional)", exact=True).fill("Main line")
     claim.get_by_role("button", name="Claim number").click()
     expect(row(page, NUMBER)).to_contain_text("Main line")

@@ -1,11 +1,14 @@
 // /numbers: the tenant's phone numbers and where each one's calls start (an IVR menu, a user, or
 // the tenant's business-hours entries). Owners and admins claim a number (POST /numbers), point
 // it elsewhere (PATCH with If-Match) and release it (DELETE, after a confirmation dialog).
-// The API has no catalogue of available numbers: a number is claimed by typing it.
+// Numbers come from the operator's inventory: the claim form lists what GET /numbers/available
+// offers (free numbers of the account's region, searched by the digits they start with); a
+// released number is in quarantine for a while before anyone can claim it again.
 
 import { confirmDialog } from "../confirm.js";
 import { announce, busy, errorBox, field, h, stackOnPhones, table } from "../dom.js";
-import { phoneInput } from "../phone.js";
+
+const OFFERED = 20;
 
 export const title = "Numbers";
 
@@ -116,7 +119,7 @@ export async function render(root, ctx) {
   };
 
   const release = async (n, trigger) => {
-    const ok = await dialog.ask(`Release ${n.number}?`, `Calls to ${n.number} will no longer reach this account, and someone else may claim the number.`, "Release number");
+    const ok = await dialog.ask(`Release ${n.number}?`, `Calls to ${n.number} will no longer reach this account. After a quarantine period someone else may claim the number.`, "Release number");
     if (!ok) {
       trigger.focus();
       return;
@@ -135,41 +138,69 @@ export async function render(root, ctx) {
   };
 
   const claimForm = () => {
-    const phone = phoneInput("Number to claim", "number", { pointer: "/number" });
+    const search = field("Numbers starting with", "prefix", { hint: "Digits, e.g. 1555777 (empty: any)", pointer: "/prefix", attrs: { inputmode: "numeric", maxlength: "16" } });
+    const pick = field("Number to claim", "number", { type: "select", pointer: "/number", options: [] });
+    const select = pick.querySelector("select");
+    const claimButton = h("button", { type: "submit" }, "Claim number");
+    const findButton = h("button", { type: "button", class: "secondary" }, "Find numbers");
+    const offer = async () => {
+      const prefix = search.querySelector("input").value.replace(/[\s().-]/g, "");
+      const query = new URLSearchParams({ limit: String(OFFERED) });
+      if (prefix) query.set("prefix", prefix);
+      const { items } = await ctx.api.get(`/numbers/available?${query}`);
+      select.replaceChildren(...items.map((n) => h("option", { value: n.number }, n.number)));
+      if (!items.length) select.append(h("option", { value: "", disabled: true, selected: true }, "No numbers available"));
+      claimButton.disabled = !items.length;
+      announce(items.length ? `${items.length} number${items.length === 1 ? "" : "s"} available.` : "No numbers available.");
+    };
     const form = h(
       "form",
       { class: "claim-form", novalidate: true, "aria-labelledby": "claim-title" },
-      h("p", { class: "hint" }, "Type the number your provider gave you. It must not belong to another account."),
-      phone.el,
+      h("p", { class: "hint" }, "Pick one of the numbers we can give your account now."),
+      search,
+      h("div", { class: "actions" }, findButton),
+      pick,
       field("Label (optional)", "label", { hint: "e.g. Main line", attrs: { maxlength: "100" } }),
       destination("Calls go to", "entry", null, "/entry"),
-      h("div", { class: "actions" }, h("button", { type: "submit" }, "Claim number")),
+      h("div", { class: "actions" }, claimButton),
     );
+    findButton.addEventListener("click", () => busy(findButton, form, offer));
+    search.querySelector("input").addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        findButton.click();
+      }
+    });
     form.addEventListener("submit", (e) => {
       e.preventDefault();
-      busy(form.querySelector("button[type=submit]"), form, async () => {
-        const number = phone.value();
-        if (!number) throw Object.assign(new Error("Type the number to claim."), { errors: [{ pointer: "/number", message: "Type the number to claim." }] });
+      busy(claimButton, form, async () => {
+        const number = select.value;
+        if (!number) throw Object.assign(new Error("Pick a number to claim."), { errors: [{ pointer: "/number", message: "Pick a number to claim." }] });
         const body = { number, entry: entryOf(form.elements.entry.value) };
         const label = form.elements.label.value.trim();
         if (label) body.label = label;
         await ctx.api.post("/numbers", body);
         announce(`${number} is yours now.`);
         await reload();
-        claimBox.replaceWith((claimBox = claimSection()));
+        claimBox.replaceWith((claimBox = await claimSection()));
         listBox.querySelector("h2").focus();
       });
     });
-    return form;
+    return { form, offer };
   };
-  const claimSection = () => h("section", { class: "panel", "aria-labelledby": "claim-title" }, h("h2", { id: "claim-title" }, "Claim a number"), claimForm());
+  const claimSection = async () => {
+    const { form, offer } = claimForm();
+    await offer();
+    return h("section", { class: "panel", "aria-labelledby": "claim-title" }, h("h2", { id: "claim-title" }, "Claim a number"), form);
+  };
 
   await loadTargets();
   await reload();
   if (stale()) return;
   let claimBox = null;
   if (manager) {
-    claimBox = claimSection();
+    claimBox = await claimSection();
+    if (stale()) return;
     root.append(claimBox);
   } else {
     root.append(h("p", { class: "hint" }, "Only owners and admins can claim, change or release numbers."));
