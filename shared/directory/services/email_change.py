@@ -5,7 +5,8 @@ in the same transaction, a single-use link record
 
     auth/email-change/{sha256(token)}    EmailChangeRecord    expires after 48 h
 
-then queues two emails: the link to the NEW address, and a notice to the current one. Following
+and two emails in the ConfigDB outbox (shared/outbox.py): the link to the NEW address, and a
+notice to the current one. Following
 the link (`POST /api/v1/signup/verify`, the portal's `/verify` page, the same route as the
 sign-up link) moves `email` and the global index `idx/email/{email}` in one transaction and
 clears `pending_email`; only then does the login use the new address. A newer change replaces
@@ -17,14 +18,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
+from shared import outbox
 from shared.configdb_keys import EmailIndexValue, email_index_key, user_key
 from shared.directory.models.user import User
 from shared.documents import IndexChanges
 from shared.errors import ConflictError, InvalidField, NotFoundError, PreconditionFailed
-from shared.ports import Clock, DocumentRepo, MessageBus
+from shared.ports import Clock, DocumentRepo
 from shared.security.tokens import new_refresh_token, refresh_digest
 from shared.values import UtcDatetime
 
@@ -63,12 +66,15 @@ def start(user: User, new_email: str, now: dt.datetime) -> PendingChange:
     return PendingChange(pending, email_change_key(digest), record, token)
 
 
-async def send_messages(bus: MessageBus, change: PendingChange, old_email: str, public_base_url: str) -> None:
+def outbox_entries(
+    change: PendingChange, old_email: str, public_base_url: str, now: dt.datetime
+) -> dict[str, Any]:
+    """The two emails as outbox entries (shared/outbox.py), to claim in the user's update."""
     user, new = change.user, change.record.new_email
     link = f"{public_base_url}/verify?token={change.token}"
     hours = int(EMAIL_CHANGE_TTL.total_seconds()) // 3600
     mid = change.record_key.rsplit("/", 1)[-1][:32]
-    await bus.send(
+    link_mail = outbox.entry(
         EMAIL_QUEUE,
         {
             "kind": "email-change",
@@ -80,9 +86,11 @@ async def send_messages(bus: MessageBus, change: PendingChange, old_email: str, 
             "tenant_id": user.tenant_id,
             "user_id": user.id,
         },
-        message_id=f"email-change-{mid}",
+        f"email-change-{mid}",
+        tenant_id=user.tenant_id,
+        now=now,
     )
-    await bus.send(
+    notice = outbox.entry(
         EMAIL_QUEUE,
         {
             "kind": "email-change-notice",
@@ -94,8 +102,11 @@ async def send_messages(bus: MessageBus, change: PendingChange, old_email: str, 
             "tenant_id": user.tenant_id,
             "user_id": user.id,
         },
-        message_id=f"email-change-notice-{mid}",
+        f"email-change-notice-{mid}",
+        tenant_id=user.tenant_id,
+        now=now,
     )
+    return dict([link_mail, notice])
 
 
 async def confirm(repo: DocumentRepo, clock: Clock, token: str) -> User | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared import outbox
 from shared.configdb_keys import (
     EmailIndexValue,
     device_key,
@@ -37,12 +38,14 @@ from shared.configdb_keys import (
 )
 from shared.directory.errors import CurrentPasswordRequired, PasswordSetByUser
 from shared.directory.models.device import Device, DeviceCreate
+from shared.directory.models.quota import QuotaKind
 from shared.directory.models.tenant import Tenant, TenantPatch
 from shared.directory.models.user import Role, User, UserCreate, UserUpdate
 from shared.directory.services import email_change
 from shared.directory.services.access import existing_id, is_manager
 from shared.directory.services.accounts import hash_in_thread, unverified_key, verify_in_thread
 from shared.directory.services.menus import ensure_user_unreferenced
+from shared.directory.services.quotas import QuotaGuard
 from shared.documents import IndexChanges, Versioned
 from shared.errors import ConflictError, Forbidden, PreconditionFailed
 from shared.ports import Clock, DocumentRepo, MessageBus
@@ -90,6 +93,7 @@ class UsersService:
     bus: MessageBus | None = None
     """Where the new-address verification email goes (required to change an email)."""
     public_base_url: str = ""
+    quotas: QuotaGuard | None = None
 
     async def list(self, who: Principal) -> list[Versioned[User]]:
         return await self.repo.list(kind_prefix(who.tenant_id, "user"), User)
@@ -102,6 +106,8 @@ class UsersService:
             raise Forbidden("only owners and admins add users")
         if body.role is Role.OWNER and who.role != Role.OWNER.value:
             raise Forbidden("only an owner can make another user an owner")
+        if self.quotas is not None:
+            await self.quotas.check(who.tenant_id, QuotaKind.USERS)
         now = self.clock.now()
         user = body.to_user(
             id=new_ulid(now),
@@ -160,6 +166,7 @@ class UsersService:
         new = new.model_copy(update=extra)
         index = IndexChanges()
         pending: email_change.PendingChange | None = None
+        mails: dict[str, Any] = {}
         if new_email is not None:
             if self.bus is None:
                 raise RuntimeError("UsersService needs a MessageBus to change an email address")
@@ -168,6 +175,10 @@ class UsersService:
             pending = email_change.start(new, new_email, self.clock.now())
             new = pending.user
             index.claim[pending.record_key] = pending.record.model_dump(mode="json")
+            mails = email_change.outbox_entries(
+                pending, cur.doc.email, self.public_base_url, self.clock.now()
+            )
+            index.claim.update(mails)
         if new.extension != cur.doc.extension:
             if new.extension is not None:
                 index.claim[extension_index_key(who.tenant_id, new.extension)] = user_id
@@ -175,7 +186,9 @@ class UsersService:
                 index.release.append(extension_index_key(who.tenant_id, cur.doc.extension))
         revision = await self._write(self.repo.update(key, new, expected, index))
         if pending is not None and self.bus is not None:
-            await email_change.send_messages(self.bus, pending, cur.doc.email, self.public_base_url)
+            relay = outbox.OutboxRelay(self.repo, self.bus)
+            for mail_key in mails:
+                await relay.deliver_now(mail_key, who.tenant_id)
         return Versioned(new, revision)
 
     async def password_reset_target(self, who: Principal, user_id: str) -> User:
