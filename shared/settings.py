@@ -233,6 +233,16 @@ class Settings(BaseSettings):
         le=3650,
         description="Quarantine of a released number, days (NUMBER_QUARANTINE_DAYS).",
     )
+    # --- Quotas per tenant (the operator can override them per tenant: ops tenants set-quota)
+    quota_users: int = Field(default=100, ge=0, description="Users per tenant (QUOTA_USERS).")
+    quota_numbers: int = Field(default=25, ge=0, description="Numbers per tenant (QUOTA_NUMBERS).")
+    quota_menus: int = Field(default=50, ge=0, description="IVR menus per tenant (QUOTA_MENUS).")
+    quota_prompts: int = Field(default=100, ge=0, description="Prompts per tenant (QUOTA_PROMPTS).")
+    quota_media_bytes: int = Field(
+        default=500 * 1024 * 1024,
+        ge=0,
+        description="Bytes of prompt uploads a tenant may keep (QUOTA_MEDIA_BYTES).",
+    )
     # --- The operator CLI (python -m ops) records who ran each command
     ops_operator: str | None = Field(
         default=None,
@@ -470,6 +480,11 @@ class Settings(BaseSettings):
             "REGION": self.region,
             "REGION_BASE_URLS": json.dumps(self.region_base_urls),
             "NUMBER_QUARANTINE_DAYS": str(self.number_quarantine_days),
+            "QUOTA_USERS": str(self.quota_users),
+            "QUOTA_NUMBERS": str(self.quota_numbers),
+            "QUOTA_MENUS": str(self.quota_menus),
+            "QUOTA_PROMPTS": str(self.quota_prompts),
+            "QUOTA_MEDIA_BYTES": str(self.quota_media_bytes),
             "SMTP_HOST": self.smtp_host,
             "SMTP_PORT": str(self.smtp_port),
             "SMTP_SENDER": self.smtp_sender,

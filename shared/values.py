@@ -307,10 +307,16 @@ def _check_day_ranges(value: dict[Weekday, list[_TimeRange]]) -> dict[Weekday, l
     return out
 
 
-BusinessHours = Annotated[dict[Weekday, list[TimeRange]], AfterValidator(_check_day_ranges)]
+MAX_RANGES_PER_DAY = 12
+
+BusinessHours = Annotated[
+    dict[Weekday, Annotated[list[TimeRange], Field(max_length=MAX_RANGES_PER_DAY)]],
+    AfterValidator(_check_day_ranges),
+]
 """Open ranges per weekday in the tenant's local time, e.g. {"mon": ["09:00-12:00", "13:00-17:30"]}.
 A weekday that is missing or has an empty list is closed all day. Ranges may touch (12:00-13:00,
-13:00-14:00) but not overlap; they come back sorted."""
+13:00-14:00) but not overlap; they come back sorted. At most `MAX_RANGES_PER_DAY` ranges a day
+(with the 366 holidays and the other bounded fields, a tenant document stays under 64 KB)."""
 
 
 def _holiday_from_date(value: Any) -> Any:

@@ -16,10 +16,12 @@ from shared.adapters.throttle_store import ConfigThrottleStore
 from shared.calls.services.click_to_call import ClickToCallService
 from shared.calls.services.outbound_policy import OutboundPolicyService, RatesInForce
 from shared.configdb import AsyncConfigDBClient
+from shared.directory.models.quota import Quotas
 from shared.directory.services.accounts import AccountsConfig, AccountsService
 from shared.directory.services.menus import MenusService
 from shared.directory.services.numbers import NumbersService
 from shared.directory.services.prompts import PromptsService
+from shared.directory.services.quotas import QuotaGuard
 from shared.directory.services.users import DevicesService, TenantService, UsersService
 from shared.history.services.access import HistoryAccess
 from shared.history.services.dashboard import DashboardService
@@ -86,8 +88,22 @@ class AppContext:
         return TenantService(self.repo, self.clock)
 
     @cached_property
+    def quotas(self) -> QuotaGuard:
+        s = self.settings
+        defaults = Quotas(
+            users=s.quota_users,
+            numbers=s.quota_numbers,
+            menus=s.quota_menus,
+            prompts=s.quota_prompts,
+            media_bytes=s.quota_media_bytes,
+        )
+        return QuotaGuard(self.repo, defaults)
+
+    @cached_property
     def users(self) -> UsersService:
-        return UsersService(self.repo, self.clock, self.bus, self.settings.public_base_url)
+        return UsersService(
+            self.repo, self.clock, self.bus, self.settings.public_base_url, quotas=self.quotas
+        )
 
     @cached_property
     def devices(self) -> DevicesService:
@@ -95,15 +111,20 @@ class AppContext:
 
     @cached_property
     def menus(self) -> MenusService:
-        return MenusService(self.repo, self.clock)
+        return MenusService(self.repo, self.clock, quotas=self.quotas)
 
     @cached_property
     def numbers(self) -> NumbersService:
-        return NumbersService(self.repo, self.clock, dt.timedelta(days=self.settings.number_quarantine_days))
+        return NumbersService(
+            self.repo,
+            self.clock,
+            dt.timedelta(days=self.settings.number_quarantine_days),
+            quotas=self.quotas,
+        )
 
     @cached_property
     def prompts(self) -> PromptsService:
-        return PromptsService(self.repo, self.adapters.media, self.clock)
+        return PromptsService(self.repo, self.adapters.media, self.clock, quotas=self.quotas)
 
     @cached_property
     def history(self) -> HistoryAccess:

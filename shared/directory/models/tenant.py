@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
+from shared.directory.models.quota import Quotas
 from shared.values import (
     BusinessHours,
     DisplayName,
@@ -61,6 +62,9 @@ class Tenant(StoredModel):
     """The billing account paying for the tenant; a trial without one is suspended when it ends."""
     status_changed_at: UtcDatetime | None = None
     """When `status` last changed (set by whoever changes it); the cleaner's retention counts from it."""
+    quotas: Quotas | None = None
+    """The operator's per-tenant quota override (`python -m ops tenants set-quota`); None fields,
+    or None, mean the defaults from settings. Not tenant-editable."""
 
     @model_validator(mode="after")
     def _trial_has_end(self) -> Tenant:

@@ -27,6 +27,7 @@ from shared.configdb_keys import kind_prefix, menu_key, prompt_prefix, tenant_ke
 from shared.directory.models.ivr import IvrMenu, IvrMenuCreate, IvrMenuUpdate
 from shared.directory.models.number import Number
 from shared.directory.models.prompt import Prompt
+from shared.directory.models.quota import QuotaKind
 from shared.directory.models.tenant import Tenant
 from shared.directory.models.user import User
 from shared.directory.services.access import existing_id, is_manager
@@ -37,6 +38,7 @@ from shared.directory.services.ivr_validation import (
     references_to,
     validate_menu_change,
 )
+from shared.directory.services.quotas import QuotaGuard
 from shared.documents import Versioned
 from shared.errors import Forbidden, InvalidField, NotFoundError, PreconditionFailed
 from shared.ports import Clock, DocumentRepo
@@ -167,6 +169,7 @@ def check_revision(key: str, current: int, if_match: int | None) -> int:
 class MenusService:
     repo: DocumentRepo
     clock: Clock
+    quotas: QuotaGuard | None = None
 
     async def list(self, who: Principal) -> list[Versioned[IvrMenu]]:
         menus = await self.repo.list(kind_prefix(who.tenant_id, "menu"), IvrMenu)
@@ -177,6 +180,8 @@ class MenusService:
 
     async def create(self, who: Principal, body: IvrMenuCreate) -> Versioned[IvrMenu]:
         require_manager(who, "menus")
+        if self.quotas is not None:
+            await self.quotas.check(who.tenant_id, QuotaKind.MENUS)
         now = self.clock.now()
         menu_id = new_ulid(now)
         config = await load_config(self.repo, who.tenant_id)

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from shared.configdb_keys import kind_prefix, number_index_key, number_key
 from shared.directory.models.inventory import InventoryNumber
 from shared.directory.models.number import Number, NumberCreate, NumberUpdate
+from shared.directory.models.quota import QuotaKind
 from shared.directory.services.inventory import DEFAULT_QUARANTINE, InventoryService, claim_check
 from shared.directory.services.ivr_validation import validate_entry_point
 from shared.directory.services.menus import ConfigRejected, check_revision, load_snapshot, require_manager
+from shared.directory.services.quotas import QuotaGuard
 from shared.documents import Versioned
 from shared.errors import ConflictError, NotFoundError
 from shared.ports import Clock, DocumentRepo
@@ -55,6 +57,7 @@ class NumbersService:
     repo: DocumentRepo
     clock: Clock
     quarantine: dt.timedelta = DEFAULT_QUARANTINE
+    quotas: QuotaGuard | None = None
     inventory: InventoryService = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +81,8 @@ class NumbersService:
         snap = await load_snapshot(self.repo, who.tenant_id)
         if body.number in snap.config.numbers:
             raise NumberTaken(body.number)
+        if self.quotas is not None:
+            await self.quotas.check(who.tenant_id, QuotaKind.NUMBERS)
         issues = validate_entry_point(snap.config, body.entry, "/entry")
         if issues:
             raise ConfigRejected(issues)

@@ -5,7 +5,8 @@
 - `upload` sniffs the bytes (never the filename): WAV or MP3 only (`UnsupportedAudio`, 415),
   at most `MAX_UPLOAD_BYTES` (`PromptTooLarge`, 413). It probes the header without decoding:
   an encoding conversion does not take is 415; a sample rate outside 8-48 kHz or a duration
-  over 10 minutes is `AudioOutOfBounds` (422). It writes the metadata ("processing")
+  over 10 minutes is `AudioOutOfBounds` (422). A tenant at its prompt count or stored-bytes
+  quota gets `QuotaExceeded` (403). It writes the metadata ("processing")
   first and the original second, so the blob trigger always finds the document it updates.
 - `convert_original` is the blob trigger's work. It ignores blobs that are not originals (the
   converted output must not re-trigger), marks undecodable audio "failed" with a reason instead
@@ -26,8 +27,10 @@ from dataclasses import dataclass, field
 
 from shared.configdb_keys import prompt_prefix
 from shared.directory.models.prompt import AudioKind, Prompt, PromptStatus
+from shared.directory.models.quota import QuotaKind
 from shared.directory.ports import PromptBlobs
 from shared.directory.services.menus import require_manager
+from shared.directory.services.quotas import QuotaGuard
 from shared.documents import Versioned
 from shared.errors import DomainError, NotFoundError, PreconditionFailed
 from shared.media import audio
@@ -152,6 +155,7 @@ class PromptsService:
     media: PromptBlobs
     clock: Clock
     worker: BoundedWorker = field(default=CONVERSIONS)
+    quotas: QuotaGuard | None = None
 
     async def list(self, who: Principal) -> list[Versioned[Prompt]]:
         return await self.repo.list(prompt_prefix(who.tenant_id), Prompt)
@@ -172,6 +176,9 @@ class PromptsService:
         except audio.AudioOutOfBounds as exc:
             raise AudioOutOfBounds(str(exc)) from exc
         kind = AudioKind(info.kind)
+        if self.quotas is not None:
+            await self.quotas.check(who.tenant_id, QuotaKind.PROMPTS)
+            await self.quotas.check(who.tenant_id, QuotaKind.MEDIA_BYTES, adding=len(data))
         now = self.clock.now()
         prompt = Prompt(
             id=new_ulid(now),
