@@ -275,6 +275,7 @@ class PhoneCall:
         if ev.event is Event.CALL_RINGING and self.answered_at is None and self.ended is None:
             self._emit("ringing", status=180, t=self.now())
         elif ev.event is Event.CALL_PROGRESS:
+            self._start_pump()  # 183 with SDP: early media is heard (and recorded) before any answer
             self._emit("progress", status=183, t=self.now())
         elif ev.event is Event.CALL_ESTABLISHED and self.answered_at is None:
             self.answered_at = self.now()
