@@ -8,6 +8,7 @@
     python -m ops tenants suspend ID
     python -m ops tenants resume ID
     python -m ops tenants extend-trial ID DAYS
+    python -m ops tenants set-quota ID {users,numbers,menus,prompts,media_bytes} N|default
 
 It connects with CONFIGDB_ENDPOINTS and the admin token CONFIGDB_TOKEN (`shared.settings`), prints
 JSON, one object per line, and writes one audit record per command (`ops.audit`). Bad input (a
@@ -34,6 +35,7 @@ from ops.audit import AuditRecord, new_record_id, operator_name, write_audit
 from shared.adapters.config_repo import ConfigRepo
 from shared.configdb import AsyncConfigDBClient, ConfigDBError
 from shared.directory.models.inventory import InventoryState
+from shared.directory.models.quota import QuotaKind
 from shared.directory.models.tenant import TenantStatus
 from shared.directory.services.inventory import (
     InventoryFileInvalid,
@@ -63,6 +65,18 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
     if not 1 <= value <= 3650:
         raise argparse.ArgumentTypeError("days must be between 1 and 3650")
+    return value
+
+
+def _quota_value(text: str) -> int | None:
+    if text == "default":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or 'default'") from None
+    if not 0 <= value <= 1024**4:
+        raise argparse.ArgumentTypeError("a quota must be between 0 and 1099511627776")
     return value
 
 
@@ -100,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tenants = groups.add_parser("tenants", help="tenants")
     tcmd = tenants.add_subparsers(
-        dest="command", required=True, metavar="{list,show,suspend,resume,extend-trial}"
+        dest="command", required=True, metavar="{list,show,suspend,resume,extend-trial,set-quota}"
     )
     tl = tcmd.add_parser("list", help="every tenant, in id order")
     tl.add_argument("--status", choices=[s.value for s in TenantStatus])
@@ -115,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     ext = tcmd.add_parser("extend-trial", help="move the trial end DAYS later (from now if it has passed)")
     ext.add_argument("tenant_id")
     ext.add_argument("days", type=_positive)
+    sq = tcmd.add_parser("set-quota", help="set one quota of a tenant (N, or 'default' for the setting's)")
+    sq.add_argument("tenant_id")
+    sq.add_argument("kind", choices=[k.value for k in QuotaKind])
+    sq.add_argument("value", type=_quota_value)
     return p
 
 
@@ -190,6 +208,13 @@ async def run_command(args: argparse.Namespace, db: AsyncConfigDBClient, clock: 
         tenant = await ops.suspend(args.tenant_id)
     elif args.command == "resume":
         tenant = await ops.resume(args.tenant_id)
+    elif args.command == "set-quota":
+        out.args.update(kind=args.kind, value=args.value)
+        tenant = await ops.set_quota(args.tenant_id, QuotaKind(args.kind), args.value)
+        quotas = tenant.quotas.model_dump() if tenant.quotas is not None else {}
+        out.summary = {"quotas": quotas}
+        _print({"id": tenant.id, "quotas": quotas})
+        return
     else:
         out.args["days"] = args.days
         tenant = await ops.extend_trial(args.tenant_id, args.days)

@@ -7,17 +7,36 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import os
+import subprocess
+import sys
 import wave
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from functions.http_api.app import create_app
 from infra.local.configdb_cluster import LocalCluster
-from shared.configdb import ConfigDBClient
-from shared.configdb_keys import tenant_key
+from shared.directory.models.quota import QuotaKind
 
 from .test_api_accounts import API, PROBLEM, RecordingBus, bearer, settings_for, signup_and_login
+
+REPO = Path(__file__).resolve().parents[2]
+NO_OVERRIDE = {k.value: None for k in QuotaKind}
+
+
+def ops(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CONFIGDB_ENDPOINTS": ",".join(cluster.endpoints),
+        "CONFIGDB_TOKEN": cluster.token,
+        "OPS_OPERATOR": "ada@noc",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "ops", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def tone_wav(seconds: float) -> bytes:
@@ -86,10 +105,10 @@ def test_quotas_refuse_past_the_limit_and_the_operator_override_raises_it(cluste
             assert r.status_code == 403 and r.json()["quota"] == "media_bytes", r.text
             assert r.json()["limit"] == 20_000 and r.json()["requested"] == len(big)
 
-            # The operator raises this tenant's menu quota (what `ops tenants set-quota` writes).
-            with ConfigDBClient(cluster.endpoints, cluster.token) as db:
-                doc = db.get(tenant_key(tid)).value
-                db.put(tenant_key(tid), {**doc, "quotas": {"menus": 3}})
+            # The operator raises this tenant's menu quota.
+            done = await asyncio.to_thread(ops, cluster, "tenants", "set-quota", tid, "menus", "3")
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout) == {"id": tid, "quotas": {**NO_OVERRIDE, "menus": 3}}
             assert (
                 await client.post(f"{API}/ivr-menus", headers=auth, json=menu("Second"))
             ).status_code == 201
@@ -105,6 +124,16 @@ def test_quotas_refuse_past_the_limit_and_the_operator_override_raises_it(cluste
             assert r.json()["errors"][0]["pointer"] == "/business_hours/mon", r.json()
             tenant = (await client.get(f"{API}/tenant", headers=auth)).json()
             assert "quotas" not in tenant  # operator-only: not part of the tenant's view
+
+            # Back to the default: the second menu already exists, so a third is refused.
+            done = await asyncio.to_thread(ops, cluster, "tenants", "set-quota", tid, "menus", "default")
+            assert done.returncode == 0 and json.loads(done.stdout) == {"id": tid, "quotas": {}}, done.stderr
+            quota_problem(
+                await client.post(f"{API}/ivr-menus", headers=auth, json=menu("Third")), "menus", 1, 2
+            )
+            bad = await asyncio.to_thread(ops, cluster, "tenants", "set-quota", tid, "menus", "lots")
+            assert bad.returncode == 2 and "'lots' is not a whole number" in bad.stderr, bad.stderr
+            assert "Traceback" not in bad.stderr
         await app.state.ctx.aclose()
 
     asyncio.run(main())

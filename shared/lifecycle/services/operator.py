@@ -1,5 +1,5 @@
-"""The operator's tenant commands (`python -m ops tenants ...`): list, show, suspend, resume and
-extend a trial.
+"""The operator's tenant commands (`python -m ops tenants ...`): list, show, suspend, resume,
+extend a trial, and set one of a tenant's quotas (`set_quota`; None goes back to the default).
 
 The status rules are the lifecycle's own (`trials.suspended`, `trials.resumed`,
 `trials.trial_extended`); each change is one compare-and-swap on the tenant document's revision,
@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.configdb import AsyncConfigDBClient, Compare, ConfigDBUnavailable, Op
 from shared.configdb_keys import kind_prefix, tenant_key
+from shared.directory.models.quota import QuotaKind, Quotas
 from shared.directory.models.tenant import Tenant, TenantStatus
 from shared.directory.services.tenant_scan import iter_tenants, read_tenant
 from shared.errors import DomainError, NotFoundError, Unavailable
@@ -75,6 +76,17 @@ class TenantOperations:
 
     async def extend_trial(self, tenant_id: str, days: int) -> Tenant:
         return await self._change(tenant_id, lambda t, now: trial_extended(t, days, now))
+
+    async def set_quota(self, tenant_id: str, kind: QuotaKind, value: int | None) -> Tenant:
+        """This tenant's limit for `kind` (None: the default from settings again)."""
+
+        def rule(tenant: Tenant, _now: dt.datetime) -> Tenant:
+            current = tenant.quotas.model_dump() if tenant.quotas is not None else {}
+            quotas = Quotas.model_validate({**current, kind.value: value})
+            empty = all(v is None for v in quotas.model_dump().values())
+            return tenant.model_copy(update={"quotas": None if empty else quotas})
+
+        return await self._change(tenant_id, rule)
 
     async def _read(self, tenant_id: str) -> tuple[Tenant, int]:
         if not is_id(tenant_id):
