@@ -4,7 +4,9 @@ Parts, on the design's fixed ports, with state under .data/:
 - Azurite (blob 10000, queue 10001, table 10002), data in .data/azurite
 - the ConfigDB shard: 3 nodes, HTTP 7101-7103, stream 7201-7203, raft 7301-7303, .data/configdb
 - the SMTP catcher on 2525, writing .eml files to .data/mail
-- the local functions host on 7071 (API under /api), when functions/devhost exists
+- the local functions host on 7071 (API under /api), when functions/devhost exists; once it is
+  healthy, `rates_sync` runs once, so the sample rate deck prices click-to-calls (they are refused
+  with 503 `rates-unavailable` until a deck is published)
 - the provider stand-in on 5070 (control 5072): answers the legs the edge forwards, by rules
 - the SIP edge on 5060 UDP+TCP (control API 7401)
 - the web portal (web/) on 8080, served by infra.local.static_site with /config.json pointing at the API
@@ -23,6 +25,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+
+import httpx
 
 from shared.settings import LOCAL_ENVIRONMENT, Settings, azurite_connection_string, get_settings
 
@@ -118,6 +122,21 @@ def inventory_part(settings: Settings) -> Part:
     return Part("inventory", start, lambda _timeout: None, lambda: None, lambda: None)
 
 
+def rates_part() -> Part:
+    """Publish the rate deck (RATES_SOURCE) once the functions host is up: `rates_sync` through
+    `POST /admin/functions/rates_sync`, as its daily timer would. The API reloads it within a minute."""
+
+    def publish(_timeout: float) -> None:
+        url = f"http://{HOST}:{API_PORT}/admin/functions/rates_sync"
+        try:
+            r = httpx.post(url, json={"input": ""}, timeout=10)
+            print(f"  rates_sync requested ({r.status_code})", flush=True)
+        except httpx.HTTPError as exc:  # the platform still runs; click-to-call waits for a deck
+            print(f"  rates_sync could not be requested: {exc}", file=sys.stderr, flush=True)
+
+    return Part("rates", lambda: None, publish, lambda: None, lambda: None)
+
+
 def _raise_shutdown(signum: int, _frame: FrameType | None) -> None:
     raise Shutdown(signal.Signals(signum).name)
 
@@ -160,6 +179,7 @@ def build(settings: Settings) -> tuple[list[Part], dict[int, str], Azurite, Loca
             env=settings.as_env(),
         )
         parts.append(process_part(functions, 90))
+        parts.append(rates_part())
         ports[API_PORT] = "functions host"
     parts += sip_parts(settings)
     if WEB_ROOT.is_dir():
