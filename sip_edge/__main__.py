@@ -2,8 +2,9 @@
 
 Settings come from `shared.settings.Settings` (environment / local.settings.json):
 SIP_HOST, SIP_PORT, TRUNK_ALLOWED_SOURCES, PROVIDER_ADDRESS, CALLER_ID_POLICY,
-EDGE_CONTROL_PORT, EDGE_CONTROL_TOKEN, EDGE_MAX_LEGS, EDGE_DRAIN_SECONDS, CONFIGDB_ENDPOINTS,
-CONFIGDB_EDGE_TOKEN (a read-only ConfigDB token), AzureWebJobsStorage, DATA_DIR, MONGODB_URI.
+EDGE_CONTROL_PORT, EDGE_CONTROL_TOKEN, EDGE_MAX_LEGS, EDGE_TENANT_SHARE, EDGE_DRAIN_SECONDS,
+CONFIGDB_ENDPOINTS, CONFIGDB_EDGE_TOKEN (a read-only ConfigDB token), AzureWebJobsStorage, DATA_DIR,
+MONGODB_URI.
 Command-line flags override the ports. Without PBX_ENVIRONMENT=local the edge exits unless
 CONFIGDB_EDGE_TOKEN, EDGE_CONTROL_TOKEN and AzureWebJobsStorage hold values of their own.
 
