@@ -7,6 +7,7 @@ Tenant documents (values: JSON of the pydantic model named)::
     t/{tid}/number/{e164}              Number          (id = the E.164 number itself)
     t/{tid}/menu/{menu_id}             IvrMenu
     t/{tid}/device/{user_id}/{dev_id}  Device  (prefix t/{tid}/device/{user_id}/ lists a user's devices)
+    t/{tid}/policy/outbound            OutboundPolicy  (shared.calls.models; the edge ignores it)
 
 Per-tenant index (same transaction as the user document)::
 
@@ -91,6 +92,11 @@ def user_devices_prefix(tenant_id: str, user_id: str) -> str:
 
 def device_key(tenant_id: str, user_id: str, device_id: str) -> str:
     return f"{user_devices_prefix(tenant_id, user_id)}{_part(device_id, 'device id')}"
+
+
+def outbound_policy_key(tenant_id: str) -> str:
+    """`t/{tid}/policy/outbound`: the tenant's click-to-call rules (absent: the defaults)."""
+    return f"{tenant_prefix(tenant_id)}policy/outbound"
 
 
 def extension_index_key(tenant_id: str, extension: str) -> str:

@@ -47,7 +47,7 @@ from shared.calls.errors import (
     SpendCapReached,
 )
 from shared.calls.models import OutboundPolicy, OutboundPolicyIn, OutboundPolicyOut
-from shared.configdb_keys import kind_prefix, tenant_prefix
+from shared.configdb_keys import kind_prefix, outbound_policy_key
 from shared.directory.models.number import Number
 from shared.directory.models.tenant import Tenant
 from shared.directory.services.access import is_manager
@@ -78,11 +78,6 @@ MAX_SPEND_PAGES = 40  # of 500 call records: the month's spend reads at most 20,
 RATES_REFRESH_S = 60.0
 
 Kind = Literal["ok", "premium", "satellite", "not_dialable"]
-
-
-def outbound_policy_key(tenant_id: str) -> str:
-    """`t/{tid}/policy/outbound`: the tenant's `OutboundPolicy` (the edge ignores this kind)."""
-    return f"{tenant_prefix(tenant_id)}policy/outbound"
 
 
 # --------------------------------------------------------------------------- pure rules
