@@ -40,7 +40,13 @@ MAX_LOGGED_BAD_ROWS = 200
 
 def _jobs(r: Adapters) -> ReportJobs:
     return ReportJobs(
-        db=r.repo.db, history=r.history, blobs=r.media, bus=r.bus, clock=r.clock, region=r.settings.region
+        db=r.repo.db,
+        history=r.history,
+        blobs=r.media,
+        bus=r.bus,
+        clock=r.clock,
+        region=r.settings.region,
+        api_base_url=r.settings.api_base_url,
     )
 
 

@@ -79,7 +79,15 @@ class LocalStack:
             smtp_host="127.0.0.1",
             smtp_port=self.smtp_port,
             data_dir=self.base / "data",
-            **({"public_base_url": "http://127.0.0.1:8080"} | self._web_settings() | self.settings_overrides),
+            **(
+                {
+                    "public_base_url": "http://127.0.0.1:8080",
+                    # links this stack's functions email (report links) point at its own API
+                    "region_base_urls": {"local": f"http://127.0.0.1:{self.api_port}/api"},
+                }
+                | self._web_settings()
+                | self.settings_overrides
+            ),
         )
         self.host = ManagedProcess(
             "functions",

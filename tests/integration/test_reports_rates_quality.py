@@ -168,11 +168,12 @@ def test_report_on_demand_and_monthly_once(env: Env) -> None:
     assert run["outcome"] == "ok" and run["done"] == 1, run
     msg = wait_until(lambda: report_mails(stack, month), 30, "the report email")[0]
     urls = links(msg)
-    assert "sig=" in urls["PDF"] and "se=" in urls["PDF"]  # a signed, expiring SAS URL
+    # A revocable link of this stack's API, not a SAS URL (which could not be taken back).
+    assert urls["PDF"].startswith(f"{stack.api}/report-links/{tid}/") and "sig=" not in urls["PDF"]
 
-    pdf = httpx.get(urls["PDF"], timeout=10)
+    pdf = httpx.get(urls["PDF"], timeout=10, follow_redirects=True)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    got = httpx.get(urls["CSV"], timeout=10)
+    got = httpx.get(urls["CSV"], timeout=10, follow_redirects=True)
     assert got.status_code == 200
     rows = list(csv.DictReader(io.StringIO(got.text)))
     total = rows[0]

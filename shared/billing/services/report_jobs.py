@@ -11,7 +11,9 @@
 
 Building is idempotent: the CSV and the PDF (`reports/{tid}/{YYYY-MM}.csv|.pdf`) are rendered from
 the History DB and overwritten with the same content for the same calls. The email carries
-read-only SAS links valid for `LINK_TTL`. The recipient also gets a `report` activity
+report links (`shared.billing.services.report_links`): API URLs valid for `LINK_TTL` that an
+owner or admin can revoke, each answering with a 5-minute SAS URL of the file (a SAS URL itself
+could not be taken back). The recipient also gets a `report` activity
 (id `report:{tid}:{YYYY-MM}:{user}`, added once).
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 
 from shared.billing.models import ReportRequest
 from shared.billing.ports import ReportBlobs
+from shared.billing.services.report_links import LINK_TTL, REPORTS_CONTAINER, ReportLinks
 from shared.billing.services.report_pdf import render_pdf
 from shared.billing.services.usage_report import (
     UsageReport,
@@ -45,8 +48,6 @@ from shared.notifications.models import EMAIL_QUEUE
 from shared.ports import Clock, MessageBus
 from shared.queue_work import Tally
 
-REPORTS_CONTAINER = "reports"
-LINK_TTL = dt.timedelta(days=7)
 MAX_CALLS_PER_REPORT = 1_000_000
 
 
@@ -113,9 +114,13 @@ class ReportJobs:
         clock: Clock,
         region: str | None = None,
         lease: dt.timedelta = NOTICE_LEASE,
+        api_base_url: str = "",
     ) -> None:
+        """`api_base_url` is this region's API (`Settings.api_base_url`), which serves the links."""
         self.db, self.history, self.blobs, self.bus, self.clock = db, history, blobs, bus, clock
         self.region, self.lease = region, lease
+        self.links = ReportLinks(db, blobs)
+        self.api_base_url = api_base_url.rstrip("/")
         self.notices = Notices(db, lease)
 
     # ------------------------------------------------------------ building
@@ -148,12 +153,13 @@ class ReportJobs:
 
     async def _send(self, tenant: Tenant, user: User, built: BuiltReport, message_id: str) -> None:
         now = self.clock.now()
-        csv_url = self.blobs.read_url(REPORTS_CONTAINER, built.csv_blob, now=now, ttl=LINK_TTL)
-        pdf_url = self.blobs.read_url(REPORTS_CONTAINER, built.pdf_blob, now=now, ttl=LINK_TTL)
+        month = built.report.month
+        token = await self.links.issue(tenant.id, user.id, month, built.csv_blob, built.pdf_blob, now)
+        base = f"{self.api_base_url}/v1/report-links/{tenant.id}/{token}"
+        csv_url, pdf_url = f"{base}/csv", f"{base}/pdf"
         await self.bus.send(
             EMAIL_QUEUE, report_email(tenant, user, built, csv_url, pdf_url, message_id), message_id
         )
-        month = built.report.month
         await self.history.add_activity(
             ActivityItem(
                 id=f"report:{tenant.id}:{month}:{user.id}",
