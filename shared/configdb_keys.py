@@ -8,6 +8,7 @@ Tenant documents (values: JSON of the pydantic model named)::
     t/{tid}/menu/{menu_id}             IvrMenu
     t/{tid}/device/{user_id}/{dev_id}  Device  (prefix t/{tid}/device/{user_id}/ lists a user's devices)
     t/{tid}/policy/outbound            OutboundPolicy  (shared.calls.models; the edge ignores it)
+    t/{tid}/callerid/{id}              CallerId        (shared.calls.models; a number brought as caller ID)
 
 Per-tenant index (same transaction as the user document)::
 
@@ -92,6 +93,15 @@ def user_devices_prefix(tenant_id: str, user_id: str) -> str:
 
 def device_key(tenant_id: str, user_id: str, device_id: str) -> str:
     return f"{user_devices_prefix(tenant_id, user_id)}{_part(device_id, 'device id')}"
+
+
+def caller_id_prefix(tenant_id: str) -> str:
+    """`t/{tid}/callerid/`: the caller IDs a tenant brought (verified or being verified)."""
+    return f"{tenant_prefix(tenant_id)}callerid/"
+
+
+def caller_id_key(tenant_id: str, caller_id: str) -> str:
+    return f"{caller_id_prefix(tenant_id)}{_part(caller_id, 'caller id')}"
 
 
 def outbound_policy_key(tenant_id: str) -> str:

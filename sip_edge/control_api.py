@@ -6,6 +6,8 @@ Routes (JSON; errors are `application/problem+json`):
     GET    /metrics                         Prometheus text
     POST   /v1/calls                        click-to-call: {"tenant_id", "user_id", "destination",
                                             "max_duration_s", "max_concurrent_calls", "calls_per_minute"}
+    POST   /v1/code-calls                   caller-ID verification: {"tenant_id", "number", "code",
+                                            "caller_id"}: call the number, read out the code
     GET    /v1/tenants/{tenant_id}/calls    the tenant's active calls
     DELETE /v1/tenants/{tenant_id}/calls/{call_id}   hang a call up
 
@@ -26,10 +28,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.calls.models import ActiveCall, ClickToCall
+from shared.calls.models import ActiveCall, ClickToCall, CodeCall
 
 MAX_BODY = 16 * 1024
-__all__ = ["ActiveCall", "CallControlError", "CallController", "ClickToCall", "create_control_app"]
+__all__ = [
+    "ActiveCall",
+    "CallControlError",
+    "CallController",
+    "ClickToCall",
+    "CodeCall",
+    "create_control_app",
+]
 
 
 class CallControlError(Exception):
@@ -64,6 +73,10 @@ class CallController(Protocol):
     """
 
     async def click_to_call(self, request: ClickToCall) -> ActiveCall: ...
+
+    async def code_call(self, request: CodeCall) -> ActiveCall:
+        """Call the number and read out the code (404 unknown tenant, 503 draining or full)."""
+        ...
 
     def active_calls(self, tenant_id: str) -> list[ActiveCall]: ...
 
@@ -126,6 +139,26 @@ def create_control_app(control: CallController, token: str) -> Starlette:
             return problem(exc.status, exc.title, exc.detail, retry_after=exc.retry_after, **extra)
         return _json(call.model_dump(), 202)
 
+    async def code_call(request: Request) -> Response:
+        if not authorised(request):
+            return problem(401, "Unauthorized", "missing or wrong bearer token")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return problem(413, "Payload Too Large", f"the body is over {MAX_BODY} bytes")
+        try:
+            body = CodeCall.model_validate_json(raw or b"{}")
+        except ValidationError as exc:
+            errors = [
+                {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
+                for e in exc.errors(include_url=False)
+            ]
+            return problem(422, "Invalid request", "the body does not validate", errors=errors)
+        try:
+            call = await control.code_call(body)
+        except CallControlError as exc:
+            return problem(exc.status, exc.title, exc.detail, retry_after=exc.retry_after)
+        return _json(call.model_dump(), 202)
+
     async def list_calls(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "Unauthorized", "missing or wrong bearer token")
@@ -151,6 +184,7 @@ def create_control_app(control: CallController, token: str) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/v1/calls", click_to_call, methods=["POST"]),
+            Route("/v1/code-calls", code_call, methods=["POST"]),
             Route("/v1/tenants/{tenant_id}/calls", list_calls, methods=["GET"]),
             Route("/v1/tenants/{tenant_id}/calls/{call_id}", hangup, methods=["DELETE"]),
         ],

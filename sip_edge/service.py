@@ -52,7 +52,7 @@ from sip_edge.call_flow import (
     price_placed,
     ring_in_turn,
 )
-from sip_edge.control_api import ActiveCall, CallControlError, ClickToCall
+from sip_edge.control_api import ActiveCall, CallControlError, ClickToCall, CodeCall
 from sip_edge.routing import Announce, Reject, route_inbound, tenant_barred
 from sip_edge.shares import TenantShares
 from sip_edge.sip.port import CallerId, InboundInvite, LegFailed
@@ -346,7 +346,7 @@ class EdgeCalls:
                     retry_after=math.ceil(wait_s),
                 )
         numbers = d.numbers_of(tenant.id)
-        call.presented = numbers[0] if numbers else None
+        call.presented = request.caller_id or (numbers[0] if numbers else None)
         self.table.add(call)  # listed and hung up like any live call, counted while draining
         self.deps.metrics.active_calls.set(len(self.table))
 
@@ -354,6 +354,29 @@ class EdgeCalls:
             self.tasks.discard(_task)
             self.table.remove(call)
             self.shares.release_call(call.call_id)
+            self.deps.metrics.active_calls.set(len(self.table))
+
+        call.task = asyncio.ensure_future(call.run())
+        self.tasks.add(call.task)
+        call.task.add_done_callback(ended)
+        return ActiveCall(**call.info())
+
+    async def code_call(self, request: CodeCall) -> ActiveCall:
+        """Call `request.number` and read out its code (caller-ID verification); returns at once."""
+        tenant = self.deps.directory.tenant(request.tenant_id)
+        if tenant is None:
+            raise CallControlError(404, "Not Found", "no such tenant")
+        if self.draining:
+            raise CallControlError(503, "Draining", "this edge is shutting down")
+        if self.deps.stack.active_legs + 1 > self.max_legs - 1:
+            raise CallControlError(503, "Full", "this edge has no room for another leg")
+        call = CodeCallSession(self, tenant.id, request.number, request.code, request.caller_id)
+        self.table.add(call)
+        self.deps.metrics.active_calls.set(len(self.table))
+
+        def ended(_task: asyncio.Task[Any]) -> None:
+            self.tasks.discard(_task)
+            self.table.remove(call)
             self.deps.metrics.active_calls.set(len(self.table))
 
         call.task = asyncio.ensure_future(call.run())
@@ -569,6 +592,119 @@ class ClickToCallSession:
                 "click_to_call_ended",
                 self.call_id,
                 self.tenant.id,
+                reason=reason,
+                disposition=record.disposition,
+            )
+
+
+class CodeCallSession:
+    """Call a number and read out a verification code (spoken digits, each keyed as DTMF), twice,
+    then hang up. The leg is priced and filed as an outbound call of the tenant; the code is
+    never logged."""
+
+    ring_timeout_s = 45.0
+
+    def __init__(
+        self, edge: EdgeCalls, tenant_id: str, number: str, code: str, presented: str | None
+    ) -> None:
+        self.edge, self.tenant_id, self.number = edge, tenant_id, number
+        self.code, self.presented = code, presented
+        self.call_id = new_id()
+        self.started_at = edge.clock.now()
+        self.state = "dialing"
+        self.task: asyncio.Task[None] | None = None
+        self.hangup_reason: str | None = None
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "tenant_id": self.tenant_id,
+            "direction": "caller_id_check",
+            "caller": self.presented,
+            "number_called": self.number,
+            "user_id": None,
+            "state": self.state,
+            "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
+        }
+
+    async def hangup(self, reason: str = "hangup_requested") -> None:
+        if self.task is None or self.task.done() or self.hangup_reason is not None:
+            return
+        self.hangup_reason = reason
+        self.task.cancel()
+
+    async def run(self) -> None:
+        from sip_edge.media.system_prompts import code_announcement
+        from sip_edge.quality import disposition_of
+
+        deps = self.edge.deps
+        track: LegTrack | None = None
+        reason = "no_answer"
+        try:
+            try:
+                track = await dial_out(
+                    deps,
+                    self.number,
+                    caller_id=CallerId(self.presented) if self.presented else None,
+                    ring_timeout_s=self.ring_timeout_s,
+                    kind="forward",
+                    call_id=self.call_id,
+                    tenant_id=self.tenant_id,
+                )
+            except (LegFailed, Exception) as exc:
+                track = getattr(exc, "track", None)
+                reason = "destination_failed"
+                return
+            self.state = "reading_code"
+            await track.leg.wait_media(2.0)
+            media = deps.engine.attach(track.leg.audio, leg_id=track.leg.leg_id)
+            ended = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            track.leg.on_ended(lambda _e: loop.call_soon_threadsafe(ended.set))
+            try:
+                played = asyncio.wrap_future(
+                    media.play(code_announcement(self.code), rate=8000, interruptible=False).future
+                )
+                waiter = asyncio.ensure_future(ended.wait())
+                try:
+                    await asyncio.wait([played, waiter], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                reason = "hangup" if ended.is_set() else "code_read"
+            finally:
+                media.detach("call_ended")
+        except asyncio.CancelledError:
+            if self.hangup_reason is None:
+                raise
+            reason = self.hangup_reason
+        finally:
+            now = deps.clock.now()
+            legs = []
+            if track is not None:
+                with contextlib.suppress(Exception):
+                    await track.leg.hangup()
+                track.close(now, "cancelled")
+                legs = [track.doc]
+            price_placed(deps, legs)
+            record = CallRecord(
+                call_id=self.call_id,
+                tenant_id=self.tenant_id,
+                number_called=self.number,
+                caller=self.presented,
+                direction="outbound",
+                legs=legs,
+                started_at=self.started_at,
+                answered_at=track.doc.answered_at if track is not None else None,
+                ended_at=now,
+                disposition=disposition_of(legs=legs),
+                hangup_reason=reason,
+            )
+            with contextlib.suppress(Exception):
+                await deps.history.put_call(record)
+            event(
+                "caller_id_call_ended",
+                self.call_id,
+                self.tenant_id,
                 reason=reason,
                 disposition=record.disposition,
             )

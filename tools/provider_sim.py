@@ -8,7 +8,8 @@ per-number rules: ring for ``ring_s`` seconds (a 180 goes out at once), then
 
 - ``answer``: answer, echo what it hears (``echo``, default on) and/or play a continuous
   ``tone_hz`` so a test can tell who answered; hang up after ``hangup_after_s`` if set;
-  press ``digits`` ``digits_after_s`` after answering if set;
+  press ``digits`` ``digits_after_s`` after answering if set; save what it heard as
+  ``{record_to}/{call}.wav`` when ``record_to`` (a directory) is set;
 - ``busy``: 486 Busy Here;   ``decline``: 603 Decline;   ``reject``: any ``status``;
 - ``no_answer``: ring until the caller gives up (CANCEL).
 
@@ -59,6 +60,7 @@ class Rule(BaseModel):
     hangup_after_s: float | None = Field(default=None, gt=0)
     digits: str | None = Field(default=None, pattern=r"^[0-9A-Da-d*#]+$")
     digits_after_s: float = Field(default=1.0, ge=0)
+    record_to: str | None = None  # a directory: what the call heard goes to {record_to}/{call}.wav
 
 
 Rules = dict[str, Rule]
@@ -165,9 +167,16 @@ class ProviderSim:
                 await call.hangup()
         end = await call.wait_ended()
         heard = await asyncio.to_thread(call.heard_frequencies, 2)
+        recording = None
+        if rule.record_to is not None:
+            path = Path(rule.record_to) / f"{call.id}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(call.save_wav, path)
+            recording = str(path)
         ev(
             "hangup",
             **base,
+            recording=recording,
             by=end.by,
             reason=end.reason,
             duration=round(end.at - (call.answered_at or end.at), 3),

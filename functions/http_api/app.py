@@ -24,7 +24,7 @@ from .context import build_context
 from .cors import install_cors
 from .openapi import install_problem_openapi
 from .problems import RequestIds, install_problems
-from .routers import calls, dashboard, menus, numbers, outbound_policy, prompts, v1_router
+from .routers import caller_ids, calls, dashboard, menus, numbers, outbound_policy, prompts, v1_router
 from .routers import history as history_routes
 
 
@@ -66,6 +66,7 @@ def create_app(
     app.include_router(history_routes.router)  # its /calls/{id} never matches /calls/active
     app.include_router(calls.router, prefix="/api/v1")  # click-to-call, /calls/active
     app.include_router(outbound_policy.router, prefix="/api/v1")
+    app.include_router(caller_ids.router, prefix="/api/v1")
     app.include_router(dashboard.router, prefix="/api/v1")
     install_problem_openapi(app)
     app.add_middleware(

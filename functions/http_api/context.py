@@ -13,6 +13,7 @@ from functions.wiring import Adapters
 from shared.adapters.config_repo import ConfigRepo
 from shared.adapters.history.aio import AsyncHistoryStore
 from shared.adapters.throttle_store import ConfigThrottleStore
+from shared.calls.services.caller_ids import CallerIdsService
 from shared.calls.services.click_to_call import ClickToCallService
 from shared.calls.services.outbound_policy import OutboundPolicyService, RatesInForce
 from shared.configdb import AsyncConfigDBClient
@@ -143,9 +144,13 @@ class AppContext:
         return OutboundPolicyService(self.repo, self.adapters.history, self.rates, self.clock)
 
     @cached_property
+    def caller_ids(self) -> CallerIdsService:
+        return CallerIdsService(self.repo, self.adapters.edge, self.clock)
+
+    @cached_property
     def calls(self) -> ClickToCallService:
         return ClickToCallService(
-            self.users, self.adapters.edge, self.tenants, self.outbound_policy, self.clock
+            self.users, self.adapters.edge, self.tenants, self.outbound_policy, self.clock, self.caller_ids
         )
 
     async def aclose(self) -> None:

@@ -22,7 +22,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from shared.calls.errors import CallRefused
-from shared.calls.models import ActiveCall, CallLimits, ClickToCall
+from shared.calls.models import ActiveCall, CallLimits, ClickToCall, CodeCall
 from shared.errors import Unavailable
 
 log = logging.getLogger("shared.adapters.edge_control")
@@ -50,15 +50,27 @@ class HttpEdgeControl:
         )
 
     async def click_to_call(
-        self, tenant_id: str, user_id: str, destination: str, *, limits: CallLimits | None = None
+        self,
+        tenant_id: str,
+        user_id: str,
+        destination: str,
+        *,
+        limits: CallLimits | None = None,
+        caller_id: str | None = None,
     ) -> ActiveCall:
         body = ClickToCall(
             tenant_id=tenant_id,
             user_id=user_id,
             destination=destination,
+            caller_id=caller_id,
             **(limits.model_dump() if limits is not None else {}),
         )
         r = await self._request("POST", "/v1/calls", json=body.model_dump(exclude_none=True))
+        return self._parse(r, lambda doc: ActiveCall.model_validate(doc))
+
+    async def code_call(self, tenant_id: str, number: str, code: str, caller_id: str | None) -> ActiveCall:
+        body = CodeCall(tenant_id=tenant_id, number=number, code=code, caller_id=caller_id)
+        r = await self._request("POST", "/v1/code-calls", json=body.model_dump(exclude_none=True))
         return self._parse(r, lambda doc: ActiveCall.model_validate(doc))
 
     async def active_calls(self, tenant_id: str) -> list[ActiveCall]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from shared.errors import DomainError, NotFoundError, Unavailable
+from shared.errors import ConflictError, DomainError, InvalidField, NotFoundError, Unavailable, field_error
 
 LegName = Literal["destination", "forwarding_number"]
 
@@ -171,3 +171,48 @@ class CallRateExceeded(CallLimited):
 
 class EdgeShareExhausted(CallLimited):
     error_id = "edge-share-exhausted"
+
+
+class CallerIdNotAllowed(InvalidField):
+    """422: a click-to-call may show only the account's own numbers or its verified caller IDs."""
+
+    error_id = "caller-id-not-verified"  # type: ignore[assignment]
+    title = "Caller ID not verified"  # type: ignore[assignment]
+
+    def __init__(self, number: str) -> None:
+        super().__init__(
+            "/caller_id",
+            f"{number} is neither one of your numbers nor a verified caller ID (see /caller-ids)",
+        )
+
+
+class CallerIdExists(ConflictError):
+    """409: the number is already a verified caller ID, or one of the account's own numbers."""
+
+    error_id = "caller-id-exists"
+    title = "Caller ID exists"
+
+    def __init__(self, number: str, why: str) -> None:
+        super().__init__(f"callerid/{number}", f"{number} {why}", pointer="/number")
+
+
+class VerificationCodeWrong(DomainError):
+    """422: not the code the call read out; `attempts_left` more tries before starting again."""
+
+    status = 422
+    error_id = "verification-code-wrong"
+    title = "Wrong verification code"
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__(
+            f"that is not the code; {attempts_left} attempt{'s' if attempts_left != 1 else ''} left",
+            details={"attempts_left": attempts_left, "errors": [field_error("/code", "wrong code", "wrong")]},
+        )
+
+
+class VerificationCodeExpired(DomainError):
+    """409: the code expired or its attempts are used up; start again (`POST /caller-ids`)."""
+
+    status = 409
+    error_id = "verification-code-expired"
+    title = "Verification code expired"

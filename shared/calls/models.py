@@ -16,6 +16,7 @@ ConfigDB `t/{tid}/policy/outbound`, edited by owners and admins through
 
 from __future__ import annotations
 
+import enum
 from decimal import Decimal
 from typing import Annotated
 
@@ -113,6 +114,11 @@ class ClickToCallBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     destination: E164
+    caller_id: E164 | None = Field(
+        default=None,
+        description="The number the destination sees: one of the account's numbers or a verified "
+        "caller ID (`/caller-ids`); default: the account's first number.",
+    )
 
 
 class CallLimits(BaseModel):
@@ -139,6 +145,7 @@ class ClickToCall(CallLimits):
     tenant_id: str = Field(min_length=1, max_length=64)
     user_id: str = Field(min_length=1, max_length=64)
     destination: E164
+    caller_id: E164 | None = None  # presented to the destination; None: the tenant's first number
 
 
 class ActiveCallList(BaseModel):
@@ -163,3 +170,76 @@ class ActiveCall(BaseModel):
 
 
 ActiveCallList.model_rebuild()
+
+
+# --------------------------------------------------------------------------- caller IDs
+
+CODE_PATTERN = r"^[0-9]{6}$"
+
+
+class CallerIdStatus(enum.StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+
+
+class CallerId(BaseModel):
+    """A number a tenant brings as caller ID (ConfigDB `t/{tid}/callerid/{id}`). It is `verified`
+    once someone at that number typed the code a call to it read out. Only a digest of the code
+    is kept, with its expiry and the attempts used."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    tenant_id: str
+    number: E164
+    status: CallerIdStatus = CallerIdStatus.PENDING
+    code_salt: str | None = None
+    code_digest: str | None = None
+    code_expires_at: UtcDatetime | None = None
+    attempts: int = 0
+    last_call_at: UtcDatetime | None = None
+    created_at: UtcDatetime
+    created_by: str
+    verified_at: UtcDatetime | None = None
+
+
+class CallerIdCreate(BaseModel):
+    """`POST /api/v1/caller-ids`: start verifying a number (a call to it reads out a code)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: E164
+
+
+class CallerIdVerify(BaseModel):
+    """`POST /api/v1/caller-ids/{id}/verify`: the code the call read out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=CODE_PATTERN, examples=["480213"])
+
+
+class CallerIdOut(BaseModel):
+    id: str
+    number: str
+    status: CallerIdStatus
+    code_expires_at: UtcDatetime | None = Field(description="While pending: until when the code is good.")
+    attempts_left: int
+    created_at: UtcDatetime
+    verified_at: UtcDatetime | None
+
+
+class CallerIdList(BaseModel):
+    items: list[CallerIdOut]
+
+
+class CodeCall(BaseModel):
+    """`POST /v1/code-calls` on the edge: call `number` and read out `code` (caller-ID verification),
+    presenting `caller_id` (the tenant's number) when given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tenant_id: str = Field(min_length=1, max_length=64)
+    number: E164
+    code: str = Field(pattern=CODE_PATTERN)
+    caller_id: E164 | None = None

@@ -1,6 +1,6 @@
 """/calls: click-to-call and the live calls of the caller's tenant, through the SIP edge.
 
-    POST   /api/v1/calls                     {"destination": "+1555..."} -> 202, the call
+    POST   /api/v1/calls                     {"destination": "+1555...", "caller_id"?} -> 202, the call
     GET    /api/v1/calls/active              the tenant's live calls (members: their own)
     DELETE /api/v1/calls/active/{call_id}    hang up (members: only their own)
 
@@ -41,7 +41,7 @@ _UNAVAILABLE = {"description": "the call service is unreachable; retry shortly"}
 )
 async def click_to_call(body: ClickToCallBody, ctx: Ctx, who: Who) -> ActiveCall:
     """Ring your phone (your first forwarding number); when you answer, dial `destination`."""
-    return await ctx.calls.place(who, body.destination)
+    return await ctx.calls.place(who, body.destination, body.caller_id)
 
 
 @router.get("/active", response_model=ActiveCallList, responses={503: _UNAVAILABLE})

@@ -7,6 +7,9 @@
   monthly spend cap, and the call goes to the edge with its limits (longest duration, concurrent
   calls, calls per minute), which the edge enforces (429 `too-many-concurrent-calls`,
   `call-rate-exceeded`, `edge-share-exhausted`). Every refusal is logged with the tenant.
+  A `caller_id` asked for must be one of the tenant's numbers or a verified caller ID
+  (`CallerIdsService.check`: 422 `caller-id-not-verified`); without one the edge shows the
+  tenant's first number.
 - `live_calls`: the tenant's live calls; owners and admins see all, members their own.
 - `hang_up`: a live call of the tenant (members: only their own); `LiveCallNotFound` (404) else.
 
@@ -24,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from shared.calls.errors import (
+    CallerIdNotAllowed,
     CallRateExceeded,
     CallRefused,
     CallServiceUnavailable,
@@ -36,6 +40,7 @@ from shared.calls.errors import (
 )
 from shared.calls.models import ActiveCall, CallLimits
 from shared.calls.ports import EdgeCallControl
+from shared.calls.services.caller_ids import CallerIdsService
 from shared.calls.services.outbound_policy import OutboundPolicyService
 from shared.directory.models.tenant import Tenant, TenantStatus
 from shared.directory.services.access import is_manager
@@ -78,14 +83,16 @@ class ClickToCallService:
         tenants: TenantService,
         policy: OutboundPolicyService,
         clock: Clock,
+        caller_ids: CallerIdsService | None = None,
     ) -> None:
         self.users = users
         self.edge = edge
         self.tenants = tenants
         self.policy = policy
         self.clock = clock
+        self.caller_ids = caller_ids
 
-    async def place(self, who: Principal, destination: str) -> ActiveCall:
+    async def place(self, who: Principal, destination: str, caller_id: str | None = None) -> ActiveCall:
         try:
             tenant = (await self.tenants.get(who)).doc
             refused = refusal_for_status(tenant, self.clock.now())
@@ -95,6 +102,10 @@ class ClickToCallService:
             if not me.doc.forwarding_numbers:
                 raise NoPhoneToRing()
             cleared = await self.policy.clear(tenant, me.doc.forwarding_numbers[0], destination)
+            if caller_id is not None:
+                if self.caller_ids is None:
+                    raise CallerIdNotAllowed(caller_id)
+                await self.caller_ids.check(who.tenant_id, caller_id)
         except DomainError as exc:
             log.warning(
                 "click-to-call refused",
@@ -114,7 +125,10 @@ class ClickToCallService:
             calls_per_minute=cleared.calls_per_minute,
         )
         call = await self._ask(
-            who, lambda: self.edge.click_to_call(who.tenant_id, who.user_id, destination, limits=limits)
+            who,
+            lambda: self.edge.click_to_call(
+                who.tenant_id, who.user_id, destination, limits=limits, caller_id=caller_id
+            ),
         )
         log.info(
             "click-to-call placed",
