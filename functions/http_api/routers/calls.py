@@ -11,6 +11,12 @@ dials the destination and bridges the two. The call's record reaches the History
 port (`HttpEdgeControl` at EDGE_CONTROL_URL); when the edge is unreachable the answer is 503,
 never 500.
 
+Before anything is dialled, the tenant's state and its outbound policy are checked
+(`/outbound-policy`, routers/outbound_policy.py): 403 for a suspended tenant or an ended trial, a
+destination (or the user's own phone) in a country not allowed, premium-rate or satellite, or a
+spent monthly cap; 429 past the tenant's concurrent calls, calls per minute or share of the edge.
+Each refusal's `type` ends in its stable `error_id`.
+
 The history routes (`GET /calls`, `GET /calls/{id}`, routers/call_history.py) live elsewhere;
 live calls sit under `/calls/active`, a segment their `{call_id}` converter never matches.
 """
@@ -34,8 +40,15 @@ _UNAVAILABLE = {"description": "the call service is unreachable; retry shortly"}
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ActiveCall,
     responses={
+        403: {
+            "description": "tenant-suspended, trial-expired, destination-country-not-allowed,"
+            " destination-premium-rate, destination-satellite, destination-not-priced, spend-cap-reached"
+        },
         409: {"description": "you have no forwarding number to ring"},
-        422: {"description": "the destination is not an E.164 number"},
+        422: {"description": "the destination is not an E.164 number, or not dialable"},
+        429: {
+            "description": "too-many-concurrent-calls, call-rate-exceeded, edge-share-exhausted (Retry-After)"
+        },
         503: _UNAVAILABLE,
     },
 )
