@@ -189,6 +189,7 @@ def start_edge(stack: LocalStack, base: Path) -> Edge:
             "EDGE_CONTROL_PORT": str(control_port),
             "PROVIDER_ADDRESS": f"127.0.0.1:{free_port()}",
             "EDGE_DRAIN_SECONDS": "2",
+            "EDGE_TENANT_SHARE": "1",  # the benchmark's one tenant may take every leg it measures
         },
     )
     proc.start()
