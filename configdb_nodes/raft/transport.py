@@ -31,6 +31,12 @@ log = logging.getLogger("configdb.raft.transport")
 _LEN = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
 MAX_BUFFER = 64 * 1024 * 1024
+# A dialed connection whose sent data stays unacknowledged this long is dropped and dialed
+# again: otherwise, after a network fault, its messages wait for TCP's backed-off
+# retransmission (many seconds) long after the path is back. Heartbeats keep data in flight,
+# so on a healthy link acknowledgements never lag this much.
+UNACKED_TIMEOUT_MS = 2000
+CONNECT_TIMEOUT = 1.0
 
 
 @dataclass
@@ -109,15 +115,19 @@ class Transport:
         delay = 0.05
         while True:
             try:
-                reader, writer = await asyncio.open_connection(
-                    host,
-                    int(port),
-                    ssl=self._tls_client,
-                    server_hostname=host if self._tls_client is not None else None,
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(
+                        host,
+                        int(port),
+                        ssl=self._tls_client,
+                        server_hostname=host if self._tls_client is not None else None,
+                    ),
+                    CONNECT_TIMEOUT,
                 )
                 sock = writer.get_extra_info("socket")
                 if sock is not None:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, UNACKED_TIMEOUT_MS)
                 writer.write(frame(msgpack.packb({**self.hello, "token": self.token})))
                 await writer.drain()
                 peer.writer, peer.connected = writer, True
