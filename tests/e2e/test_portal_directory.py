@@ -312,6 +312,38 @@ def test_users_keyboard_only_add(world: World, owner_page: Page) -> None:
     assert world.user("Kim Keys")["forwarding_numbers"] == ["+447700900123"]  # type: ignore[index]
 
 
+def test_users_own_email_needs_the_current_password_and_waits_for_its_link(
+    world: World, owner_page: Page
+) -> None:
+    page = owner_page
+    go(page, "/users")
+    new_email = "owner-new@portal-directory.example"
+    page.get_by_role("button", name="Edit Owner").click()
+    form = page.get_by_role("region", name="Edit Owner")
+    form.get_by_label("Email", exact=True).fill(new_email)
+    form.get_by_role("button", name="Save changes").click()
+    current = form.locator(".field", has=page.get_by_label("Current password", exact=True))
+    expect(current.locator(".field-error")).to_contain_text("current_password")
+    assert world.user("Owner")["pending_email"] is None  # type: ignore[index]
+
+    form.get_by_label("Current password", exact=True).fill(PASSWORD)
+    form.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#status")).to_contain_text(f"The email changes to {new_email} once the link")
+    expect(row(page, "Owner")).to_contain_text(f"New address waiting for confirmation: {new_email}")
+    stored = world.user("Owner")
+    assert stored is not None and stored["email"] == EMAIL and stored["pending_email"] == new_email
+    with world.api() as api:  # back to no pending change, for the other tests
+        r = api.patch(f"/users/{stored['id']}", json={"email": EMAIL, "current_password": PASSWORD})
+        assert r.status_code == 200 and r.json()["pending_email"] is None, r.text
+
+    # Another user's password is never set here: a reset link is sent instead.
+    page.get_by_role("button", name=f"Edit {MEMBER['name']}").click()
+    member_form = page.get_by_role("region", name=f"Edit {MEMBER['name']}")
+    expect(member_form.get_by_label("Current password", exact=True)).to_have_count(0)
+    member_form.get_by_role("button", name="Send a password reset link").click()
+    expect(page.locator("#status")).to_contain_text(f"emailed to {MEMBER['name']}")
+
+
 def test_users_read_only_for_members(world: World, browser: Browser) -> None:
     context = browser.new_context(base_url=world.stack.web_url)
     try:

@@ -1,7 +1,9 @@
 // /users: the tenant's staff. Owners and admins add, edit (PATCH with If-Match) and remove
 // (after a confirmation dialog) users; members see a read-only list. Forwarding numbers are typed
 // as country + national number and sent as E.164; the API's errors appear next to the field its
-// pointer names (e.g. /forwarding_numbers/1).
+// pointer names (e.g. /forwarding_numbers/1). Editing yourself, a new password or email needs your
+// current password; a new email stays pending until the link mailed to it is followed. Nobody sets
+// another user's password: managers send a reset link instead.
 
 import { announce, busy, clearErrors, errorBox, field, h, stackOnPhones, table } from "../dom.js";
 import { confirmDialog } from "../confirm.js";
@@ -40,7 +42,14 @@ export async function render(root, ctx) {
     if (manager) headers.push("Actions");
     const rows = items.map((u) => {
       const cells = [
-        h("span", {}, h("strong", {}, u.name), h("br"), h("span", { class: "muted" }, u.email)),
+        h(
+          "span",
+          {},
+          h("strong", {}, u.name),
+          h("br"),
+          h("span", { class: "muted" }, u.email),
+          u.pending_email ? h("span", { class: "muted" }, h("br"), `New address waiting for confirmation: ${u.pending_email}`) : null,
+        ),
         roleLabel(u.role),
         u.extension || "—",
         u.forwarding_numbers.length ? h("ul", { class: "plain" }, u.forwarding_numbers.map((n) => h("li", {}, n))) : "None",
@@ -123,6 +132,10 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
   const u = user || { name: "", email: "", role: "member", extension: "", forwarding_numbers: [], ring_timeout_s: 25, voicemail_enabled: true, recording_enabled: false };
   const headingId = editing ? "user-form-edit" : "user-form-add";
   const roles = ctx.session.role === "owner" || u.role === "owner" ? ROLES : ROLES.filter(([v]) => v !== "owner");
+  const self = editing && u.id === ctx.session.sub;
+  // Only an owner changes an owner's password or email; a reset link is for someone else.
+  const canReset = editing && !self && (u.role !== "owner" || ctx.session.role === "owner");
+  const emailHint = editing ? "A new address is used once the link we email to it is followed." : null;
 
   const fwdList = h("div", { class: "fwd-list" });
   const fwdRows = [];
@@ -162,7 +175,7 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
     "form",
     { class: "user-form", novalidate: true, "aria-labelledby": headingId },
     field("Name", "name", { value: u.name, required: true, autocomplete: "off" }),
-    field("Email", "email", { type: "email", value: u.email, required: true, autocomplete: "off" }),
+    field("Email", "email", { type: "email", value: u.email, required: true, autocomplete: "off", hint: emailHint }),
     field("Role", "role", { type: "select", value: u.role, options: roles }),
     field("Extension", "extension", { value: u.extension || "", hint: "2 to 6 digits, e.g. 101. Leave empty for none.", attrs: { inputmode: "numeric" } }),
     h(
@@ -179,13 +192,22 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
     field("Voicemail PIN", "voicemail_pin", { type: "password", hint: pinHint, autocomplete: "new-password", attrs: { inputmode: "numeric" } }),
     field("Record calls", "recording_enabled", { type: "checkbox", value: u.recording_enabled }),
     editing ? null : field("Password (optional)", "password", { type: "password", hint: "At least 8 characters; lets the user log in to this portal.", autocomplete: "new-password" }),
+    self ? field("New password", "password", { type: "password", hint: "At least 8 characters. Leave empty to keep your password.", autocomplete: "new-password" }) : null,
+    self ? field("Current password", "current_password", { type: "password", hint: "Needed to change your email or password.", autocomplete: "current-password" }) : null,
     h(
       "div",
       { class: "actions" },
       h("button", { type: "submit" }, editing ? "Save changes" : "Add user"),
       editing ? h("button", { type: "button", class: "secondary", onclick: onCancel }, "Cancel") : null,
+      canReset ? h("button", { type: "button", class: "secondary", onclick: (e) => sendReset(e.currentTarget) }, "Send a password reset link") : null,
     ),
   );
+
+  const sendReset = (button) =>
+    busy(button, form, async () => {
+      await ctx.api.post(`/users/${encodeURIComponent(u.id)}/password-reset`);
+      announce(`A link to choose a new password was emailed to ${u.name}.`);
+    });
 
   const body = () => {
     const el = form.elements;
@@ -203,8 +225,8 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
     else if (Number.isNaN(out.ring_timeout_s)) out.ring_timeout_s = el.ring_timeout_s.value;
     const pin = el.voicemail_pin.value.trim();
     if (pin) out.voicemail_pin = pin;
-    if (!editing) {
-      if (out.extension === null) delete out.extension;
+    if (!editing || self) {
+      if (!editing && out.extension === null) delete out.extension;
       const pw = el.password.value;
       if (pw) out.password = pw;
     }
@@ -215,7 +237,7 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
   const changes = (next) => {
     const out = {};
     for (const [k, v] of Object.entries(next)) {
-      if (k === "voicemail_pin") out[k] = v;
+      if (k === "voicemail_pin" || k === "password") out[k] = v;
       else if (JSON.stringify(v) !== JSON.stringify(u[k] ?? null)) out[k] = v;
     }
     return out;
@@ -240,8 +262,11 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
           onDone("Nothing changed.");
           return;
         }
+        const current = self ? form.elements.current_password.value : "";
+        if (current && (patch.email || patch.password)) patch.current_password = current;
+        let saved;
         try {
-          await ctx.api.patch(`/users/${encodeURIComponent(u.id)}`, patch, { etag });
+          saved = await ctx.api.patch(`/users/${encodeURIComponent(u.id)}`, patch, { etag });
         } catch (err) {
           if (err.status === 412) {
             onStale();
@@ -250,7 +275,15 @@ function userForm(ctx, user, etag, { onDone, onCancel, onStale }) {
           }
           throw err;
         }
-        onDone(`${next.name} was saved.`);
+        if (self && patch.password) {
+          // A new password ends every session, this one too.
+          announce("Your password was changed. Log in again with the new one.");
+          await ctx.api.logout();
+          ctx.navigate("/login", { replace: true });
+          return;
+        }
+        const waiting = patch.email && saved && saved.pending_email === patch.email;
+        onDone(waiting ? `${next.name} was saved. The email changes to ${patch.email} once the link we sent there is followed.` : `${next.name} was saved.`);
       } else {
         await ctx.api.post("/users", next);
         onDone(`${next.name} was added.`);

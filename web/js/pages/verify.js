@@ -1,4 +1,4 @@
-// /verify?token=…: the link from the verification email.
+// /verify?token=…: the link from the verification email, or from a new-address confirmation email.
 import { h } from "../dom.js";
 
 export const title = "Verify your email";
@@ -12,8 +12,9 @@ export async function render(root, ctx) {
     );
     return;
   }
+  let verified;
   try {
-    await ctx.api.anonymous("POST", "/signup/verify", { token });
+    verified = await ctx.api.anonymous("POST", "/signup/verify", { token });
   } catch (err) {
     const expired = err.status === 400 || err.status === 404 || err.status === 422;
     root.append(
@@ -24,6 +25,15 @@ export async function render(root, ctx) {
         expired ? "This link has expired or was already used. If you already verified your email, just log in." : err.message,
       ),
       h("p", { class: "actions" }, h("a", { href: "/login", "data-link": "", class: "button" }, "Log in"), h("a", { href: "/signup", "data-link": "", class: "button secondary" }, "Sign up again")),
+    );
+    return;
+  }
+  if (verified && verified.email) {
+    // The link confirmed a new address for an existing account.
+    root.append(
+      h("h1", {}, "Your new email address is confirmed"),
+      h("p", { class: "success", role: "status" }, `From now on you log in with ${verified.email}.`),
+      h("p", {}, h("a", { href: "/login", "data-link": "", class: "button" }, "Log in")),
     );
     return;
   }
