@@ -167,6 +167,7 @@ class PromptsService:
     async def upload(
         self, who: Principal, data: bytes, name: str | None, filename: str | None
     ) -> Versioned[Prompt]:
+        require_manager(who, "prompts")  # like delete: prompts are the tenant's IVR audio
         if len(data) > MAX_UPLOAD_BYTES:
             raise PromptTooLarge(MAX_UPLOAD_BYTES)
         try:
