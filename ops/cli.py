@@ -10,7 +10,8 @@
     python -m ops tenants extend-trial ID DAYS
     python -m ops tenants set-quota ID {users,numbers,menus,prompts,media_bytes} N|default
 
-It connects with CONFIGDB_ENDPOINTS and the admin token CONFIGDB_TOKEN (`shared.settings`), prints
+It connects with CONFIGDB_ENDPOINTS and the admin token CONFIGDB_TOKEN (`shared.settings`; outside
+PBX_ENVIRONMENT=local the development token is refused, exit status 1), prints
 JSON, one object per line, and writes one audit record per command (`ops.audit`). Bad input (a
 CSV with a wrong header or a bad number, an unknown tenant, a change the tenant's state refuses)
 is one sentence on stderr and exit status 2; an unreachable ConfigDB is exit status 1; never a
@@ -294,6 +295,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         print(f"ops: bad setting {where}: {first['msg']}", file=sys.stderr)
         return EXIT_USAGE
+    settings.require_secrets("configdb_token")  # production: never the development admin token
     try:
         return asyncio.run(_run(args, settings, clock or SystemClock()))
     except KeyboardInterrupt:

@@ -42,6 +42,7 @@ def ops(cluster: LocalCluster, *args: str, operator: str = "ada@noc") -> subproc
         "CONFIGDB_ENDPOINTS": ",".join(cluster.endpoints),
         "CONFIGDB_TOKEN": cluster.token,
         "OPS_OPERATOR": operator,
+        "PBX_ENVIRONMENT": "local",
     }
     return subprocess.run(
         [sys.executable, "-m", "ops", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
@@ -180,6 +181,20 @@ def test_ops_bad_input_is_a_sentence(cluster: LocalCluster, tmp_path: Path) -> N
     refused(ops(cluster, "tenants", "suspend", "not/an id"), "no tenant")
     refused(ops(cluster, "tenants", "extend-trial", "01J9Z3K4M5N6P7Q8R9S0T1V2W3", "soon"), "whole number")
     refused(ops(cluster, "numbers", "list", "--prefix", "abc"), "not a number prefix")
+    # outside PBX_ENVIRONMENT=local the development admin token is refused before anything runs
+    prod = subprocess.run(
+        [sys.executable, "-m", "ops", "numbers", "list"],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "CONFIGDB_ENDPOINTS": ",".join(cluster.endpoints),
+            "PBX_ENVIRONMENT": "production",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert prod.returncode == 1 and "CONFIGDB_TOKEN" in prod.stderr and "Traceback" not in prod.stderr
     with ConfigDBClient(cluster.endpoints, cluster.token) as db:
         assert db.list("idx/inventory/").items == []  # nothing of the bad files was imported
 
