@@ -318,6 +318,43 @@ def test_settings_time_zone_hours_holidays_and_errors(
     shot(page, "account-settings-member")
 
 
+def test_settings_outbound_policy_countries_cap_and_errors(
+    portal_stack: LocalStack, page: Page, errors: list[str]
+) -> None:
+    owner = "policy@bakery.example"
+    signup(portal_stack, owner, company="Policy Bakery")
+    page.goto("/login?next=/settings")
+    page.get_by_label("Email").fill(owner)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    heading(page, "Settings")
+    policy = page.get_by_role("form", name="Outbound calls")
+    expect(policy.get_by_role("heading", name="Outbound calls")).to_be_visible()
+    expect(policy).to_contain_text("Calls may ring: US (home country: US)")
+    expect(policy).to_contain_text("premium-rate numbers")
+    expect(policy.get_by_label("Monthly spend cap")).to_have_value("50")
+
+    # An unknown country: the API's sentence next to the countries field.
+    policy.get_by_label("Countries calls may ring").fill("US, XX")
+    policy.get_by_role("button", name="Save outbound policy").click()
+    expect(policy.locator(".field-error").first).to_contain_text("XX is not a country code")
+
+    policy.get_by_label("Countries calls may ring").fill("US, CA")
+    policy.get_by_label("Monthly spend cap").fill("20")
+    policy.get_by_label("Calls per minute").fill("4")
+    policy.get_by_role("button", name="Save outbound policy").click()
+    expect(policy.get_by_role("status").filter(has_text="Outbound policy saved.")).to_be_visible()
+    expect(policy).to_contain_text("Calls may ring: CA, US")
+    shot(page, "account-settings-outbound-policy")
+
+    token = api_login(portal_stack, owner)["access_token"]
+    got = httpx.get(
+        f"{portal_stack.api}/outbound-policy", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    assert got["allowed_countries"] == ["US", "CA"] and got["monthly_spend_cap"] == "20"
+    assert got["calls_per_minute"] == 4 and got["max_call_duration_s"] == 3600
+
+
 def test_dashboard_counts_today_and_links_the_latest_calls(
     portal_stack: LocalStack, page: Page, errors: list[str]
 ) -> None:

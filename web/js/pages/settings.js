@@ -1,4 +1,6 @@
-// /settings: the tenant's name, time zone, business hours and holidays (admins and owners).
+// /settings: the tenant's name, time zone, business hours and holidays, and the outbound-call
+// policy (which countries click-to-call may ring, the monthly spend cap, the longest call and the
+// call rate); admins and owners change them, everyone can read them.
 import { busy, field, h } from "../dom.js";
 
 export const title = "Settings";
@@ -91,6 +93,71 @@ export async function render(root, ctx) {
     for (const el of form.querySelectorAll("input, select, button")) el.disabled = true;
   }
   root.append(form);
+  root.append(await policySection(ctx, canEdit));
+}
+
+/** The outbound-call policy: GET/PUT /outbound-policy (the whole document, If-Match). */
+async function policySection(ctx, canEdit) {
+  const { data: policy, etag } = await ctx.api.get("/outbound-policy", { withEtag: true });
+  const state = { etag };
+  const summary = h("p", { class: "muted policy-summary" });
+  const showSummary = (p) => {
+    const spent =
+      p.spent_this_month === null
+        ? `Spending this month is not known yet (no rate deck is published); the cap is ${p.monthly_spend_cap}.`
+        : `Spent this month: ${p.spent_this_month} of ${p.monthly_spend_cap} ${p.currency}.`;
+    summary.textContent =
+      `Calls may ring: ${p.effective_countries.join(", ") || "no country"}` +
+      ` (home country: ${p.home_country || "unknown"}). ${spent}` +
+      ` Never called: ${p.always_blocked.join(", ")}.`;
+  };
+  showSummary(policy);
+  const form = h("form", { novalidate: true, class: "settings-form policy-form", "aria-label": "Outbound calls" });
+  const submit = h("button", { type: "submit" }, "Save outbound policy");
+  form.append(
+    h("h2", {}, "Outbound calls"),
+    summary,
+    field("Countries calls may ring", "allowed_countries", {
+      value: (policy.allowed_countries || []).join(", "),
+      hint: "Two-letter country codes separated by commas, e.g. US, CA. Empty: your home country only.",
+    }),
+    field("Monthly spend cap", "monthly_spend_cap", { type: "number", value: policy.monthly_spend_cap, required: true, attrs: { min: "0", step: "0.01" }, hint: `In ${policy.currency || "the rate deck's currency"}. 0 stops all calls.` }),
+    field("Longest call (seconds)", "max_call_duration_s", { type: "number", value: policy.max_call_duration_s, required: true, attrs: { min: "60", step: "1" } }),
+    field("Calls at once", "max_concurrent_calls", { type: "number", value: policy.max_concurrent_calls, required: true, attrs: { min: "1", step: "1" } }),
+    field("Calls per minute", "calls_per_minute", { type: "number", value: policy.calls_per_minute, required: true, attrs: { min: "1", step: "1" } }),
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!canEdit) return;
+    form.querySelector(".saved")?.remove();
+    busy(submit, form, async () => {
+      const data = new FormData(form);
+      const countries = String(data.get("allowed_countries") || "").split(",").map((c) => c.trim()).filter(Boolean);
+      const number = (name) => (String(data.get(name) ?? "").trim() === "" ? null : Number(data.get(name)));
+      const body = {
+        allowed_countries: countries.length ? countries : null,
+        monthly_spend_cap: String(data.get("monthly_spend_cap") || "").trim() || null,
+        max_call_duration_s: number("max_call_duration_s"),
+        max_concurrent_calls: number("max_concurrent_calls"),
+        calls_per_minute: number("calls_per_minute"),
+      };
+      let res;
+      try {
+        res = await ctx.api.put("/outbound-policy", body, { etag: state.etag, withEtag: true });
+      } catch (err) {
+        if (err.status === 412) err.message = "Someone else changed the outbound policy while you were editing. Reload the page to see their changes.";
+        throw err;
+      }
+      state.etag = res.etag;
+      showSummary(res.data);
+      submit.after(h("p", { class: "success saved", role: "status" }, "Outbound policy saved."));
+    });
+  });
+  if (!canEdit) {
+    for (const el of form.querySelectorAll("input, select, button")) el.disabled = true;
+  }
+  return form;
 }
 
 function trialPanel(tenant) {
