@@ -31,7 +31,7 @@ class MenuList(BaseModel):
 
 
 _CHANGE = {
-    403: {"description": "not allowed (members only read)"},
+    403: {"description": "not allowed (members only read), or `quota-exceeded` (menus per account)"},
     404: {"description": "no such menu"},
     412: {"description": "stale If-Match"},
     422: {"description": "missing target, duplicate digit, endless loop, or menu still in use"},

@@ -32,7 +32,7 @@ class AvailableList(BaseModel):
 
 
 _CHANGE = {
-    403: {"description": "not allowed (members only read)"},
+    403: {"description": "not allowed (members only read), or `quota-exceeded` (numbers per account)"},
     404: {"description": "no such number in this account"},
     409: {"description": "the number is already assigned, or in quarantine after a release"},
     412: {"description": "stale If-Match"},

@@ -43,6 +43,7 @@ def _out(prompt: Prompt) -> PromptOut:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PromptOut,
     responses={
+        403: {"description": "`quota-exceeded`: the account's prompt count or stored prompt bytes"},
         413: {"description": "over 10 MB"},
         415: {"description": "not a WAV or MP3 (by content), or a WAV not in PCM/float/A-law/mu-law"},
         422: {"description": "a rate outside 8-48 kHz, over 8 channels, or over 10 minutes (by header)"},

@@ -19,7 +19,8 @@ class UserList(BaseModel):
 _CHANGE = {
     403: {
         "description": "not allowed; `current-password`: your own password or email needs "
-        "current_password; `password-set-by-user`: send a reset link instead"
+        "current_password; `password-set-by-user`: send a reset link instead; `quota-exceeded`: "
+        "users per account"
     },
     404: {"description": "no such user"},
     409: {"description": "email or extension taken, or last owner"},
