@@ -5,6 +5,7 @@ the `control_api.CallController` the API drives). The process wiring (ConfigDB s
 follower, SIP stack, media engine, control API server, signals) is `sip_edge.__main__.serve`.
 Each INVITE goes through `handle_invite`:
 
+    source over its INVITE rate  -> 503 Rate Limited (`source_limit.SourceLimiter`, per address)
     source not on the trunk      -> 403
     over capacity / draining     -> 503
     unknown number               -> 404
@@ -20,6 +21,9 @@ authoritative for a click-to-call's limits: it refuses a barred tenant (403 `ten
 carries (429 `too-many-concurrent-calls`, `call-rate-exceeded`, pacing in
 `shared.calls.services.pacing`), and a tenant whose share of the legs is in use (429
 `edge-share-exhausted`); it ends the call `max_duration_s` after the user answers.
+Refusals are logged (`invite_rejected`, with the reason and the source address) through
+`source_limit.RefusalLog`: the first 10 per reason and source in 5 s; the rest are counted into
+that pair's next line (`suppressed`), so a flood cannot flood the log.
 `drain()` (SIGTERM) refuses new calls with 503 and lets live ones finish, up to a limit.
 The process shares nothing with other edge processes but ConfigDB, History and Blob, so
 capacity grows by running more of them.
@@ -56,6 +60,7 @@ from sip_edge.control_api import ActiveCall, CallControlError, ClickToCall, Code
 from sip_edge.routing import Announce, Reject, route_inbound, tenant_barred
 from sip_edge.shares import TenantShares
 from sip_edge.sip.port import CallerId, InboundInvite, LegFailed
+from sip_edge.source_limit import RefusalLog, SourceLimiter
 
 log = logging.getLogger("sip_edge.service")
 
@@ -132,8 +137,11 @@ class EdgeCalls:
         config_status: Any = None,
         tenant_share: float = 1.0,
         pacer: CallPacer | None = None,
+        invite_limit: SourceLimiter | None = None,
     ) -> None:
         self.deps = deps
+        self.invite_limit = invite_limit or SourceLimiter(time.monotonic)
+        self.refusals = RefusalLog(time.monotonic)
         self.trunk = trunk
         self.max_legs = max_legs
         self.clock = clock or SystemClock()
@@ -150,7 +158,12 @@ class EdgeCalls:
     async def handle_invite(self, invite: InboundInvite) -> None:
         received = time.perf_counter()
         source = invite.source
-        if not self.trunk.allows(source.host if source else None):
+        host = source.host if source else None
+        if not self.invite_limit.allow(host or "unknown"):
+            wait = self.invite_limit.retry_after_s(host or "unknown")
+            await self._reject(invite, 503, "Rate Limited", "source_rate_limited", retry_after_s=wait)
+            return
+        if not self.trunk.allows(host):
             await self._reject(invite, 403, "Forbidden", "source_not_on_trunk", source=str(source))
             return
         if self.draining:
@@ -218,19 +231,21 @@ class EdgeCalls:
     async def _reject(self, invite: InboundInvite, status: int, reason: str, why: str, **fields: Any) -> None:
         self.deps.metrics.rejected_invites.labels(str(status)).inc()
         self.deps.metrics.failures.labels(why).inc()
-        log.info(
-            json.dumps(
-                {
-                    "event": "invite_rejected",
-                    "call_id": None,
-                    "tenant_id": None,
-                    "sip_call_id": invite.call_id,
-                    "status": status,
-                    "why": why,
-                    **fields,
-                }
-            )
-        )
+        source = invite.source
+        suppressed = self.refusals.record(why, source.host if source else "unknown")
+        if suppressed is not None:
+            doc = {
+                "event": "invite_rejected",
+                "call_id": None,
+                "tenant_id": None,
+                "sip_call_id": invite.call_id,
+                "status": status,
+                "why": why,
+                "source": str(source) if source else None,
+                "suppressed": suppressed,
+                **fields,
+            }
+            log.info(json.dumps(doc, default=str))
         await invite.reject(status, reason)
 
     async def _announce(self, invite: InboundInvite, decision: Announce) -> None:

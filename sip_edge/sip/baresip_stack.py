@@ -67,6 +67,16 @@ from sip_edge.sip.port import (
 
 log = logging.getLogger("sip_edge.sip")
 
+
+def _answered_calls_only(record: logging.LogRecord) -> bool:
+    """baresip logs a "call finished" line (quality figures) for every call it closes, a refused
+    INVITE included: keep the lines of calls that carried media, so an INVITE flood does not
+    become a log flood (EdgeCalls logs refusals, rate-limited per source)."""
+    return getattr(record, "duration_s", 1) != 0 or getattr(record, "rx_packets", 1) != 0
+
+
+logging.getLogger("baresip.call").addFilter(_answered_calls_only)
+
 # Why baresip sent a re-INVITE right after answering, which failed SIPp's plain UAC:
 # for every inbound INVITE baresip allocates a video stream when the account has any
 # video codec (the binding ships VP8), and records the "established" video direction
@@ -414,7 +424,9 @@ class BaresipInvite:
         self._done = True
         reason = re.sub(r"[\r\n]", " ", reason)[:100] or "Rejected"
         sent = await self._stack._bridge_reject(self.call_id, status, reason)
-        log.info(
+        # debug: one line per INVITE would let a flood flood the log; EdgeCalls logs each
+        # decision (invite_answered, invite_rejected with its reason, rate-limited per source)
+        log.debug(
             "invite rejected",
             extra={
                 "event": "sip_invite_rejected",
@@ -512,7 +524,7 @@ class BaresipStack:
     def _on_incoming(self, call: Call) -> None:
         trace = self._bridge.take_trace(call.call_id or "") if self._bridge else None
         invite = BaresipInvite(self, call, trace)
-        log.info(
+        log.debug(  # per INVITE: see sip_invite_rejected
             "invite received",
             extra={
                 "event": "sip_invite",
