@@ -80,9 +80,11 @@ def test_function_app_loads_from_root_requirements_alone(tmp_path: Path) -> None
     )
     _run("pip check", [python, "-m", "pip", "check"], env, timeout=60)
 
-    # Settings come from their local defaults and local.settings.json, as on a developer's machine;
-    # only the state directory moves out of the repository.
+    # Settings come from their local defaults and local.settings.json, as on a developer's machine
+    # (PBX_ENVIRONMENT=local: the development secrets are allowed); only the state directory
+    # moves out of the repository.
     app_env = {k: v for k, v in env.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
+    app_env["PBX_ENVIRONMENT"] = "local"
     app_env["DATA_DIR"] = str(tmp_path / "data")
     proc = _run(
         "import function_app", [python, "-I", "-c", PROBE, str(REPO), *NOT_DEPLOYED], app_env, timeout=120
