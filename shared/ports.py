@@ -70,6 +70,10 @@ class DocumentRepo(Protocol):
         caller may stop early)."""
         ...
 
+    def scan_raw(self, prefix: str) -> AsyncIterator[tuple[str, Any]]:
+        """Every (key, JSON value as stored) under `prefix`, in key order, page by page."""
+        ...
+
     async def create(self, key: str, doc: BaseModel, index: IndexChanges | None = None) -> int:
         """Write a new document and its index changes atomically; returns the new revision."""
         ...

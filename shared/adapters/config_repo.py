@@ -68,6 +68,13 @@ class ConfigRepo:
         except ConfigDBUnavailable as exc:
             raise Unavailable(str(exc)) from exc
 
+    async def scan_raw(self, prefix: str) -> AsyncIterator[tuple[str, Any]]:
+        try:
+            async for kv in self.db.iter_prefix(prefix, page_size=500):
+                yield kv.key, kv.value
+        except ConfigDBUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+
     async def create(self, key: str, doc: BaseModel, index: IndexChanges | None = None) -> int:
         """Write a new document and its claims atomically; ConflictError names the taken key."""
         index = index or IndexChanges()

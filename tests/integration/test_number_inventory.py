@@ -19,7 +19,7 @@ import httpx
 from infra.local.configdb_cluster import LocalCluster
 from infra.local.managed import REPO
 from shared.configdb import ConfigDBClient
-from shared.configdb_keys import AUDIT_PREFIX, inventory_key, tenant_key
+from shared.configdb_keys import AUDIT_PREFIX, inventory_key, number_index_key, tenant_key
 
 from .test_api_accounts import (
     API,
@@ -197,6 +197,16 @@ def test_ops_bad_input_is_a_sentence(cluster: LocalCluster, tmp_path: Path) -> N
     assert prod.returncode == 1 and "CONFIGDB_TOKEN" in prod.stderr and "Traceback" not in prod.stderr
     with ConfigDBClient(cluster.endpoints, cluster.token) as db:
         assert db.list("idx/inventory/").items == []  # nothing of the bad files was imported
+        # a number a tenant claimed before the inventory existed is imported as assigned to it
+        db.put(number_index_key("+15557770042"), "01J9Z3K4M5N6P7Q8R9S0T1V2W3")
+    legacy = tmp_path / "legacy.csv"
+    legacy.write_text("number,region\n+15557770041,local\n+15557770042,local\n")
+    assert lines(ops(cluster, "numbers", "import", str(legacy)))[0]["added"] == 2
+    listed = lines(ops(cluster, "numbers", "list"))
+    assert [(n["number"], n["state"], n["tenant_id"]) for n in listed] == [
+        ("+15557770041", "free", None),
+        ("+15557770042", "assigned", "01J9Z3K4M5N6P7Q8R9S0T1V2W3"),
+    ]
 
 
 def test_ops_tenant_commands_and_audit(cluster: LocalCluster) -> None:

@@ -4,9 +4,10 @@
   `;`-separated, e.g. `voice;sms`), one number per line. Every problem is an
   `InventoryFileInvalid` naming its line.
 - `InventoryService.import_rows`: idempotent. A number not yet in the inventory is added as
-  `free`; one already there keeps its state and tenant (an assigned or quarantined number is
-  never reset), only its region and capabilities follow the file. New numbers are written in
-  batches, each one transaction that compares every key as absent.
+  `free`, or as `assigned` to its tenant when `idx/number/{e164}` already holds it (a claim made
+  before the inventory existed); one already there keeps its state and tenant (an assigned or
+  quarantined number is never reset), only its region and capabilities follow the file. New
+  numbers are written in batches, each one transaction that compares every key as absent.
 - `list` (the operator's view) and `available` (what a tenant of a region may claim now: free, or
   quarantined past `quarantined_until`).
 - `claim_check`: the rule `NumbersService.create` applies before it claims `idx/number/{e164}`.
@@ -21,7 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shared.configdb_keys import INVENTORY_PREFIX, inventory_key
+from shared.configdb_keys import INVENTORY_PREFIX, inventory_key, number_index_key
 from shared.directory.models.inventory import (
     CAPABILITY_PATTERN,
     REGION_PATTERN,
@@ -33,6 +34,7 @@ from shared.errors import ConflictError, DomainError, InvalidField
 from shared.ports import Clock, DocumentRepo
 from shared.values import is_e164
 
+NUMBER_INDEX_PREFIX = number_index_key("+").removesuffix("+")  # "idx/number/"
 DEFAULT_QUARANTINE = dt.timedelta(days=30)
 IMPORT_BATCH = 200
 KNOWN_COLUMNS = ("number", "region", "capabilities")
@@ -182,13 +184,21 @@ class InventoryService:
         async for got in self.repo.scan(INVENTORY_PREFIX, InventoryNumber):
             if got.doc.number in wanted:
                 existing[got.doc.number] = got
+        claimed: dict[str, str] = {}
+        async for key, owner in self.repo.scan_raw(NUMBER_INDEX_PREFIX):
+            number = key[len(NUMBER_INDEX_PREFIX) :]
+            if number in wanted and isinstance(owner, str):
+                claimed[number] = owner
         now = self.clock.now()
         new: dict[str, InventoryNumber] = {}
         for number, row in wanted.items():
             current = existing.get(number)
             if current is None:
-                new[inventory_key(number)] = InventoryNumber(
+                doc = InventoryNumber(
                     number=number, region=row.region, capabilities=list(row.capabilities), imported_at=now
+                )
+                new[inventory_key(number)] = (
+                    doc if number not in claimed else doc.assigned_to(claimed[number])
                 )
             elif current.doc.region != row.region or current.doc.capabilities != list(row.capabilities):
                 await self._refresh(row)
