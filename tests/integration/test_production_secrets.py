@@ -10,12 +10,13 @@ count as development values too.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -91,11 +92,21 @@ def node_answers(http_port: int, token: str) -> bool:
         return False
 
 
-def started_node(cmd: list[str], env: dict[str, str], http_port: int, token: str, log: Path) -> None:
+def started_node(
+    cmd: list[str],
+    env: dict[str, str],
+    http_port: int,
+    token: str,
+    log: Path,
+    then: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> None:
+    """Start the node, wait until it answers `token`, run `then` on it, stop it."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         eventually(lambda: proc.poll() is None and node_answers(http_port, token), timeout=30)
+        if then is not None:
+            then(proc)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -131,13 +142,32 @@ def test_configdb_node_starts_locally_or_with_real_tokens(tmp_path: Path) -> Non
         cmd, production_env(PBX_ENVIRONMENT=LOCAL_ENVIRONMENT), http, "dev-configdb-token", tmp_path / "l.log"
     )
 
-    admin = "prod-admin-0123456789abcdef"
-    token_file = tmp_path / "admin.token"
-    token_file.write_text(admin + "\n")
+    # production, every credential from a file; the scoped one given by its SHA-256 only
+    admin, peer, reader = (
+        "prod-admin-0123456789abcdef",
+        "prod-peer-0123456789abcdef",
+        "prod-reader-0123456789",
+    )
+    files = {name: tmp_path / f"{name}.secret" for name in ("admin", "peer", "tokens")}
+    files["admin"].write_text(admin + "\n")
+    files["peer"].write_text(peer)
+    entry = {"name": "reader", "sha256": hashlib.sha256(reader.encode()).hexdigest(), "access": "read"}
+    files["tokens"].write_text(json.dumps([entry]))
     cmd, http = node_cmd(tmp_path / "prod")
-    cmd += ["--token-file", str(token_file)]
-    env = production_env(CONFIGDB_PEER_TOKEN="prod-peer-0123456789abcdef")
-    started_node(cmd, env, http, admin, tmp_path / "p.log")
+    cmd += ["--token-file", str(files["admin"]), "--peer-token-file", str(files["peer"])]
+    cmd += ["--tokens-file", str(files["tokens"])]
+
+    def scoped(proc: subprocess.Popen[bytes]) -> None:
+        auth = {"Authorization": f"Bearer {reader}"}
+        base = f"http://127.0.0.1:{http}"
+        assert httpx.get(f"{base}/v1/kv", params={"prefix": ""}, headers=auth, timeout=5).status_code == 200
+        assert httpx.put(f"{base}/v1/kv/a", json=1, headers=auth, timeout=5).status_code == 403
+        peer_auth = {"Authorization": f"Bearer {peer}"}
+        assert httpx.get(f"{base}/v1/status", headers=peer_auth, timeout=5).status_code == 401
+        argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert not any(t.encode() in argv for t in (admin, peer, reader))
+
+    started_node(cmd, production_env(), http, admin, tmp_path / "p.log", then=scoped)
 
 
 # --------------------------------------------------------------------------- edge and functions
