@@ -38,9 +38,11 @@ from infra.local.configdb_cluster import free_port
 from infra.local.stack import LocalStack, signup_verified
 from tests.sip_fixtures import start_edge, start_provider_sim
 
-pytestmark = pytest.mark.skipif(
-    not AZURITE_BIN.exists(), reason="azurite is not installed (make test installs it)"
-)
+pytestmark = [
+    pytest.mark.skipif(not AZURITE_BIN.exists(), reason="azurite is not installed (make test installs it)"),
+    # every operation, three passes of 10 requests: minutes on a loaded 2-core machine
+    pytest.mark.timeout(900),
+]
 
 # Per operation and pass; derandomized, so every run sends the same requests.
 MAX_EXAMPLES = 10
