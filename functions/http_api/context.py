@@ -103,7 +103,12 @@ class AppContext:
     @cached_property
     def users(self) -> UsersService:
         return UsersService(
-            self.repo, self.clock, self.bus, self.settings.public_base_url, quotas=self.quotas
+            self.repo,
+            self.clock,
+            self.bus,
+            self.settings.public_base_url,
+            quotas=self.quotas,
+            throttle=self.throttle,
         )
 
     @cached_property

@@ -7,8 +7,11 @@ of `window_s` since the epoch). The counters live in the store (the ConfigDB in 
 instance remembers, in an LRU of at most `cache_size` entries, which subjects it already saw
 blocked and until when, so a subject hammering a locked route costs no store round trip.
 
-`AuthLimits` names the limits of login, sign-up and password reset, per account (the email
-address) and per client address. The caller passes the time (seconds since the epoch).
+Fixed windows keep one counter per subject; the price is that a burst straddling a window
+boundary may see up to twice `limit` before the lockout (the limits below allow for it).
+
+`AuthLimits` names the limits of login, sign-up, verification resend and password reset, per
+account (the email address) and per client address. The caller passes the time (seconds since the epoch).
 """
 
 from __future__ import annotations
@@ -80,9 +83,12 @@ class AuthLimits:
     login_address: Limit = Limit("login-address", 20, 300)
     """Failed logins per client address."""
     signup_account: Limit = Limit("signup-account", 3, 3600)
-    signup_address: Limit = Limit("signup-address", 10, 3600)
+    signup_address: Limit = Limit("signup-address", 20, 3600)
     reset_account: Limit = Limit("reset-account", 3, 3600)
-    reset_address: Limit = Limit("reset-address", 10, 3600)
+    reset_address: Limit = Limit("reset-address", 20, 3600)
+    resend_account: Limit = Limit("resend-account", 3, 3600)
+    """Sign-up verification emails sent again, per email address."""
+    resend_address: Limit = Limit("resend-address", 20, 3600)
 
 
 @dataclass

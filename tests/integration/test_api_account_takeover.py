@@ -157,6 +157,25 @@ def test_changing_your_own_password_needs_the_current_one_and_ends_older_session
     run(cluster, scenario)
 
 
+def test_guessing_the_current_password_locks_the_account_like_failed_logins(cluster: LocalCluster) -> None:
+    limits = AuthLimits(login_account=Limit("login-account", 2, 3600))
+
+    async def scenario(client: httpx.AsyncClient, bus: RecordingBus) -> None:
+        owner = await signup_and_login(client, bus, "gus@guess.test")
+        me, h = owner["user"]["id"], bearer(owner["access_token"])
+        codes = []
+        for guess in ("guess one", "guess two", PASSWORD):
+            r = await client.patch(
+                f"{API}/users/{me}", json={"password": "new password 9", "current_password": guess}, headers=h
+            )
+            codes.append(r.status_code)
+        assert codes == [403, 403, 429]
+        r = await client.post(f"{API}/auth/login", json={"email": "gus@guess.test", "password": PASSWORD})
+        assert r.status_code == 429 and error_id(r) == "throttled"
+
+    run(cluster, scenario, limits=limits)
+
+
 def test_a_password_reset_revokes_every_refresh_token(cluster: LocalCluster) -> None:
     async def scenario(client: httpx.AsyncClient, bus: RecordingBus) -> None:
         first = await signup_and_login(client, bus, "rita@reset.test")
@@ -303,7 +322,7 @@ def test_refresh_reuse_within_the_grace_gets_a_token_and_after_it_revokes_the_fa
 
 
 def test_login_lockout_follows_the_client_behind_a_trusted_proxy(cluster: LocalCluster) -> None:
-    limits = AuthLimits(login_address=Limit("login-address", 2, 300))
+    limits = AuthLimits(login_address=Limit("login-address", 2, 3600))
 
     async def bad(client: httpx.AsyncClient, xff: str, n: int) -> int:
         body = {"email": f"nobody{n}@xff.test", "password": "wrong wrong"}
@@ -328,7 +347,7 @@ def test_login_lockout_follows_the_client_behind_a_trusted_proxy(cluster: LocalC
 def test_under_the_functions_host_each_forwarded_client_counts_alone(cluster: LocalCluster) -> None:
     """AsgiFunctionApp's scope has no peer: the front end's X-Forwarded-For names the client."""
     cluster.wait_healthy()
-    limits = AuthLimits(login_address=Limit("login-address", 2, 300))
+    limits = AuthLimits(login_address=Limit("login-address", 2, 3600))
     app = create_app(settings_for(cluster), bus=RecordingBus(), limits=limits)
     middleware = func.AsgiMiddleware(app)
 
@@ -380,9 +399,35 @@ def test_signup_and_reset_are_throttled_per_address_and_per_account(cluster: Loc
     run(cluster, scenario, limits=limits)
 
 
+def test_the_verification_link_is_sent_again_and_resends_are_throttled(cluster: LocalCluster) -> None:
+    limits = AuthLimits(resend_account=Limit("resend-account", 1, 3600))
+
+    async def scenario(client: httpx.AsyncClient, bus: RecordingBus) -> None:
+        body = {"company": "Late Co", "name": "Lee", "email": "lee@resend.test", "password": PASSWORD}
+        assert (await client.post(f"{API}/signup", json=body)).status_code == 201
+        first = token_in(bus.last("verify", "lee@resend.test"))
+        r = await client.post(f"{API}/signup/verify/resend", json={"email": "lee@resend.test"})
+        assert r.status_code == 202
+        second = token_in(bus.last("verify", "lee@resend.test"))
+        assert second != first
+        r = await client.post(f"{API}/signup/verify/resend", json={"email": "lee@resend.test"})
+        assert r.status_code == 429 and error_id(r) == "throttled" and int(r.headers["Retry-After"]) >= 1
+        assert (await client.post(f"{API}/signup/verify", json={"token": second})).status_code == 200
+        # no such account: 202 and no email
+        before = len(bus.sent)
+        r = await client.post(f"{API}/signup/verify/resend", json={"email": "ghost@resend.test"})
+        assert r.status_code == 202 and len(bus.sent) == before
+        login = await client.post(
+            f"{API}/auth/login", json={"email": "lee@resend.test", "password": PASSWORD}
+        )
+        assert login.status_code == 200
+
+    run(cluster, scenario, limits=limits)
+
+
 def test_limits_are_shared_by_two_app_instances(cluster: LocalCluster) -> None:
     cluster.wait_healthy()
-    limits = AuthLimits(login_account=Limit("login-account", 3, 300))
+    limits = AuthLimits(login_account=Limit("login-account", 3, 3600))
     apps = [create_app(settings_for(cluster), bus=RecordingBus(), limits=limits) for _ in range(2)]
 
     async def main() -> None:

@@ -231,3 +231,21 @@ def test_marketing_sync_sends_sign_ups_once_then_only_changes(stack: LocalStack,
 
     fourth = run_now(stack, "marketing_sync")
     assert fourth["done"] == 0 and len(contacts(stack)) == count + 2
+
+
+# --------------------------------------------------------------------------- auth sweeper
+
+
+def test_auth_sweeper_deletes_expired_auth_records_through_the_host(
+    stack: LocalStack, db: ConfigDBClient
+) -> None:
+    tag = uuid.uuid4().hex
+    expired, live = f"auth/reset/{tag}-old", f"auth/reset/{tag}-new"
+    db.put(
+        expired, {"tenant_id": "t", "user_id": "u", "expires_at": format_utc(now() - dt.timedelta(minutes=1))}
+    )
+    db.put(live, {"tenant_id": "t", "user_id": "u", "expires_at": format_utc(now() + dt.timedelta(hours=1))})
+    run = run_now(stack, "auth_sweeper")
+    assert run["outcome"] == "ok" and run["notes"].get("reset_deleted", 0) >= 1, run
+    assert db.get_or_none(expired) is None
+    assert db.get_or_none(live) is not None

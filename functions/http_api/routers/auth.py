@@ -18,6 +18,7 @@ from shared.directory.services.accounts import (
     TokenIn,
     TokenPair,
     VerifiedOut,
+    VerifyResendIn,
 )
 from shared.errors import AuthFailed, Forbidden
 
@@ -57,6 +58,18 @@ async def verify(body: TokenIn, ctx: Ctx) -> VerifiedOut:
     """Follow a sign-up link (the account becomes active) or a new-address link (the account's
     email becomes the new address; `email` in the answer)."""
     return await ctx.accounts.verify_email(body.token)
+
+
+@router.post(
+    "/signup/verify/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    responses={429: {"description": "too many resends for this email or from this address"}},
+)
+async def verify_resend(body: VerifyResendIn, request: Request, ctx: Ctx) -> Response:
+    """Mail a new sign-up link if the account exists and is not verified yet (always 202)."""
+    await ctx.accounts.resend_verification(body.email, client_address(request))
+    return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.post(

@@ -22,8 +22,9 @@ token of the same family instead. Every refresh record carries the user's `auth_
 at issue; a password change or reset bumps it, so all older refresh tokens stop working.
 Expired records are deleted by the auth sweeper (`auth_sweep.py`).
 
-Login, sign-up and password-reset requests are throttled per account (the email address) and
-per client address (`shared/security/rate_limit.py`, counters shared in the ConfigDB).
+Login, sign-up, verification-resend and password-reset requests are throttled per account (the
+email address) and per client address (`shared/security/rate_limit.py`, counters shared in the
+ConfigDB).
 """
 
 from __future__ import annotations
@@ -158,6 +159,10 @@ class SignupOut(BaseModel):
     verification_required: bool = True
 
 
+class VerifyResendIn(InputModel):
+    email: Email
+
+
 class TokenIn(InputModel):
     token: str = Field(min_length=1, max_length=512)
 
@@ -279,25 +284,7 @@ class AccountsService:
         token, digest = new_refresh_token()
         record = TokenRecord(tenant_id=tenant_id, user_id=user_id, expires_at=now + cfg.verify_ttl)
         email_key = email_index_key(user.email)
-        link = f"{cfg.public_base_url}/verify?token={token}"
-        hours = int(cfg.verify_ttl.total_seconds()) // 3600
-        mail_key, mail = outbox.entry(
-            EMAIL_QUEUE,
-            {
-                "kind": "verify",
-                "to": user.email,
-                "subject": "Confirm your email address",
-                "text": f"Hello {user.name},\n\nconfirm your email address to start your trial of "
-                f"{tenant.name}:\n\n{link}\n\nThe link expires in {hours} hours.\n",
-                "html": f'<p>Hello {_html(user.name)},</p><p><a href="{link}">Confirm your email address</a> '
-                f"to start your trial of {_html(tenant.name)}.</p>",
-                "tenant_id": tenant_id,
-                "user_id": user_id,
-            },
-            f"verify-{digest[:32]}",
-            tenant_id=tenant_id,
-            now=now,
-        )
+        mail_key, mail = self._verify_mail(user, tenant.name, token, digest, now)
         claims: dict[str, Any] = {
             email_key: EmailIndexValue(tenant_id=tenant_id, user_id=user_id).model_dump(),
             tenant_index_key(tenant_id): TenantIndexValue(region=region).model_dump(),
@@ -314,6 +301,52 @@ class AccountsService:
             raise
         await self._outbox.deliver_now(mail_key, tenant_id)
         return SignupOut(tenant=TenantOut.model_validate(tenant.model_dump()), user=user.to_out())
+
+    async def resend_verification(self, email: str, client_address: str = "unknown") -> None:
+        """Mails a new sign-up link when the account exists and is not verified yet; says nothing
+        either way (Throttled when the address or the client asked too often)."""
+        limits = self.throttle.limits
+        await self._throttled(
+            [(limits.resend_account, email), (limits.resend_address, client_address)], "verification emails"
+        )
+        user = await self._user_by_email(email)
+        if user is None or await self.repo.raw(unverified_key(user.id)) is None:
+            return
+        tenant = await self.repo.get(tenant_key(user.tenant_id), Tenant)
+        if tenant is None:
+            return
+        now = self.clock.now()
+        token, digest = new_refresh_token()
+        expires = now + self.config.verify_ttl
+        record = TokenRecord(tenant_id=user.tenant_id, user_id=user.id, expires_at=expires)
+        mail_key, mail = self._verify_mail(user, tenant.doc.name, token, digest, now)
+        await self.repo.create(verify_token_key(digest), record, IndexChanges(claim={mail_key: mail}))
+        await self._outbox.deliver_now(mail_key, user.tenant_id)
+
+    def _verify_mail(
+        self, user: User, company: str, token: str, digest: str, now: dt.datetime
+    ) -> tuple[str, dict[str, Any]]:
+        """The outbox entry (key, value) of a sign-up verification email."""
+        cfg = self.config
+        link = f"{cfg.public_base_url}/verify?token={token}"
+        hours = int(cfg.verify_ttl.total_seconds()) // 3600
+        return outbox.entry(
+            EMAIL_QUEUE,
+            {
+                "kind": "verify",
+                "to": user.email,
+                "subject": "Confirm your email address",
+                "text": f"Hello {user.name},\n\nconfirm your email address to start your trial of "
+                f"{company}:\n\n{link}\n\nThe link expires in {hours} hours.\n",
+                "html": f'<p>Hello {_html(user.name)},</p><p><a href="{link}">Confirm your email address</a> '
+                f"to start your trial of {_html(company)}.</p>",
+                "tenant_id": user.tenant_id,
+                "user_id": user.id,
+            },
+            f"verify-{digest[:32]}",
+            tenant_id=user.tenant_id,
+            now=now,
+        )
 
     async def verify_email(self, token: str) -> VerifiedOut:
         key = verify_token_key(refresh_digest(token))

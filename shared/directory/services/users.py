@@ -47,8 +47,9 @@ from shared.directory.services.accounts import hash_in_thread, unverified_key, v
 from shared.directory.services.menus import ensure_user_unreferenced
 from shared.directory.services.quotas import QuotaGuard
 from shared.documents import IndexChanges, Versioned
-from shared.errors import ConflictError, Forbidden, PreconditionFailed
+from shared.errors import ConflictError, Forbidden, PreconditionFailed, Throttled
 from shared.ports import Clock, DocumentRepo, MessageBus
+from shared.security.rate_limit import Throttle
 from shared.security.tokens import Principal
 from shared.values import apply_patch, new_ulid
 
@@ -94,6 +95,8 @@ class UsersService:
     """Where the new-address verification email goes (required to change an email)."""
     public_base_url: str = ""
     quotas: QuotaGuard | None = None
+    throttle: Throttle | None = None
+    """A wrong current_password counts as a failed login of the account (the same lockout)."""
 
     async def list(self, who: Principal) -> list[Versioned[User]]:
         return await self.repo.list(kind_prefix(who.tenant_id, "user"), User)
@@ -234,11 +237,16 @@ class UsersService:
         if Role.OWNER.value in (new_role, target.role.value) and who.role != Role.OWNER.value:
             raise Forbidden("only an owner can grant or remove the owner role")
 
-    @staticmethod
-    async def _check_current_password(user: User, given: str | None) -> None:
+    async def _check_current_password(self, user: User, given: str | None) -> None:
         if given is None:
             raise CurrentPasswordRequired("send current_password to change your own password or email")
+        checks = [] if self.throttle is None else [(self.throttle.limits.login_account, user.email)]
+        now_s = self.clock.now().timestamp()
+        if self.throttle is not None and (wait := await self.throttle.retry_after(checks, now_s)):
+            raise Throttled(wait, f"too many wrong passwords for this account; retry in {wait} s")
         if not user.password_hash or not await verify_in_thread(user.password_hash, given):
+            if self.throttle is not None:
+                await self.throttle.hit(checks, now_s)
             raise CurrentPasswordRequired("current_password is not your current password")
 
     async def _not_last_owner(self, who: Principal, target: User, verb: str) -> None:
