@@ -14,8 +14,8 @@ acknowledged write is in the committed history at its revision, the watch stream
 from its last revision after every disconnect) has no gap and no duplicate, and every node
 holds the state the stream describes.
 
-The default schedule runs each fault once (well under 3 minutes); `--slow` runs 40 faults
-drawn at random. The namespaces need root and iproute2: if they cannot be made, the test
+The first test runs each fault once (well under 3 minutes); with `--slow` a second one runs
+40 faults drawn at random. The namespaces need root and iproute2: if they cannot be made, the test
 fails saying so.
 """
 
@@ -170,6 +170,7 @@ class Nemesis:
         getattr(self, name)()
         self.recover()
         self.log[-1] = f"{name} ({time.monotonic() - started:.1f}s)"
+        print(self.log[-1], flush=True)
 
 
 FAULTS = [
@@ -207,15 +208,22 @@ def _check_watch(events: list[tuple[int, str, str, object]]) -> dict[str, tuple[
     return state
 
 
-def test_linearizable_and_gap_free_under_the_nemesis(
-    lab: NetLab, net_cluster: LocalCluster, request: pytest.FixtureRequest
-) -> None:
-    cluster = net_cluster
+def test_linearizable_and_gap_free_under_the_nemesis(lab: NetLab, net_cluster: LocalCluster) -> None:
+    _under_the_nemesis(lab, net_cluster, long=False)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_linearizable_and_gap_free_under_a_long_nemesis(lab: NetLab, net_cluster: LocalCluster) -> None:
+    _under_the_nemesis(lab, net_cluster, long=True)
+
+
+def _under_the_nemesis(lab: NetLab, cluster: LocalCluster, long: bool) -> None:
     cluster.wait_healthy()
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
-    slow = bool(request.config.getoption("--slow"))
-    schedule = [rng.choice(FAULTS) for _ in range(40)] if slow else list(FAULTS)
+    schedule = [rng.choice(FAULTS) for _ in range(40)] if long else list(FAULTS)
+    print(f"nemesis seed={seed}: {', '.join(schedule)}", flush=True)
     clients = Clients(cluster, KEYS)
     watcher = Watcher(cluster)
     nemesis = Nemesis(lab, cluster, clients, rng)
@@ -228,7 +236,7 @@ def test_linearizable_and_gap_free_under_the_nemesis(
     finally:
         clients.stop()
         lab.heal()
-    print(f"seed={seed} schedule: " + ", ".join(nemesis.log))
+    print(f"seed={seed} schedule: " + ", ".join(nemesis.log), flush=True)
 
     # Heal, then every node converges and the watcher catches up.
     def converged() -> tuple[int] | None:
