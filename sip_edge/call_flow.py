@@ -19,6 +19,7 @@ import logging
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from shared.directory.models.tenant import Tenant
@@ -45,6 +46,7 @@ PROMPT_RATE = 8000
 VOICEMAIL_MAX_S = 180.0
 VOICEMAIL_SILENCE_S = 10.0
 VOICEMAIL_MIN_S = 1.0
+RECORDING_CLOSE_S = 30.0  # the recording's last write, header and fsync, on the flusher thread
 
 
 # --------------------------------------------------------------------------- ports
@@ -78,6 +80,14 @@ class UploadSpool(Protocol):
 
     async def submit(self, container: str, name: str, data: bytes, content_type: str | None = None) -> bool:
         """Spool `data` for Blob `container/name` and try the upload (False: kept for a retry)."""
+        ...
+
+    def live_path(self, container: str, name: str) -> Path:
+        """Where a recording being made is written (recovered and uploaded after a crash)."""
+        ...
+
+    async def adopt(self, container: str, name: str, path: Path) -> bool:
+        """Spool the finished file at `path` for Blob `container/name` and try the upload."""
         ...
 
 
@@ -516,7 +526,8 @@ class InboundCall:
         track.media = self.deps.engine.attach(track.leg.audio, leg_id=track.leg.leg_id)
         mix: CallRecorder | None = None
         if (user is not None and user.recording_enabled) or self.tenant.recording_enabled:
-            mix = self.recording_sink = CallRecorder()
+            spool = self.deps.media.live_path("recordings", f"{self.tenant_id}/{self.call_id}.wav")
+            mix = self.recording_sink = CallRecorder(spool=spool)
         self.deps.engine.bridge(self.media, track.media, mix_sink=mix)
         loop = asyncio.get_running_loop()
         track.leg.on_ended(lambda _e: loop.call_soon_threadsafe(self.post, "callee_ended"))
@@ -634,11 +645,16 @@ class InboundCall:
     async def store_recording(self) -> None:
         assert self.recording_sink is not None
         self.recording_sink.stop("call_ended")
-        recording = self.recording_sink.result(1.0)
-        if recording.duration_s < 1.0:
-            return
+        recording = await asyncio.wait_for(self.recording_sink, RECORDING_CLOSE_S)
         name = f"{self.tenant_id}/{self.call_id}.wav"
-        await self.deps.media.submit("recordings", name, recording.wav)
+        if recording.duration_s < 1.0:
+            if recording.path is not None:
+                await asyncio.to_thread(recording.path.unlink, missing_ok=True)
+            return
+        if recording.path is not None:
+            await self.deps.media.adopt("recordings", name, recording.path)
+        elif recording.wav is not None:
+            await self.deps.media.submit("recordings", name, recording.wav)
         self.recording_blob = f"recordings/{name}"
 
     async def write(self, record: CallRecord, user: User | None) -> None:

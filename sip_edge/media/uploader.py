@@ -7,6 +7,12 @@ after an upload succeeded. A background task (``start()``) re-uploads whatever i
 the spool: once at start-up (files left by an earlier run) and then with exponential
 back-off (`retry_initial_s` doubling to `retry_max_s`, reset by a success).
 
+A call recording is written while it is made: `live_path(container, name)` is where the recorder
+appends it (``{spool_dir}-live/{container}/{name}``, outside the retry loop's reach); when it ends,
+``await uploader.adopt(container, name, path)`` moves the finished file into the spool and uploads
+it like a submit. `start()` first adopts whatever an earlier run left there (a crash mid-call),
+after fixing each file's WAV header from its size (`recorder.finalize_wav`).
+
 Blob names: `voicemail_blob_name` -> ``{tenant}/{user}/{id}.wav`` in container ``voicemail``,
 `recording_blob_name` -> ``{tenant}/{call_id}.wav`` in container ``recordings``.
 
@@ -26,6 +32,7 @@ from pathlib import Path
 
 from shared.errors import Unavailable
 from shared.ports import BlobWriter
+from sip_edge.media.recorder import finalize_wav
 
 log = logging.getLogger("sip_edge.media.uploader")
 
@@ -69,6 +76,7 @@ class SpoolingUploader:
     ) -> None:
         self.blobs = blobs
         self.spool_dir = Path(spool_dir)
+        self.live_dir = self.spool_dir.with_name(self.spool_dir.name + "-live")
         self.attempts = max(1, attempts)
         self.retry_delay_s = retry_delay_s
         self.retry_initial_s = retry_initial_s
@@ -85,6 +93,7 @@ class SpoolingUploader:
         """Start the retry loop; it first uploads what an earlier run left in the spool."""
         if self._task is None:
             self.spool_dir.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(self._recover_live)
             self._task = asyncio.create_task(self._retry_loop(), name="spool-uploader")
 
     async def stop(self) -> None:
@@ -111,6 +120,26 @@ class SpoolingUploader:
         self._kick.set()  # make sure the loop is armed
         return False
 
+    def live_path(self, container: str, name: str) -> Path:
+        """Where a recording being made is written before `adopt` (ValueError: invalid name)."""
+        _check(container, name)
+        return self.live_dir / container / name
+
+    async def adopt(self, container: str, name: str, path: Path) -> bool:
+        """Move a finished file (from `live_path`) into the spool, then upload it as `submit`
+        does. True when uploaded now; False when it stays spooled for the retry loop."""
+        _check(container, name)
+        target = self.spool_dir / container / name
+        await asyncio.to_thread(_move, path, target, self.live_dir)
+        _event("upload_spooled", container=container, blob=name, bytes=target.stat().st_size)
+        for attempt in range(self.attempts):
+            if attempt:
+                await asyncio.sleep(self.retry_delay_s)
+            if await self._upload_path(target, None):
+                return True
+        self._kick.set()
+        return False
+
     def pending(self) -> list[tuple[str, str]]:
         """(container, name) of every spooled file not yet uploaded."""
         return [self._split(p) for p in self._spooled()]
@@ -122,6 +151,24 @@ class SpoolingUploader:
         return len(self._spooled())
 
     # -- internals
+
+    def _recover_live(self) -> None:
+        """Recordings an earlier run was making when it died: header fixed, into the spool."""
+        if not self.live_dir.exists():
+            return
+        for path in sorted(p for p in self.live_dir.rglob("*") if p.is_file()):
+            container, name = (
+                path.relative_to(self.live_dir).parts[0],
+                "/".join(path.relative_to(self.live_dir).parts[1:]),
+            )
+            try:
+                _check(container, name)
+                seconds = finalize_wav(path)
+            except (ValueError, OSError) as exc:
+                _event("recording_recovery_failed", path=str(path), reason=str(exc)[:200])
+                continue
+            _move(path, self.spool_dir / container / name, self.live_dir)
+            _event("recording_recovered", container=container, blob=name, seconds=round(seconds, 2))
 
     def _spooled(self) -> list[Path]:
         if not self.spool_dir.exists():
@@ -196,6 +243,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _move(path: Path, target: Path, root: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    _remove(path, root)  # the emptied directories
 
 
 def _remove(path: Path, root: Path) -> None:
