@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.configdb_keys import OUTBOX_PREFIX, outbox_key
-from shared.errors import DomainError, NotFoundError, PreconditionFailed
+from shared.errors import NotFoundError, PreconditionFailed
 from shared.ports import DocumentRepo, MessageBus
 from shared.queue_work import Tally
 from shared.values import UtcDatetime, new_ulid
@@ -105,7 +105,7 @@ class OutboxRelay:
         `immediate_timeout_s`. True when the entry left the outbox."""
         try:
             return await asyncio.wait_for(self.deliver(key), self.immediate_timeout_s)
-        except (DomainError, TimeoutError) as exc:
+        except Exception as exc:  # the write is committed: the timer relays what this could not
             self._log.warning(
                 "outbox entry left for the relay",
                 extra={
