@@ -29,18 +29,19 @@ pytestmark = [
 TOKEN = "pricing-edge-token"
 NUMBER = "+15557770300"  # the tenant's number: rings Alice
 ALICE_PHONE = "+15550004001"  # answers, hangs up after 3 s of talk
-DEST = "+4479110004002"  # a click-to-call customer abroad: answers, hangs up after 2 s
+DEST = "+447911000402"  # a click-to-call customer abroad (GB): answers, hangs up after 2 s
 RULES = {
     ALICE_PHONE: {"action": "answer", "ring_s": 0.3, "tone_hz": 1000, "echo": False, "hangup_after_s": 3.0},
     DEST: {"action": "answer", "ring_s": 0.3, "tone_hz": 1200, "echo": False, "hangup_after_s": 2.0},
 }
-# longest prefix decides: Alice's +1555000... is 0.6000 EUR, not 1555 or 1; DEST is 4479, not 44
+# longest prefix decides: Alice's +1555000... is 0.6000 EUR, not 1555 or 1 (USD); DEST is 4479, not
+# 44 (USD). A click-to-call's two legs are priced in one currency, the spend cap's.
 DECK = """prefix,rate_per_min,currency
 1,0.0090,USD
 1555,0.0100,USD
 1555000,0.6000,EUR
 44,0.0150,USD
-4479,0.1200,GBP
+4479,0.1200,EUR
 """
 
 
@@ -141,6 +142,8 @@ def test_forwarded_and_click_to_call_legs_carry_their_price(env: Env, tmp_path: 
             with httpx.Client(
                 base_url=env.stack.api, headers={"Authorization": f"Bearer {env.access}"}, timeout=10
             ) as api:
+                r = api.put("/outbound-policy", json={"allowed_countries": ["US", "GB"]})
+                assert r.status_code == 200, r.text  # the tenant's home country is the US
                 r = api.post("/calls", json={"destination": DEST})
                 assert r.status_code == 202, r.text
             c2c = wait_call_record(env.stack.settings, env.tenant_id, r.json()["call_id"], edge, 30)
@@ -149,7 +152,7 @@ def test_forwarded_and_click_to_call_legs_carry_their_price(env: Env, tmp_path: 
             assert user_leg.price is not None and dest_leg.price is not None, c2c.legs
             assert (user_leg.price.rate_per_min, user_leg.price.currency) == (Decimal("0.6000"), "EUR")
             assert user_leg.price.cost == expected_cost("0.6000", user_leg)
-            assert (dest_leg.price.rate_per_min, dest_leg.price.currency) == (Decimal("0.1200"), "GBP")
+            assert (dest_leg.price.rate_per_min, dest_leg.price.currency) == (Decimal("0.1200"), "EUR")
             assert dest_leg.price.cost == expected_cost("0.1200", dest_leg) > 0
         finally:
             edge.stop()
