@@ -155,7 +155,10 @@ class ActiveCallList(BaseModel):
 class ActiveCall(BaseModel):
     call_id: str = Field(description="The call's id; its History record has the same id.")
     tenant_id: str
-    direction: str = Field(description="inbound or click_to_call", examples=["click_to_call"])
+    direction: str = Field(
+        description="inbound, click_to_call, or caller_id_check (a call reading out a verification code)",
+        examples=["click_to_call"],
+    )
     caller: str | None = Field(default=None, description="For click-to-call: the user's phone, rung first.")
     number_called: str | None = Field(default=None, description="For click-to-call: the destination.")
     user_id: str | None = None
