@@ -108,6 +108,9 @@ def test_signup_verify_login_dashboard_reload_logout(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert").filter(has_text="not verified")).to_be_visible()
+    page.get_by_role("button", name="Email me the link again").click()
+    expect(page.locator("#status")).to_contain_text("a new link is on its way")
+    assert mail_link(portal_stack, EMAIL, "/verify", seen=1) != mail_link(portal_stack, EMAIL, "/verify")
 
     link = mail_link(portal_stack, EMAIL, "/verify")
     page.goto(link)

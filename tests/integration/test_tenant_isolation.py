@@ -59,6 +59,7 @@ PUBLIC = {
     ("GET", "/api/v1/regions"),
     ("POST", "/api/v1/signup"),
     ("POST", "/api/v1/signup/verify"),
+    ("POST", "/api/v1/signup/verify/resend"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/logout"),

@@ -1,5 +1,5 @@
 // /login?next=…: email and password; then back to `next` (a same-site path) or the dashboard.
-import { busy, field, h } from "../dom.js";
+import { announce, busy, field, h } from "../dom.js";
 
 export const title = "Log in";
 
@@ -25,13 +25,27 @@ export async function render(root, ctx) {
     return;
   }
   const submit = h("button", { type: "submit" }, "Log in");
+  // Shown after a "not verified" answer: mails the sign-up link again.
+  const resend = h("button", { type: "button", class: "secondary", hidden: true }, "Email me the link again");
   const form = h(
     "form",
     { novalidate: true, "aria-label": "Log in" },
     field("Email", "email", { type: "email", required: true, autocomplete: "username" }),
     field("Password", "password", { type: "password", required: true, autocomplete: "current-password" }),
-    h("div", { class: "actions" }, submit),
+    h("div", { class: "actions" }, submit, resend),
   );
+  resend.addEventListener("click", () => {
+    const email = String(new FormData(form).get("email") || "").trim();
+    busy(resend, form, async () => {
+      try {
+        await ctx.api.anonymous("POST", "/signup/verify/resend", { email });
+      } catch (err) {
+        if (err.status === 429) err.message = sentenceFor(err);
+        throw err;
+      }
+      announce(`If ${email} is waiting for verification, a new link is on its way.`);
+    });
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(form);
@@ -42,6 +56,7 @@ export async function render(root, ctx) {
         await ctx.api.login(email, password);
       } catch (err) {
         if (err.errors && err.errors.length) throw err; // field errors (e.g. a malformed email)
+        resend.hidden = err.status !== 403;
         err.message = sentenceFor(err);
         throw err;
       }
