@@ -106,7 +106,9 @@ class Transport:
         if peer is None or peer.writer is None or not peer.connected:
             return
         transport = peer.writer.transport
-        if transport.get_write_buffer_size() > MAX_BUFFER:
+        # Closed under us (reset, unacknowledged-data timeout) before the dialing task noticed:
+        # uvloop raises on a write to a closed transport. Drop the message like any other loss.
+        if transport.is_closing() or transport.get_write_buffer_size() > MAX_BUFFER:
             return
         peer.writer.write(frame(encode_message(msg)))
 
