@@ -24,10 +24,17 @@ from infra.local.configdb_cluster import LocalCluster, free_port
 from infra.local.managed import ManagedProcess
 from infra.local.stack import LocalStack, signup_verified
 from shared.adapters.config_repo import ConfigRepo
-from shared.calls.errors import VerificationCodeExpired, VerificationCodeWrong
+from shared.calls.errors import (
+    CountryNotAllowed,
+    PremiumRateRefused,
+    VerificationCodeExpired,
+    VerificationCodeWrong,
+)
 from shared.calls.models import ActiveCall, CallerIdStatus
 from shared.calls.services.caller_ids import CallerIdsService
 from shared.configdb import AsyncConfigDBClient
+from shared.configdb_keys import tenant_key
+from shared.directory.models.tenant import Tenant
 from shared.errors import Throttled
 from shared.security.tokens import Principal
 from sip_edge.media import dsp
@@ -42,6 +49,8 @@ OWN_NUMBER = "+15557770500"  # the tenant's number, from the demo inventory
 OWNER_PHONE = "+15550004001"  # the owner's mobile: answers click-to-calls
 BYO = "+15550004002"  # the number brought as caller ID: answers and records the code call
 DEST = "+15550004003"  # a click-to-call destination
+PREMIUM = "+19005551234"  # US premium rate
+ABROAD = "+442079460958"  # outside the home country (US, from the locale en-US)
 KEY = {pair: key for key, pair in DTMF.items()}
 
 
@@ -210,7 +219,17 @@ def test_code_expires_and_attempts_run_out(cluster: LocalCluster) -> None:
 
     async def scenario() -> None:
         async with AsyncConfigDBClient(cluster.endpoints, cluster.token) as db:
-            svc = CallerIdsService(ConfigRepo(db), edge, clock)  # type: ignore[arg-type]
+            repo = ConfigRepo(db)
+            svc = CallerIdsService(repo, edge, clock)  # type: ignore[arg-type]
+            tenant = Tenant(
+                id=owner.tenant_id, name="Codes", created_at=clock.now(), region="local", status="active"
+            )
+            await repo.create(tenant_key(owner.tenant_id), tenant)
+            # never a number the tenant's calls may not ring: nothing is called
+            for refused, why in ((PREMIUM, PremiumRateRefused), (ABROAD, CountryNotAllowed)):
+                with pytest.raises(why):
+                    await svc.start(owner, refused)
+            assert edge.codes == []
             first = await svc.start(owner, BYO)
             _, code, presented = edge.codes[-1]
             assert presented is None  # the tenant has no number: nothing to show

@@ -1,10 +1,13 @@
 """Caller IDs a tenant brings (BYO): a number it may show on click-to-calls once someone at that
 number proves they hold it.
 
-- `start` (owners and admins): a 6-digit code is drawn, only its salted SHA-256 digest is stored
-  (`t/{tid}/callerid/{id}`, status `pending`, good for `CODE_TTL`), and the edge calls the number
-  and reads the code out (`EdgeCallControl.code_call`). Starting again for the same number draws
-  a new code and calls again, at most once per `CALL_INTERVAL` (429 with Retry-After).
+- `start` (owners and admins): the number must be one the tenant's calls may ring (its outbound
+  policy's countries; never premium-rate, shared-cost or satellite; not while the tenant is
+  suspended or its trial has ended: the same refusals as click-to-call). A 6-digit code is
+  drawn, only its salted SHA-256 digest is stored (`t/{tid}/callerid/{id}`, status `pending`,
+  good for `CODE_TTL`), and the edge calls the number and reads the code out
+  (`EdgeCallControl.code_call`). Starting again for the same number draws a new code and calls
+  again, at most once per `CALL_INTERVAL` (429 with Retry-After).
 - `verify`: the code typed back; `MAX_ATTEMPTS` tries per code (`VerificationCodeWrong` with the
   attempts left), then, or after `CODE_TTL`, `VerificationCodeExpired` (start again).
 - `allowed`: what a tenant's click-to-calls may show: its own numbers and its verified caller IDs.
@@ -26,13 +29,17 @@ from shared.calls.errors import (
     CallerIdNotAllowed,
     CallRefused,
     CallServiceUnavailable,
+    TenantSuspended,
+    TrialExpired,
     VerificationCodeExpired,
     VerificationCodeWrong,
 )
-from shared.calls.models import CallerId, CallerIdOut, CallerIdStatus
+from shared.calls.models import CallerId, CallerIdOut, CallerIdStatus, OutboundPolicy
 from shared.calls.ports import EdgeCallControl
-from shared.configdb_keys import caller_id_key, caller_id_prefix, kind_prefix
+from shared.calls.services.outbound_policy import check_number, effective_countries, home_country
+from shared.configdb_keys import caller_id_key, caller_id_prefix, kind_prefix, outbound_policy_key, tenant_key
 from shared.directory.models.number import Number
+from shared.directory.models.tenant import Tenant, TenantStatus
 from shared.directory.services.access import is_manager
 from shared.documents import Versioned
 from shared.errors import Forbidden, NotFoundError, Throttled, Unavailable
@@ -82,6 +89,7 @@ class CallerIdsService:
         own = await self._own_numbers(who.tenant_id)
         if number in own:
             raise CallerIdExists(number, "is one of your numbers; it is a caller ID already")
+        await self._may_call(who.tenant_id, number, own)
         mine = await self.repo.list(caller_id_prefix(who.tenant_id), CallerId)
         existing = next((v for v in mine if v.doc.number == number), None)
         now = self.clock.now()
@@ -197,6 +205,20 @@ class CallerIdsService:
         """`CallerIdNotAllowed` (422) unless the tenant may show `number`."""
         if number not in await self.allowed(tenant_id):
             raise CallerIdNotAllowed(number)
+
+    async def _may_call(self, tenant_id: str, number: str, own: set[str]) -> None:
+        """The click-to-call refusals that apply to a call the service places for the tenant."""
+        tenant = (await self.repo.require(tenant_key(tenant_id), Tenant, "tenant")).doc
+        if tenant.status in (TenantStatus.SUSPENDED, TenantStatus.CANCELLED):
+            raise TenantSuspended()
+        ends = tenant.trial_ends_at
+        if tenant.status is TenantStatus.TRIAL and ends is not None and ends <= self.clock.now():
+            raise TrialExpired()
+        got = await self.repo.get(outbound_policy_key(tenant_id), OutboundPolicy)
+        policy = got.doc if got is not None else OutboundPolicy()
+        check_number(
+            number, "destination", effective_countries(policy, home_country(sorted(own), tenant.locale))
+        )
 
     async def _own_numbers(self, tenant_id: str) -> set[str]:
         return {v.doc.number for v in await self.repo.list(kind_prefix(tenant_id, "number"), Number)}
