@@ -127,6 +127,14 @@ class NotDialable(DestinationRefused):
     WHAT = "is not a number that can be dialled"
 
 
+class ForwardingNumberRefused(InvalidField):
+    """422 at `/forwarding_numbers/{i}`: a user's phone is a leg the service places and pays for
+    (forwards, click-to-call), so it is never premium-rate, shared-cost, satellite or undialable."""
+
+    error_id = "forwarding-number-not-allowed"  # type: ignore[assignment]
+    title = "Forwarding number not allowed"  # type: ignore[assignment]
+
+
 class SpendCapReached(DomainError):
     """403: the tenant's calls this month have cost its monthly spend cap (or all but a few
     seconds of it)."""

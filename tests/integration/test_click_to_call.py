@@ -429,12 +429,18 @@ def test_destinations_the_policy_refuses_are_403_and_nothing_is_dialled(platform
         _problem(api.post("/calls", json={"destination": SATELLITE}), 403, "destination-satellite")
         _problem(api.post("/calls", json={"destination": PREMIUM}), 403, "destination-premium-rate")
         assert api.put("/outbound-policy", json={}).status_code == 200
-        # a member who sets a premium number as their own phone cannot ring it either
-        r = api.patch(f"/users/{p.member_id}", json={"forwarding_numbers": [PREMIUM]})
+        # nobody's phone can be a premium or satellite number: inbound calls are forwarded there too
+        for number in (PREMIUM, SATELLITE):
+            r = api.patch(f"/users/{p.member_id}", json={"forwarding_numbers": [MEMBER_PHONE, number]})
+            body = _problem(r, 422, "forwarding-number-not-allowed")
+            assert body["errors"][0]["pointer"] == "/forwarding_numbers/1", body
+        # a phone in a country the policy does not allow is kept, but click-to-call does not ring it
+        r = api.patch(f"/users/{p.member_id}", json={"forwarding_numbers": [JAMAICA]})
         assert r.status_code == 200, r.text
     try:
         with p.api(p.member) as api:
-            body = _problem(api.post("/calls", json={"destination": DEST}), 403, "destination-premium-rate")
+            r = api.post("/calls", json={"destination": DEST})
+            body = _problem(r, 403, "destination-country-not-allowed")
             assert body["leg"] == "forwarding_number" and "your forwarding number" in body["detail"]
     finally:
         with p.api(p.owner) as api:

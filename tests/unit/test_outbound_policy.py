@@ -10,6 +10,7 @@ import pytest
 
 from shared.calls.errors import (
     CountryNotAllowed,
+    ForwardingNumberRefused,
     NotDialable,
     PremiumRateRefused,
     SatelliteRefused,
@@ -24,6 +25,7 @@ from shared.calls.services.outbound_policy import (
     home_country,
     month_spend,
     month_start,
+    refuse_blocked_forwarding,
 )
 from shared.calls.services.pacing import CallPacer
 from shared.history.models.call import CallRecord, Leg, LegPrice
@@ -89,6 +91,15 @@ def test_check_number_refuses_other_countries_premium_and_satellite() -> None:
     with pytest.raises(NotDialable) as short:
         check_number("+8180", "destination", ["JP"])
     assert short.value.status == 422
+
+
+def test_forwarding_numbers_are_never_premium_satellite_or_undialable() -> None:
+    refuse_blocked_forwarding(["+12125551234", "+18765551234", "+447700900123"])  # any country
+    for bad, at in ((["+12125551234", "+19005551234"], 1), (["+88163000000"], 0), (["+8180"], 0)):
+        with pytest.raises(ForwardingNumberRefused) as refused:
+            refuse_blocked_forwarding(bad)
+        assert refused.value.status == 422 and refused.value.error_id == "forwarding-number-not-allowed"
+        assert refused.value.pointer == f"/forwarding_numbers/{at}"
 
 
 def test_a_policy_refuses_duplicate_and_lower_case_countries() -> None:

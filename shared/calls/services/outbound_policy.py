@@ -14,6 +14,9 @@ Pure rules first (no I/O), then `OutboundPolicyService` over the ports:
   the carrier rate deck (both legs: the user's phone and the destination). What is left of the
   cap is split by the concurrent-call limit, so calls running at once cannot pass it together.
 - `month_spend(calls, currency)`: what the priced legs of a month's call records cost.
+- `refuse_blocked_forwarding(numbers)`: a user's forwarding numbers are checked when they are
+  set (`UsersService`), since inbound calls are forwarded to them too: never premium-rate,
+  shared-cost, satellite or undialable (422 `forwarding-number-not-allowed`).
 
 Both the destination and the caller's own forwarding number are checked: a member sets their
 forwarding number themselves, and it is the first leg the edge places.
@@ -38,6 +41,7 @@ from phonenumbers.phonemetadata import PhoneMetadata
 from shared.billing.services.rates import RateTable, RateTableCache
 from shared.calls.errors import (
     CountryNotAllowed,
+    ForwardingNumberRefused,
     LegName,
     NotDialable,
     NotPriced,
@@ -157,6 +161,19 @@ def check_number(number: str, leg: LegName, allowed: list[str]) -> NumberClass:
     if got.country is None or got.country not in allowed:
         raise CountryNotAllowed(number, leg, got.country, allowed)
     return got
+
+
+def refuse_blocked_forwarding(numbers: Iterable[str], pointer: str = "/forwarding_numbers") -> None:
+    """`ForwardingNumberRefused` at the first of a user's forwarding numbers that is premium-rate,
+    shared-cost, satellite or not dialable: inbound calls are forwarded to them at the tenant's cost."""
+    for i, number in enumerate(numbers):
+        kind = classify(number).kind
+        if kind != "ok":
+            why = {
+                "premium": "is a premium-rate or shared-cost number",
+                "satellite": "is a satellite or international-network number",
+            }.get(kind, "is not a number that can be dialled")
+            raise ForwardingNumberRefused(f"{pointer}/{i}", f"{number} {why}, which calls never ring")
 
 
 def month_start(now: dt.datetime) -> dt.datetime:

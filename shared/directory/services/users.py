@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import outbox
+from shared.calls.services.outbound_policy import refuse_blocked_forwarding
 from shared.configdb_keys import (
     EmailIndexValue,
     device_key,
@@ -109,6 +110,7 @@ class UsersService:
             raise Forbidden("only owners and admins add users")
         if body.role is Role.OWNER and who.role != Role.OWNER.value:
             raise Forbidden("only an owner can make another user an owner")
+        refuse_blocked_forwarding(body.forwarding_numbers)
         if self.quotas is not None:
             await self.quotas.check(who.tenant_id, QuotaKind.USERS)
         now = self.clock.now()
@@ -143,6 +145,7 @@ class UsersService:
         if new_email == cur.doc.email or new_email == cur.doc.pending_email:
             new_email = None  # unchanged (a pending change is dropped), or already waiting for its link
         self._may_edit(who, cur.doc, changes.get("role"))
+        refuse_blocked_forwarding(changes.get("forwarding_numbers") or [])
         if (
             cur.doc.role is Role.OWNER
             and who.role != Role.OWNER.value
