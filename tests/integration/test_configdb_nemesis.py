@@ -87,8 +87,16 @@ class Nemesis:
     def follower(self, leader: int) -> int:
         return self.rng.choice([i for i in range(len(self.cluster.nodes)) if i != leader])
 
+    def assert_alive(self) -> None:
+        """No node exited on its own (the schedule restarts the ones it kills at once)."""
+        for node in self.cluster.nodes:
+            if not node.alive():
+                tail = node.log_path.read_text(errors="replace")[-3000:]
+                raise AssertionError(f"{node.node_id} exited during {self.log[-1]}: {tail}")
+
     def recover(self, answers: int = 25) -> None:
         """The clients get `answers` more definite answers (the shard serves again)."""
+        self.assert_alive()
         target = self.clients.answered() + answers
         eventually(
             lambda: self.clients.answered() >= target,
@@ -144,7 +152,9 @@ class Nemesis:
         for i in range(len(self.cluster.nodes)):
             self.lab.congest(i)
         self.hold()
+        sent, dropped, delayed = self.lab.congestion_drops()
         self.lab.heal()
+        self.log[-1] += f" [packets: {sent} sent, {delayed} over the rate, {dropped} dropped]"
 
     def pause_leader(self) -> None:
         node = self.cluster.nodes[self.leader()]
@@ -169,7 +179,8 @@ class Nemesis:
         started = time.monotonic()
         getattr(self, name)()
         self.recover()
-        self.log[-1] = f"{name} ({time.monotonic() - started:.1f}s)"
+        self.assert_alive()
+        self.log[-1] += f" ({time.monotonic() - started:.1f}s)"
         print(self.log[-1], flush=True)
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import subprocess
 
 _counter = itertools.count()
@@ -151,11 +152,24 @@ class NetLab:
         self._ns(self.namespaces[i], "ip", "link", "set", "eth0", "down")
         self._down.add(i)
 
-    def congest(self, i: int, rate: str = "400kbit", latency: str = "80ms") -> None:
+    def congest(self, i: int, rate: str = "32kbit", latency: str = "50ms") -> None:
         tbf = ["tbf", "rate", rate, "burst", "8kb", "latency", latency]
         self._ns(self.namespaces[i], "tc", "qdisc", "replace", "dev", "eth0", "root", *tbf)
         self._ns(self.hub, "tc", "qdisc", "replace", "dev", f"{self.tag}v{i + 1}", "root", *tbf)
         self._congested.add(i)
+
+    def congestion_drops(self) -> tuple[int, int, int]:
+        """(packets sent, dropped, delayed) by the token-bucket filters now in place."""
+        sent = dropped = delayed = 0
+        for i in self._congested:
+            for ns, dev in ((self.namespaces[i], "eth0"), (self.hub, f"{self.tag}v{i + 1}")):
+                out = self._ns(ns, "tc", "-s", "qdisc", "show", "dev", dev)
+                m = re.search(r"Sent \d+ bytes (\d+) pkt \(dropped (\d+), overlimits (\d+)", out)
+                if m:
+                    sent += int(m.group(1))
+                    dropped += int(m.group(2))
+                    delayed += int(m.group(3))
+        return sent, dropped, delayed
 
     def heal(self) -> None:
         for i, ns in enumerate(self.namespaces):
