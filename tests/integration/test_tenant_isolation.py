@@ -15,9 +15,9 @@ added later is checked without anyone touching this file; a new operation that t
 needs a valid one in `BODIES` (else it fails here saying so), and one a member may use must be
 added to `MEMBER_OPERATIONS` on purpose.
 
-PUBLIC: the operations anyone may call without a token (sign-up, verification, login, refresh,
-logout, password reset, the cookie session, health, regions) and the emailed report links, whose
-unguessable token in the path is the credential.
+PUBLIC: the operations anyone may call without a token (sign-up, verification and its resend,
+login, refresh, logout, password reset, the cookie session, health, regions) and the emailed
+report links, whose unguessable token in the path is the credential.
 
 EDGE_OPERATIONS: click-to-call, live calls and a caller ID's code call are answered by the SIP
 edge's control API, which this stack does not run: there an isolated answer is 403/404 or 503
@@ -59,6 +59,7 @@ PUBLIC = {
     ("GET", "/api/v1/regions"),
     ("POST", "/api/v1/signup"),
     ("POST", "/api/v1/signup/verify"),
+    ("POST", "/api/v1/signup/verify/resend"),
     ("POST", "/api/v1/signup/verify/resend"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"),
