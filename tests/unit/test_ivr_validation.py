@@ -136,6 +136,24 @@ def test_forward_to_own_number() -> None:
     ]
 
 
+def test_forward_to_premium_satellite_or_undialable_numbers_is_refused() -> None:
+    body = create(
+        [
+            opt("1", {"type": "forward_external", "number": "+19005551234"}),  # US premium rate
+            opt("2", {"type": "forward_external", "number": "+88163000000"}),  # Iridium
+            opt("3", {"type": "forward_external", "number": "+8180"}),  # too short to dial
+            opt("4", {"type": "forward_external", "number": "+12125551234"}),
+        ]
+    )
+    issues = validate_menu_change(config(), body, NEW)
+    assert codes(issues) == [
+        ("/options/0/action/number", "forward_number_not_allowed"),
+        ("/options/1/action/number", "forward_number_not_allowed"),
+        ("/options/2/action/number", "forward_number_not_allowed"),
+    ]
+    assert "premium-rate" in issues[0].message and "satellite" in issues[1].message
+
+
 def test_duplicate_digit_points_at_later_entry() -> None:
     body = create([opt("1", HANG), opt("2", HANG), opt("1", go(GHOST)), opt("1", HANG)])
     issues = validate_menu_change(config(), body, NEW)

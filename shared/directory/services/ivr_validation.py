@@ -12,6 +12,8 @@ menu's options are a list of `{"digit", "action"}`: e.g. `/options/2/action/menu
 
 Issue codes:
   duplicate_digit, user_not_found, menu_not_found, voicemail_disabled, forward_to_own_number,
+  forward_number_not_allowed (premium-rate, shared-cost, satellite or undialable: the edge pays
+  for the forwarded leg; `shared.calls.services.outbound_policy.classify`),
   menu_loop (the menu graph can cycle forever without reaching a terminal action),
   voicemail_in_use (disabling voicemail of a user that a menu sends callers to).
 
@@ -31,6 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.calls.services.outbound_policy import classify
 from shared.directory.models.ivr import TERMINAL_ACTIONS, IvrMenu, IvrMenuCreate, IvrMenuUpdate, MenuOption
 from shared.directory.models.number import Number
 from shared.directory.models.prompt import Prompt, PromptStatus
@@ -175,6 +178,18 @@ def validate_action(
                     pointer=at,
                     code="forward_to_own_number",
                     message=f"{num} is one of this account's own numbers; forwarding to it would loop",
+                )
+            ]
+        kind = classify(num).kind
+        if kind != "ok":
+            what = {"premium": "a premium-rate or shared-cost", "satellite": "a satellite"}.get(
+                kind, "an undialable"
+            )
+            return [
+                ValidationIssue(
+                    pointer=at,
+                    code="forward_number_not_allowed",
+                    message=f"{num} is {what} number, which calls are never forwarded to",
                 )
             ]
     return []
