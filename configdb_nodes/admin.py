@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -229,10 +230,18 @@ def _stdout_gone() -> NoReturn:
     raise SystemExit(EXIT_OK)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Ctrl-C and SIGTERM both end a command cleanly (a watch with status 0), even when the
+    # parent started us with SIGINT ignored, as a shell does for a background job.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         token = args.token_file.read_text().strip() if args.token_file else os.environ.get("CONFIGDB_TOKEN")
     except OSError as exc:

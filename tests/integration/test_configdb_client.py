@@ -238,6 +238,9 @@ def test_admin_cli_watch_streams_until_interrupted(cluster: LocalCluster) -> Non
             "stderr": subprocess.PIPE,
             "text": True,
             "env": env,
+            # Started as a shell starts a background job: with SIGINT ignored. The CLI
+            # still ends on it.
+            "preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         }
         with subprocess.Popen(watch, cwd=REPO, **pipes) as proc:
             assert proc.stdout is not None and proc.stderr is not None
@@ -261,6 +264,10 @@ def test_admin_cli_watch_streams_until_interrupted(cluster: LocalCluster) -> Non
             finally:
                 time.sleep(0.2)
                 proc.send_signal(signal.SIGINT)
-                rc = proc.wait(20)
+                try:
+                    rc = proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    raise
             assert rc == 0
             assert proc.stderr.read() == ""
