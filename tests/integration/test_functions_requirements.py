@@ -21,6 +21,7 @@ REQUIREMENTS = REPO / "requirements.txt"
 
 # The HTTP API (one ASGI function) and the timer, queue and blob triggers.
 FUNCTIONS = [
+    "auth_sweeper",
     "call_ended",
     "email_sink",
     "http_app_func",
@@ -92,5 +93,5 @@ def test_function_app_loads_from_root_requirements_alone(tmp_path: Path) -> None
     result = json.loads(proc.stdout.strip().splitlines()[-1])
 
     assert result["functions"] == FUNCTIONS
-    assert len(result["functions"]) == 15
+    assert len(result["functions"]) == 17
     assert result["missing"] == NOT_DEPLOYED, "the Functions lock installs test or non-Functions packages"
