@@ -39,13 +39,14 @@ $(AZURITE): package.json package-lock.json
 	$(NPM_CI) || { rm -rf node_modules && $(NPM_CI); }
 	@touch $(AZURITE)
 
-# Debian packages the tests drive: SIPp (sip-tester), the third-party SIP peer, and
-# Chromium for the portal's browser tests (Playwright cannot download its own browsers here).
-APT_PACKAGES := sip-tester chromium
+# Debian packages the tests drive: SIPp (sip-tester), the third-party SIP peer; Chromium for
+# the portal's browser tests (Playwright cannot download its own browsers here); iproute2
+# (ip, tc) for the ConfigDB's network-partition tests.
+APT_PACKAGES := sip-tester chromium iproute2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 system-deps:
-	@{ command -v sipp && test -x /usr/bin/chromium; } >/dev/null || { \
+	@{ command -v sipp && test -x /usr/bin/chromium && command -v tc; } >/dev/null || { \
 	  echo "installing Debian packages: $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null; }
 
