@@ -19,10 +19,10 @@ tenant answers 404, like an unknown one. The functions reach this API through
 from __future__ import annotations
 
 import hmac
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -99,6 +99,24 @@ def problem(
     )
 
 
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def _read_body(request: Request, model: type[Body]) -> Body | Response:
+    """The request's JSON body as `model`, or the problem answer (413, 422) to send instead."""
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return problem(413, "Payload Too Large", f"the body is over {MAX_BODY} bytes")
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        errors = [
+            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
+            for e in exc.errors(include_url=False)
+        ]
+        return problem(422, "Invalid request", "the body does not validate", errors=errors)
+
+
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
@@ -121,17 +139,9 @@ def create_control_app(control: CallController, token: str) -> Starlette:
     async def click_to_call(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "Unauthorized", "missing or wrong bearer token")
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            return problem(413, "Payload Too Large", f"the body is over {MAX_BODY} bytes")
-        try:
-            body = ClickToCall.model_validate_json(raw or b"{}")
-        except ValidationError as exc:
-            errors = [
-                {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
-                for e in exc.errors(include_url=False)
-            ]
-            return problem(422, "Invalid request", "the body does not validate", errors=errors)
+        body = await _read_body(request, ClickToCall)
+        if isinstance(body, Response):
+            return body
         try:
             call = await control.click_to_call(body)
         except CallControlError as exc:
@@ -142,17 +152,9 @@ def create_control_app(control: CallController, token: str) -> Starlette:
     async def code_call(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "Unauthorized", "missing or wrong bearer token")
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            return problem(413, "Payload Too Large", f"the body is over {MAX_BODY} bytes")
-        try:
-            body = CodeCall.model_validate_json(raw or b"{}")
-        except ValidationError as exc:
-            errors = [
-                {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
-                for e in exc.errors(include_url=False)
-            ]
-            return problem(422, "Invalid request", "the body does not validate", errors=errors)
+        body = await _read_body(request, CodeCall)
+        if isinstance(body, Response):
+            return body
         try:
             call = await control.code_call(body)
         except CallControlError as exc:

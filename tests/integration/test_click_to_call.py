@@ -327,6 +327,14 @@ def test_the_adapter_maps_the_edges_answers(platform: Platform) -> None:
             assert await edge.hang_up(p.tenant_id, "../../health") is False  # one path segment
             with pytest.raises(Unavailable):  # a wrong token is a deployment fault: 503, not the user's
                 await wrong.active_calls(p.tenant_id)
+            # Bodies the control API refuses, on both call-placing routes.
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            async with httpx.AsyncClient(base_url=url, headers=auth) as raw:
+                for path in ("/v1/calls", "/v1/code-calls"):
+                    bad = await raw.post(path, content=b'{"tenant_id": 5}')
+                    assert bad.status_code == 422 and bad.json()["errors"], path
+                    big = await raw.post(path, content=b"x" * (64 * 1024))
+                    assert big.status_code == 413, path
         finally:
             await edge.aclose()
             await wrong.aclose()
