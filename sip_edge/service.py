@@ -362,19 +362,7 @@ class EdgeCalls:
                 )
         numbers = d.numbers_of(tenant.id)
         call.presented = request.caller_id or (numbers[0] if numbers else None)
-        self.table.add(call)  # listed and hung up like any live call, counted while draining
-        self.deps.metrics.active_calls.set(len(self.table))
-
-        def ended(_task: asyncio.Task[Any]) -> None:
-            self.tasks.discard(_task)
-            self.table.remove(call)
-            self.shares.release_call(call.call_id)
-            self.deps.metrics.active_calls.set(len(self.table))
-
-        call.task = asyncio.ensure_future(call.run())
-        self.tasks.add(call.task)
-        call.task.add_done_callback(ended)
-        return ActiveCall(**call.info())
+        return self._launch(call)
 
     async def code_call(self, request: CodeCall) -> ActiveCall:
         """Call `request.number` and read out its code (caller-ID verification); returns at once."""
@@ -385,13 +373,18 @@ class EdgeCalls:
             raise CallControlError(503, "Draining", "this edge is shutting down")
         if self.deps.stack.active_legs + 1 > self.max_legs - 1:
             raise CallControlError(503, "Full", "this edge has no room for another leg")
-        call = CodeCallSession(self, tenant.id, request.number, request.code, request.caller_id)
+        return self._launch(CodeCallSession(self, tenant.id, request.number, request.code, request.caller_id))
+
+    def _launch(self, call: ClickToCallSession | CodeCallSession) -> ActiveCall:
+        """Run a placed call in the background: listed and hung up like any live call, counted
+        while draining; when it ends it leaves the table and gives back its share reservation."""
         self.table.add(call)
         self.deps.metrics.active_calls.set(len(self.table))
 
         def ended(_task: asyncio.Task[Any]) -> None:
             self.tasks.discard(_task)
             self.table.remove(call)
+            self.shares.release_call(call.call_id)
             self.deps.metrics.active_calls.set(len(self.table))
 
         call.task = asyncio.ensure_future(call.run())
@@ -460,13 +453,48 @@ class EdgeCalls:
         await asyncio.sleep(0)
 
 
-class ClickToCallSession:
+class _PlacedCall:
+    """What the edge's placed calls share: an id, a start, a background task and `hangup()`,
+    which cancels `run()` wherever it is; `run()` files the call record with the reason given."""
+
+    direction: str
+
+    def __init__(self, edge: EdgeCalls, tenant_id: str, state: str) -> None:
+        self.edge, self.tenant_id, self.state = edge, tenant_id, state
+        self.call_id = new_id()
+        self.started_at = edge.clock.now()
+        self.task: asyncio.Task[None] | None = None
+        self.hangup_reason: str | None = None
+
+    def _info(self, caller: str | None, number_called: str, user_id: str | None) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "tenant_id": self.tenant_id,
+            "direction": self.direction,
+            "caller": caller,
+            "number_called": number_called,
+            "user_id": user_id,
+            "state": self.state,
+            "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
+        }
+
+    async def hangup(self, reason: str = "hangup_requested") -> None:
+        if self.task is None or self.task.done() or self.hangup_reason is not None:
+            return
+        self.hangup_reason = reason
+        event(f"{self.direction}_hangup", self.call_id, self.tenant_id, reason=reason, state=self.state)
+        self.task.cancel()
+
+
+class ClickToCallSession(_PlacedCall):
     """Ring the user's phone; when they answer, dial the destination and bridge the two.
 
     `hangup()` (the control API's DELETE, or draining) cancels `run()` at whatever stage it is:
     ringing the user, dialing the destination or bridged; every leg placed is hung up and the
     call record still lands, with `hangup_reason` the reason given.
     """
+
+    direction = "click_to_call"
 
     def __init__(
         self,
@@ -477,35 +505,14 @@ class ClickToCallSession:
         presented: str | None,
         max_duration_s: int | None = None,
     ) -> None:
-        self.edge, self.tenant, self.user = edge, tenant, user
+        super().__init__(edge, tenant.id, "ringing_user")
+        self.tenant, self.user = tenant, user
         self.destination, self.presented = destination, presented
         self.max_duration_s = max_duration_s
-        self.call_id = new_id()
-        self.tenant_id = tenant.id
-        self.started_at = edge.clock.now()
-        self.state = "ringing_user"
-        self.task: asyncio.Task[None] | None = None
-        self.hangup_reason: str | None = None
 
     def info(self) -> dict[str, Any]:
-        return {
-            "call_id": self.call_id,
-            "tenant_id": self.tenant_id,
-            "direction": "click_to_call",
-            "caller": self.user.forwarding_numbers[0],
-            "number_called": self.destination,
-            "user_id": self.user.id,
-            "state": self.state,
-            "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
-            "max_duration_s": self.max_duration_s,
-        }
-
-    async def hangup(self, reason: str = "hangup_requested") -> None:
-        if self.task is None or self.task.done() or self.hangup_reason is not None:
-            return
-        self.hangup_reason = reason
-        event("click_to_call_hangup", self.call_id, self.tenant_id, reason=reason, state=self.state)
-        self.task.cancel()
+        info = self._info(self.user.forwarding_numbers[0], self.destination, self.user.id)
+        return {**info, "max_duration_s": self.max_duration_s}
 
     async def run(self) -> None:
         deps = self.edge.deps
@@ -612,41 +619,22 @@ class ClickToCallSession:
             )
 
 
-class CodeCallSession:
+class CodeCallSession(_PlacedCall):
     """Call a number and read out a verification code (spoken digits, each keyed as DTMF), twice,
     then hang up. The leg is priced and filed as an outbound call of the tenant; the code is
     never logged."""
 
+    direction = "caller_id_check"
     ring_timeout_s = 45.0
 
     def __init__(
         self, edge: EdgeCalls, tenant_id: str, number: str, code: str, presented: str | None
     ) -> None:
-        self.edge, self.tenant_id, self.number = edge, tenant_id, number
-        self.code, self.presented = code, presented
-        self.call_id = new_id()
-        self.started_at = edge.clock.now()
-        self.state = "dialing"
-        self.task: asyncio.Task[None] | None = None
-        self.hangup_reason: str | None = None
+        super().__init__(edge, tenant_id, "dialing")
+        self.number, self.code, self.presented = number, code, presented
 
     def info(self) -> dict[str, Any]:
-        return {
-            "call_id": self.call_id,
-            "tenant_id": self.tenant_id,
-            "direction": "caller_id_check",
-            "caller": self.presented,
-            "number_called": self.number,
-            "user_id": None,
-            "state": self.state,
-            "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
-        }
-
-    async def hangup(self, reason: str = "hangup_requested") -> None:
-        if self.task is None or self.task.done() or self.hangup_reason is not None:
-            return
-        self.hangup_reason = reason
-        self.task.cancel()
+        return self._info(self.presented, self.number, None)
 
     async def run(self) -> None:
         from sip_edge.media.system_prompts import code_announcement
