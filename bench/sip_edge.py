@@ -190,6 +190,9 @@ def start_edge(stack: LocalStack, base: Path) -> Edge:
             "PROVIDER_ADDRESS": f"127.0.0.1:{free_port()}",
             "EDGE_DRAIN_SECONDS": "2",
             "EDGE_TENANT_SHARE": "1",  # the benchmark's one tenant may take every leg it measures
+            # SIPp, one address, stands for the whole trunk: its arrivals are not a flood
+            "SIP_INVITE_RATE_PER_SOURCE": "10000",
+            "SIP_INVITE_BURST_PER_SOURCE": "10000",
         },
     )
     proc.start()

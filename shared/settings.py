@@ -298,6 +298,15 @@ class Settings(BaseSettings):
         le=1,
         description="Share of an edge's legs one tenant may hold, in and out (EDGE_TENANT_SHARE).",
     )
+    sip_invite_rate_per_source: float = Field(
+        default=20.0,
+        gt=0,
+        description="INVITEs per second one source address may send, sustained (SIP_INVITE_RATE_PER_SOURCE);"
+        " size it to the trunk's busiest signalling address.",
+    )
+    sip_invite_burst_per_source: float = Field(
+        default=40.0, ge=1, description="INVITEs one source may send at once (SIP_INVITE_BURST_PER_SOURCE)."
+    )
     edge_drain_seconds: float = Field(default=60.0, ge=0, description="Grace for live calls on SIGTERM.")
     edge_rtp_timeout_s: int = Field(
         default=30, ge=0, description="End a leg after this many seconds without RTP (a dead phone); 0 = off."
@@ -501,6 +510,8 @@ class Settings(BaseSettings):
             "EDGE_CONTROL_TOKEN": self.edge_control_token.get_secret_value(),
             "EDGE_MAX_LEGS": str(self.edge_max_legs),
             "EDGE_TENANT_SHARE": str(self.edge_tenant_share),
+            "SIP_INVITE_RATE_PER_SOURCE": str(self.sip_invite_rate_per_source),
+            "SIP_INVITE_BURST_PER_SOURCE": str(self.sip_invite_burst_per_source),
             "EDGE_DRAIN_SECONDS": str(self.edge_drain_seconds),
             "EDGE_RTP_TIMEOUT_S": str(self.edge_rtp_timeout_s),
             "RATES_SOURCE": self.rates_source,

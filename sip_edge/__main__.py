@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import signal
+import time
 from pathlib import Path
 
 import uvicorn
@@ -49,6 +50,7 @@ from sip_edge.metrics import EdgeMetrics
 from sip_edge.service import EdgeCalls, TrunkPolicy
 from sip_edge.sip.baresip_stack import BaresipStack
 from sip_edge.sip.port import ListenAddress, StackSettings
+from sip_edge.source_limit import SourceLimiter
 
 log = logging.getLogger("sip_edge")
 
@@ -144,6 +146,9 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
         max_legs=settings.edge_max_legs,
         config_status=sync.status,
         tenant_share=settings.edge_tenant_share,
+        invite_limit=SourceLimiter(
+            time.monotonic, settings.sip_invite_rate_per_source, settings.sip_invite_burst_per_source
+        ),
     )
     stack.on_invite(edge.handle_invite)
     await stack.start(ListenAddress(settings.sip_host, settings.sip_port))
