@@ -6,7 +6,8 @@ A scope is an access level over key prefixes:
 - `write`: the same, plus PUT, DELETE and transactions whose every key lies under its prefixes;
 - `admin`: everything, on every key.
 
-Every valid token may read `/v1/status` and `/v1/discovery`. The table is configured as JSON
+Every valid token may read `/v1/status` and `/v1/discovery`; `/healthz`, `/readyz` and
+`/metrics` need no token (http_api.PUBLIC_PATHS). The table is configured as JSON
 (`CONFIGDB_TOKENS` or `--tokens-file`), a list of
 `{"name": "edge", "token": "..." | "sha256": "<hex>", "access": "read", "prefixes": ["t/", "idx/"]}`
 (prefixes default to every key); the shard's `CONFIGDB_TOKEN` is the admin entry. Tokens are

@@ -23,6 +23,7 @@ from shared.asgi_drain import DrainUnreadBody
 from .auth import TokenScope, TokenTable
 from .commands import Command, Op, Result
 from .keys import MAX_VALUE_BYTES, InvalidKey, validate_key, validate_prefix
+from .metrics import CONTENT_TYPE
 from .node import Node, NoLeader, Timeout
 from .topology import Topology
 
@@ -45,16 +46,23 @@ def ok(body: Any) -> Response:
     return Response(orjson.dumps(body), 200, media_type="application/json")
 
 
+# Answered without a token: liveness, readiness and metrics hold no key, value or tenant data
+# (only the node's id, role, term and indexes), and a probe or a Prometheus scraper carries no
+# ConfigDB token. The node's HTTP port is on the private network either way.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 class BearerAuth:
-    """Pure ASGI middleware: every HTTP request must carry one of the node's client tokens; its
-    scope goes to `request.state.token_scope` for the handlers to check (auth.py)."""
+    """Pure ASGI middleware: every HTTP request but those to `PUBLIC_PATHS` must carry one of the
+    node's client tokens; its scope goes to `request.state.token_scope` for the handlers to
+    check (auth.py)."""
 
     def __init__(self, app: ASGIApp, tokens: TokenTable) -> None:
         self.app = app
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
             given = dict(scope["headers"]).get(b"authorization", b"")
             kind, _, token = given.partition(b" ")
             found = self.tokens.lookup(token.decode("latin-1")) if kind.lower() == b"bearer" else None
@@ -315,6 +323,29 @@ class Api:
     async def status(self, request: Request) -> Response:
         return ok({**self.node.status(), "shard": self.shard, "region": self.region})
 
+    async def healthz(self, request: Request) -> Response:
+        """Liveness: the process answers. Touches nothing else."""
+        return ok({"status": "ok", "node_id": self.node.opts.node_id})
+
+    async def readyz(self, request: Request) -> Response:
+        """Readiness (Node.readiness): a known leader of the current term, and applied up to the
+        commit index; else 503 problem+json saying why."""
+        reason = await self.node.readiness()
+        st = self.node.gauges()
+        facts = {
+            "node_id": self.node.opts.node_id,
+            "role": st.role.value,
+            "term": st.term,
+            "commit_index": st.commit_index,
+            "applied_index": st.applied_index,
+        }
+        if reason is not None:
+            return problem_response(503, "Not ready", reason, headers={"Retry-After": "1"}, **facts)
+        return ok({"status": "ready", **facts})
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(self.node.metrics.render(), 200, media_type=CONTENT_TYPE)
+
     def _local_nodes(self) -> list[dict[str, Any]]:
         st = self.node.status()
         nodes = [{"node_id": st["node_id"], "http": st["http"], "stream": st["stream"]}]
@@ -383,6 +414,9 @@ def create_app(node: Node, tokens: TokenTable, topology: Topology | None, region
         Route("/v1/txn", api.txn, methods=["POST"]),
         Route("/v1/status", api.status, methods=["GET"]),
         Route("/v1/discovery", api.discovery, methods=["GET"]),
+        Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/readyz", api.readyz, methods=["GET"]),
+        Route("/metrics", api.metrics, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,

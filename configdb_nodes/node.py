@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from .apply import Applier
 from .commands import Command, Result
+from .metrics import NodeGauges, NodeMetrics
 from .raft.core import RaftCore
 from .raft.log_store import LogStore
 from .raft.transport import Transport
@@ -64,7 +65,8 @@ class Node:
         self.store = DataStore(os.path.join(opts.data_dir, "data"))
         self.log_store = LogStore(os.path.join(opts.data_dir, "raft"))
         self.applier = Applier(self.store, opts.history_retain)
-        self.hub = WatchHub(opts.listener_capacity)
+        self.metrics = NodeMetrics()
+        self.hub = WatchHub(opts.listener_capacity, on_cut_off=self.metrics.watchers_cut_off.inc)
         hs, snap, entries = self.log_store.load()
         restored = RestoredState(hs, snap, tuple(entries), max(self.store.meta.applied_index, snap.index))
         self.snapshot_index = snap.index
@@ -90,6 +92,8 @@ class Node:
         self._read_waiters: list[tuple[int, asyncio.Future[int]]] = []
         self._ctx = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
+        self._known_leader: str | None = None
+        self.metrics.read_gauges(self.gauges)
 
     # ---- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
@@ -186,9 +190,14 @@ class Node:
             # with it: hand our in-flight writes to the leader we just learned of.
             if rd.soft_state.leader is not None and self._inflight:
                 self._leader_changed = True
+            if rd.soft_state.leader != self._known_leader:
+                self._known_leader = rd.soft_state.leader
+                self.metrics.leader_changes.inc()
         if rd.snapshot is not None:
             self._install(rd.snapshot)
-        self.log_store.save(rd.hard_state, rd.entries)
+        if rd.hard_state is not None or rd.entries:
+            with self.metrics.fsync_seconds.time():
+                self.log_store.save(rd.hard_state, rd.entries)
         for m in rd.messages:
             self.transport.send(m)
         for entry in rd.committed_entries:
@@ -229,10 +238,7 @@ class Node:
         self.store.import_image(snap.data)
         self.log_store.install_snapshot(snap.meta)
         self.snapshot_index = snap.meta.index
-        for listener in list(self.hub.listeners):  # their history jumped: make them resume
-            listener.overflowed = True
-            listener.wake.set()
-        self.hub.listeners.clear()
+        self.hub.cut_off_all()  # their history jumped: make them resume
 
     def _maybe_compact(self) -> None:
         applied = self.store.meta.applied_index
@@ -242,12 +248,42 @@ class Node:
         term = self.log_store.term_at(index)
         if term is None:
             return
-        self.store.sync()  # the state covering `index` must be durable before its log goes
+        with self.metrics.fsync_seconds.time():
+            self.store.sync()  # the state covering `index` must be durable before its log goes
         self.core.compact(index)
         self.log_store.compact(SnapshotMeta(index, term))
         self.snapshot_index = index
 
     # ---- observation ------------------------------------------------------------------
+    def gauges(self) -> NodeGauges:
+        return NodeGauges(
+            role=self.core.role,
+            term=self.core.term,
+            commit_index=self.core.commit_index,
+            applied_index=self.store.meta.applied_index,
+            leader_known=self.core.leader is not None,
+            watchers=len(self.hub.listeners),
+        )
+
+    async def readiness(self, timeout: float = 1.0) -> str | None:
+        """None when the node can serve its clients, else the reason it cannot.
+
+        Ready: the node knows a leader of its current term (a leader that loses its quorum steps
+        down, and a follower cut off from the leader campaigns, within two election timeouts,
+        so both stop knowing one), and it has applied every entry it knew committed when asked
+        (waited for up to `timeout`: applying runs right after a commit, so only a node
+        installing a snapshot or far behind is refused for that).
+        """
+        if self.core.leader is None:
+            return f"no known leader in term {self.core.term} (role {self.core.role.value})"
+        target = self.core.commit_index
+        deadline = time.monotonic() + timeout
+        while self.store.meta.applied_index < target:
+            if time.monotonic() >= deadline:
+                return f"applied index {self.store.meta.applied_index} is behind commit index {target}"
+            await asyncio.sleep(0.01)
+        return None
+
     def status(self) -> dict[str, object]:
         now = time.monotonic()
         leader = self.core.leader

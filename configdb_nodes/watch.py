@@ -9,6 +9,7 @@ disconnect them and the client resumes from its last revision).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .storage import Event
@@ -27,9 +28,11 @@ class Listener:
 
 
 class WatchHub:
-    def __init__(self, capacity: int = 10_000) -> None:
+    def __init__(self, capacity: int = 10_000, on_cut_off: Callable[[int], None] | None = None) -> None:
+        """`on_cut_off(n)` is told of every `n` listeners cut off (for the node's metrics)."""
         self.capacity = capacity
         self.listeners: set[Listener] = set()
+        self.on_cut_off = on_cut_off or (lambda n: None)
 
     def register(self, prefix: str) -> Listener:
         listener = Listener(prefix, self.capacity)
@@ -50,3 +53,14 @@ class WatchHub:
                 listener.overflowed = True
                 listener.wake.set()
                 self.listeners.discard(listener)
+                self.on_cut_off(1)
+
+    def cut_off_all(self) -> None:
+        """Disconnect every listener (their history jumped): each resumes from its revision."""
+        cut = list(self.listeners)
+        for listener in cut:
+            listener.overflowed = True
+            listener.wake.set()
+        self.listeners.clear()
+        if cut:
+            self.on_cut_off(len(cut))
