@@ -3,7 +3,9 @@ puts on `<queue>-poison`.
 
 Producers send these through `shared.ports.MessageBus`, which adds `message_id` (the idempotency
 key) to the body. Unknown fields are ignored, so older consumers survive newer producers; a body
-that fails validation is poisoned at once with the reason (retrying cannot heal it).
+that fails validation is poisoned at once with the reason (retrying cannot heal it). Each queue's
+JSON Schema, these models plus the envelope (`message_id`, `schema_version`, `traceparent`), is
+generated into `docs/schemas/<queue>.schema.json` by `shared.message_contract`.
 """
 
 from __future__ import annotations
@@ -69,17 +71,30 @@ class PushMessage(BaseModel):
 MAX_INLINE_ATTACHMENT_CHARS = 40_000  # base64; a queue message must stay under 64 KB
 
 
+_ONE_SOURCE_SCHEMA = {  # `_one_source` for the JSON Schema (docs/schemas/email.schema.json)
+    "oneOf": [
+        {"required": ["blob"], "properties": {"blob": {"type": "string"}, "content_b64": {"type": "null"}}},
+        {
+            "required": ["content_b64"],
+            "properties": {"content_b64": {"type": "string"}, "blob": {"type": "null"}},
+        },
+    ]
+}
+
+
 class EmailAttachment(BaseModel):
     """One attachment: `blob` ("container/name", read at send time) or `content_b64` (inline)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_ONE_SOURCE_SCHEMA)
 
     filename: str = Field(min_length=1, max_length=200, pattern=r"^[^/\\\r\n\"]+$")
     content_type: str = Field(
         default="application/octet-stream", max_length=100, pattern=r"^[a-z]+/[A-Za-z0-9.+\-]+$"
     )
     blob: str | None = Field(default=None, min_length=3, max_length=1024, pattern=r"^[a-z0-9\-]{3,63}/.+$")
-    content_b64: str | None = Field(default=None, max_length=MAX_INLINE_ATTACHMENT_CHARS)
+    content_b64: str | None = Field(
+        default=None, max_length=MAX_INLINE_ATTACHMENT_CHARS, json_schema_extra={"contentEncoding": "base64"}
+    )
 
     @field_validator("content_b64")
     @classmethod
