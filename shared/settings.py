@@ -198,6 +198,22 @@ class Settings(BaseSettings):
         repr=False,  # holds an account key
     )
 
+    # --- Message bus: Service Bus when either is set, else the Storage queues above
+    # (shared/adapters/bus_transport.py). The names are the Functions host's connection setting.
+    service_bus_connection: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ServiceBusConnection", "service_bus_connection"),
+        description="Service Bus connection string (ServiceBusConnection).",
+    )
+    service_bus_namespace: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "ServiceBusConnection__fullyQualifiedNamespace", "service_bus_namespace"
+        ),
+        description="Service Bus namespace host name, under a managed identity "
+        "(ServiceBusConnection__fullyQualifiedNamespace).",
+    )
+
     # --- History DB: embedded SQLite under data_dir unless MONGODB_URI is set
     mongodb_uri: SecretStr | None = None
     data_dir: Path = Field(default=REPO / ".data", description="Local state (DATA_DIR).")
@@ -520,6 +536,10 @@ class Settings(BaseSettings):
             env["REFRESH_COOKIE_SECURE"] = "true" if self.refresh_cookie_secure else "false"
         if self.mongodb_uri is not None:
             env["MONGODB_URI"] = self.mongodb_uri.get_secret_value()
+        if self.service_bus_connection is not None:
+            env["ServiceBusConnection"] = self.service_bus_connection.get_secret_value()
+        if self.service_bus_namespace is not None:
+            env["ServiceBusConnection__fullyQualifiedNamespace"] = self.service_bus_namespace
         if self.sip_rtp_ports is not None:
             env["SIP_RTP_PORTS"] = self.sip_rtp_ports
         if self.smtp_username is not None:
