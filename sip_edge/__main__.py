@@ -47,6 +47,7 @@ from sip_edge.media.engine import MediaEngine
 from sip_edge.media.prompts import PromptCache
 from sip_edge.media.uploader import SpoolingUploader
 from sip_edge.metrics import EdgeMetrics
+from sip_edge.probes import EdgeReadiness
 from sip_edge.service import EdgeCalls, TrunkPolicy
 from sip_edge.sip.baresip_stack import BaresipStack
 from sip_edge.sip.port import ListenAddress, StackSettings
@@ -153,7 +154,8 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
     stack.on_invite(edge.handle_invite)
     await stack.start(ListenAddress(settings.sip_host, settings.sip_port))
 
-    app = create_control_app(edge, settings.edge_control_token.get_secret_value())
+    ready = EdgeReadiness(lambda: stack.listening, sync, lambda: edge.draining)
+    app = create_control_app(edge, settings.edge_control_token.get_secret_value(), ready)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=settings.edge_control_port, log_level="warning", lifespan="off"

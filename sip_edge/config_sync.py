@@ -40,6 +40,9 @@ from shared.configdb.models import KV, Progress, Resync, WatchEvent, WatchItem
 from sip_edge.directory import PREFIXES, TenantDirectory
 
 log = logging.getLogger("sip_edge.config_sync")
+# A live watch hears at least the node's progress frame every 0.5 s; a failover reconnects in
+# about a second. Silence longer than this: the edge is serving a configuration it cannot renew.
+WATCH_SILENCE_S = 5.0
 
 
 class _Watch(Protocol):
@@ -117,6 +120,7 @@ class ConfigSync:
         self._flush_scheduled = False
         self._advanced = asyncio.Event()
         self._stopped = False
+        self._heard: dict[str, float] = {}  # prefix -> time.monotonic() of its last snapshot or item
 
     # ------------------------------------------------------------------ state
 
@@ -138,6 +142,22 @@ class ConfigSync:
             "following": [p for p, t in zip(self.prefixes, self._tasks, strict=False) if not t.done()],
         }
 
+    def watch_problem(self, max_silence: float = WATCH_SILENCE_S) -> str | None:
+        """None while the snapshot is loaded and every prefix's watch is live (an item, at least
+        the node's progress every half second, within `max_silence` seconds), else why not."""
+        if not self.ready:
+            return "the ConfigDB snapshot is not loaded"
+        if self.error is not None:
+            return f"the ConfigDB watch was refused: {self.error}"
+        now = time.monotonic()
+        for prefix, task in zip(self.prefixes, self._tasks, strict=False):
+            if task.done():
+                return f"the watch of {prefix!r} has ended"
+            silent = now - self._heard.get(prefix, 0.0)
+            if silent > max_silence:
+                return f"no word from ConfigDB on {prefix!r} for {silent:.0f} s"
+        return None
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
@@ -150,6 +170,7 @@ class ConfigSync:
             items, revision = await self.client.snapshot(prefix)
             applied = self.directory.load(prefix, ((kv.key, kv.value) for kv in items), revision)
             self._revisions[prefix] = revision
+            self._heard[prefix] = time.monotonic()
             _log_event(
                 "config_snapshot",
                 prefix=prefix,
@@ -239,6 +260,7 @@ class ConfigSync:
             delay = min(delay * 2, high)
 
     def _on_item(self, prefix: str, item: WatchItem) -> None:
+        self._heard[prefix] = time.monotonic()
         if isinstance(item, WatchEvent):
             batch = self._batch(prefix)
             self.directory.apply(item.key, item.value if item.type == "put" else None, item.revision)

@@ -2,7 +2,11 @@
 
 Routes (JSON; errors are `application/problem+json`):
 
-    GET    /health                          liveness, draining flag, active calls, config revision
+    GET    /healthz                         liveness: the process answers, 200 {"status": "ok"}
+    GET    /readyz                          readiness: 200 when every check passes (SIP transports
+                                            bound, ConfigDB snapshot loaded and its watch live, not
+                                            draining), else 503 problem+json naming the failed ones
+    GET    /health                          draining flag, active calls, config revision (details)
     GET    /metrics                         Prometheus text
     POST   /v1/calls                        click-to-call: {"tenant_id", "user_id", "destination",
                                             "max_duration_s", "max_concurrent_calls", "calls_per_minute"}
@@ -11,7 +15,8 @@ Routes (JSON; errors are `application/problem+json`):
     GET    /v1/tenants/{tenant_id}/calls    the tenant's active calls
     DELETE /v1/tenants/{tenant_id}/calls/{call_id}   hang a call up
 
-Everything under `/v1` needs `Authorization: Bearer <EDGE_CONTROL_TOKEN>`. A call id of another
+Everything under `/v1` needs `Authorization: Bearer <EDGE_CONTROL_TOKEN>`; the probes, `/health`
+and `/metrics` answer without it (they hold no tenant data). A call id of another
 tenant answers 404, like an unknown one. The functions reach this API through
 `shared.calls.ports.EdgeCallControl`; inside the edge, the API drives a `CallController`.
 """
@@ -19,6 +24,7 @@ tenant answers 404, like an unknown one. The functions reach this API through
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -121,8 +127,18 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
-def create_control_app(control: CallController, token: str) -> Starlette:
+Readiness = Callable[[], Mapping[str, str | None]]
+"""The edge's readiness checks: check name -> None when it passes, else the reason it fails."""
+
+
+def create_control_app(control: CallController, token: str, readiness: Readiness | None = None) -> Starlette:
+    """`readiness` defaults to the draining flag of `control.health()` alone."""
     expected = f"Bearer {token}".encode()
+
+    def only_draining() -> Mapping[str, str | None]:
+        return {"draining": "the edge is draining" if control.health().get("draining") else None}
+
+    checks_of = readiness or only_draining
 
     def authorised(request: Request) -> bool:
         given = request.headers.get("authorization", "").encode()
@@ -131,6 +147,18 @@ def create_control_app(control: CallController, token: str) -> Starlette:
     async def health(request: Request) -> Response:
         info = control.health()
         return _json(info, 503 if info.get("draining") else 200)
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks = dict(checks_of())
+        failed = {name: reason for name, reason in checks.items() if reason is not None}
+        summary = {name: reason or "ok" for name, reason in checks.items()}
+        if failed:
+            detail = "; ".join(f"{name}: {reason}" for name, reason in failed.items())
+            return problem(503, "Not ready", detail, retry_after=1, failed=sorted(failed), checks=summary)
+        return _json({"status": "ready", "checks": summary})
 
     async def metrics(request: Request) -> Response:
         body, content_type = control.metrics()
@@ -183,6 +211,8 @@ def create_control_app(control: CallController, token: str) -> Starlette:
 
     return Starlette(
         routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/v1/calls", click_to_call, methods=["POST"]),

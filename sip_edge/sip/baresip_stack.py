@@ -452,6 +452,7 @@ class BaresipStack:
         self._legs: dict[str, BaresipLeg] = {}
         self._draining = False
         self._listen: ListenAddress | None = None
+        self._listening = False
         self._host = "127.0.0.1"
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -490,6 +491,7 @@ class BaresipStack:
             ua.on_incoming(self._on_incoming)
             if transport == "udp":
                 self._edge_ua = ua
+        self._listening = True
         log.info(
             "sip stack started",
             extra={"event": "sip_started", "listen": f"{listen.host}:{listen.port}"},
@@ -502,6 +504,11 @@ class BaresipStack:
     def active_legs(self) -> int:
         return len(self._legs)
 
+    @property
+    def listening(self) -> bool:
+        """The SIP transports (UDP and TCP) are bound and their accounts take INVITEs."""
+        return self._listening and self._runtime is not None
+
     async def drain(self, timeout: float) -> None:
         self._draining = True
         loop = asyncio.get_running_loop()
@@ -511,6 +518,7 @@ class BaresipStack:
 
     async def stop(self) -> None:
         self._draining = True
+        self._listening = False
         for leg in list(self._legs.values()):
             await leg.hangup()
         if self._bridge is not None:
