@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from infra.local.commands import edge_command
 from infra.local.managed import ManagedProcess, http_ok
 from infra.local.ports import free_port, rtp_port_range
 from shared.adapters.history import open_history_store
@@ -232,7 +233,7 @@ def start_edge(stack: LocalStack, sim: SimProcess, base: Path, **env: str) -> tu
     control_port = int(env.pop("EDGE_CONTROL_PORT", 0)) or free_port()
     proc = ManagedProcess(
         "sip_edge",
-        [sys.executable, "-m", "sip_edge", "--data-dir", str(base / f"edge-{sip_port}")],
+        edge_command(base / f"edge-{sip_port}"),
         base / f"edge-{sip_port}.log",
         http_ok(f"http://127.0.0.1:{control_port}/health"),
         env={

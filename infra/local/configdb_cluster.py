@@ -14,7 +14,6 @@ import os
 import signal
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from shared.settings import (
     LOCAL_ENVIRONMENT,
 )
 
+from .commands import configdb_node_command
 from .ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,10 +133,7 @@ class LocalCluster:
     def start_node(self, node: NodeProc) -> None:
         node.data_dir.mkdir(parents=True, exist_ok=True)
         peers = ",".join(n.raft for n in self.nodes if n is not node)
-        cmd = [
-            sys.executable,
-            "-m",
-            "configdb_nodes",
+        cmd = configdb_node_command(
             "--node-id",
             node.node_id,
             "--data-dir",
@@ -150,7 +147,7 @@ class LocalCluster:
             "--peers",
             peers,
             *self.extra_args,
-        ]
+        )
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         if self.launcher is not None:

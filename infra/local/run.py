@@ -31,6 +31,7 @@ import httpx
 from shared.settings import LOCAL_ENVIRONMENT, Settings, azurite_connection_string, get_settings
 
 from .azurite import Azurite
+from .commands import edge_command
 from .configdb_cluster import LocalCluster
 from .demo_inventory import import_demo_inventory
 from .managed import REPO, ManagedProcess, http_ok, port_open, ports_open
@@ -238,7 +239,7 @@ def sip_parts(settings: Settings) -> list[Part]:
     )
     edge = ManagedProcess(
         "sip_edge",
-        [sys.executable, "-m", "sip_edge"],
+        edge_command(),
         DATA / "sip_edge.log",
         http_ok(f"http://{HOST}:{EDGE_CONTROL_PORT}/health"),
         env=settings.as_env(),

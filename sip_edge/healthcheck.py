@@ -1,0 +1,29 @@
+"""`python -m sip_edge.healthcheck`: the edge image's HEALTHCHECK.
+
+Asks `GET /healthz` on the running edge's call-control API (loopback): its port is the edge's
+`--control-port` flag when it was started with one (read from /proc), else EDGE_CONTROL_PORT
+from the same settings the edge reads. Exit 0: alive; 1: not, or no edge runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from shared.container_health import local_url, probe, process_args
+from shared.settings import Settings
+
+
+def main() -> int:
+    argv = process_args("sip_edge")
+    if argv is None:
+        print("no `python -m sip_edge` process runs here", file=sys.stderr)
+        return 1
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--control-port", type=int)
+    port = flags.parse_known_args(argv)[0].control_port or Settings().edge_control_port
+    return probe(local_url("http", "127.0.0.1", port, "/healthz"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
