@@ -161,9 +161,11 @@ class CallEndedMessage(BaseModel):
 
 
 class PoisonNote(BaseModel):
-    """What a handler puts on `<queue>-poison` instead of the message it gave up on: the original
-    text (truncated) and why. The devhost's own move after 5 failed deliveries copies the original
-    message text instead, without a reason (its `poison` event line carries the reason)."""
+    """What is put on `<queue>-poison` (the local dead-letter queue) instead of the message given
+    up on: the original text (truncated) and why, with the two fields Service Bus's dead-letter
+    queue carries in Azure: `dead_letter_reason`, a short stable code ("schema-violation",
+    "rejected", "max-deliveries", "undecodable"), and `dead_letter_error_description`, the human
+    text (also in `reason`)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -171,6 +173,8 @@ class PoisonNote(BaseModel):
     queue: str
     function: str
     reason: str
+    dead_letter_reason: str = "rejected"
+    dead_letter_error_description: str = ""
     delivery_count: int
     poisoned_at: UtcDatetime
     body: str
