@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -70,6 +70,9 @@ DEV_SECRETS = frozenset(
 # the edge reads the tenants and the global indexes.
 CONFIGDB_APP_PREFIXES = ("t/", "idx/", "auth/", "jobs/", "cleanup/")
 CONFIGDB_EDGE_PREFIXES = ("t/", "idx/")
+# The Functions host's identity-based storage connection (its other keys: __blobServiceUri,
+# __queueServiceUri): what a production process reaches storage with.
+STORAGE_IDENTITY_SETTING = "AzureWebJobsStorage__accountName"
 
 
 class ProductionSecretMissing(SystemExit):
@@ -85,13 +88,16 @@ def _is_development_value(value: str) -> bool:
     )
 
 
-def require_production_secrets(environment: str | None, secrets: Mapping[str, str | None]) -> None:
+def require_production_secrets(
+    environment: str | None, secrets: Mapping[str, str | None], refusals: Sequence[str] = ()
+) -> None:
     """Refuse (`ProductionSecretMissing`) unless `environment` is local or every secret is set
     to a value of its own. `secrets` maps each setting's environment name to its value, None
-    when the process would fall back on the development default."""
+    when the process would fall back on the development default; `refusals` are further
+    sentences, each a reason of its own not to start in production."""
     if environment == LOCAL_ENVIRONMENT:
         return
-    problems = []
+    problems = list(refusals)
     for name, value in secrets.items():
         if value is None:
             problems.append(
@@ -190,12 +196,40 @@ class Settings(BaseSettings):
         description="The SIP edge's token (CONFIGDB_EDGE_TOKEN): read-only under CONFIGDB_EDGE_PREFIXES.",
     )
 
-    # --- Storage (blobs and queues): Azurite locally
+    # --- Storage (blobs and queues): Azurite locally, a managed identity in Azure
     storage_connection: str = Field(
         default=azurite_connection_string(),
         validation_alias=AliasChoices("AzureWebJobsStorage", "storage_connection"),
         min_length=1,
         repr=False,  # holds an account key
+        description="Connection string (AzureWebJobsStorage): Azurite only; refused in production.",
+    )
+    # The Functions host's identity-based form of AzureWebJobsStorage: when any is set, storage is
+    # reached with DefaultAzureCredential (AZURE_CLIENT_ID picks a user-assigned identity).
+    storage_account_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AzureWebJobsStorage__accountName", "storage_account_name"),
+        pattern=r"^[a-z0-9]{3,24}$",
+        description="Storage account reached with the managed identity (AzureWebJobsStorage__accountName).",
+    )
+    storage_blob_service_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AzureWebJobsStorage__blobServiceUri", "storage_blob_service_uri"),
+        pattern=r"^https://",
+        description="Blob endpoint under the identity (AzureWebJobsStorage__blobServiceUri;"
+        " default https://<accountName>.blob.core.windows.net).",
+    )
+    storage_queue_service_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AzureWebJobsStorage__queueServiceUri", "storage_queue_service_uri"),
+        pattern=r"^https://",
+        description="Queue endpoint under the identity (AzureWebJobsStorage__queueServiceUri;"
+        " default https://<accountName>.queue.core.windows.net).",
+    )
+    key_vault_url: str | None = Field(
+        default=None,
+        pattern=r"^https://",
+        description="KEY_VAULT_URL: read the secret settings from this Key Vault (below the environment).",
     )
 
     # --- Message bus: Service Bus when either is set, else the Storage queues above
@@ -428,6 +462,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _storage_identity_complete(self) -> Settings:
+        if self.storage_account_name is None and (
+            (self.storage_blob_service_uri is None) != (self.storage_queue_service_uri is None)
+        ):
+            raise ValueError(
+                "AzureWebJobsStorage__blobServiceUri and AzureWebJobsStorage__queueServiceUri go together"
+                f" (blobs and queues), unless {STORAGE_IDENTITY_SETTING} is set"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _cookie_secure_on_https(self) -> Settings:
         if self.refresh_cookie_secure is False and self.served_over_https:
             raise ValueError(
@@ -440,14 +485,52 @@ class Settings(BaseSettings):
         """Refuse to run in production on a development value of any of these fields
         (`require_production_secrets`). A field counts as unset when its default was taken."""
         secrets: dict[str, str | None] = {}
+        refusals: list[str] = []
         for name in fields:
+            if name == "storage_connection":
+                refusals += self._storage_refusals(secrets)
+                continue
             value = getattr(self, name)
             text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
             env_name = "AzureWebJobsStorage" if name == "storage_connection" else name.upper()
             secrets[env_name] = text if name in self.model_fields_set else None
-        require_production_secrets(self.pbx_environment, secrets)
+        require_production_secrets(self.pbx_environment, secrets, refusals)
+
+    def _storage_refusals(self, secrets: dict[str, str | None]) -> list[str]:
+        """Storage in production: the managed identity (AzureWebJobsStorage__accountName or a
+        service URI), never a connection string, which carries an account key or a SAS."""
+        if "storage_connection" in self.model_fields_set:
+            if _is_development_value(self.storage_connection):
+                secrets["AzureWebJobsStorage"] = self.storage_connection  # "holds a development value"
+                return []
+            return [
+                "AzureWebJobsStorage holds a connection string: a production process reaches storage with"
+                f" its managed identity. Set {STORAGE_IDENTITY_SETTING} instead,"
+                f" or PBX_ENVIRONMENT={LOCAL_ENVIRONMENT} for a local run."
+            ]
+        secrets[STORAGE_IDENTITY_SETTING] = (
+            self.storage_account_name or self.storage_blob_service_uri or self.storage_queue_service_uri
+        )
+        return []
 
     # --- derived values
+
+    @property
+    def storage_identity(self) -> bool:
+        """Storage is reached with the managed identity (an identity-based AzureWebJobsStorage)."""
+        return bool(
+            self.storage_account_name or self.storage_blob_service_uri or self.storage_queue_service_uri
+        )
+
+    def storage_service_url(self, service: Literal["blob", "queue"]) -> str | None:
+        """The blob or queue endpoint under the managed identity; None when storage is reached
+        with the connection string (Azurite)."""
+        explicit = self.storage_blob_service_uri if service == "blob" else self.storage_queue_service_uri
+        if explicit:
+            return explicit.rstrip("/")
+        if self.storage_account_name:
+            return f"https://{self.storage_account_name}.{service}.core.windows.net"
+        return None  # the connection string (a validator refuses one service URI without the other)
 
     @property
     def api_base_url(self) -> str:
@@ -536,6 +619,14 @@ class Settings(BaseSettings):
             env["REFRESH_COOKIE_SECURE"] = "true" if self.refresh_cookie_secure else "false"
         if self.mongodb_uri is not None:
             env["MONGODB_URI"] = self.mongodb_uri.get_secret_value()
+        for setting, value in (
+            (STORAGE_IDENTITY_SETTING, self.storage_account_name),
+            ("AzureWebJobsStorage__blobServiceUri", self.storage_blob_service_uri),
+            ("AzureWebJobsStorage__queueServiceUri", self.storage_queue_service_uri),
+            ("KEY_VAULT_URL", self.key_vault_url),
+        ):
+            if value is not None:
+                env[setting] = value
         if self.service_bus_connection is not None:
             env["ServiceBusConnection"] = self.service_bus_connection.get_secret_value()
         if self.service_bus_namespace is not None:
