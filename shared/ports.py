@@ -1,5 +1,5 @@
-"""Ports every domain uses: the clock, the message bus, the typed-document repository and
-Blob reads and writes. Adapters implement them.
+"""Ports every domain uses: the clock, the message bus and its dead letters, the typed-document
+repository and Blob reads and writes. Adapters implement them.
 
 Each domain keeps its own ports in `shared/<domain>/ports.py`.
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -30,6 +31,44 @@ class MessageBus(Protocol):
     """
 
     async def send(self, queue: str, body: dict[str, Any], message_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message its consumer gave up on, as the dead-letter store holds it.
+
+    `id` names it in its store (a Storage queue message id, or a Service Bus sequence number);
+    `body` is the original message text, replayed as it was; `reason` is the short stable code
+    (`schema-violation`, `rejected`, `max-deliveries`, `undecodable`) and `description` the text.
+    """
+
+    id: str
+    queue: str
+    message_id: str | None
+    reason: str | None
+    description: str | None
+    delivery_count: int | None
+    dead_lettered_at: dt.datetime | None
+    body: str
+    body_truncated: bool = False
+
+
+class DeadLetters(Protocol):
+    """The dead letters of the queues: Service Bus dead-letter sub-queues in Azure, the
+    `<queue>-poison` Storage queues locally. Raises `shared.errors.Unavailable` when the store
+    cannot be reached."""
+
+    async def list(self, queue: str, limit: int) -> tuple[list[DeadLetter], int | None]:
+        """Up to `limit` dead letters of `queue`, oldest first, without taking them; and how
+        many there are in all when the store says (None when it does not)."""
+        ...
+
+    async def replay(self, queue: str, one: str | None) -> tuple[list[DeadLetter], list[DeadLetter]]:
+        """Send the original body of each dead letter (or only of the one with id `one`) back to
+        `queue` as a new message, then remove it from the dead letters. Returns the replayed
+        ones and the ones kept because only a truncated body was stored; an unknown
+        `one` returns two empty lists."""
+        ...
 
 
 class DocumentRepo(Protocol):
