@@ -12,7 +12,7 @@ Which adapter implements which port:
 | property | port | adapter |
 |---|---|---|
 | `db`, `repo` | ConfigDB client, `DocumentRepo` | `AsyncConfigDBClient`, `ConfigRepo` |
-| `bus` | `MessageBus` | `StorageQueueBus` (Azurite Storage queues) |
+| `bus` | `MessageBus` | `ServiceBusBus` or `StorageQueueBus` (`bus_transport.make_bus`) |
 | `media` | blob ports of each domain | `BlobMedia` (azure-storage-blob) |
 | `history` | `HistoryStore` (async) | SQLite or MongoDB, `AsyncHistoryStore` |
 | `edge` | `EdgeCallControl` | `HttpEdgeControl` (the edge's control API) |
@@ -30,6 +30,7 @@ from azure.storage.blob import LinearRetry as BlobLinearRetry
 from azure.storage.queue import LinearRetry as QueueLinearRetry
 
 from shared.adapters.blob_media import BlobMedia
+from shared.adapters.bus_transport import make_bus
 from shared.adapters.config_repo import ConfigRepo
 from shared.adapters.edge_control import HttpEdgeControl
 from shared.adapters.history import open_history_store
@@ -38,7 +39,6 @@ from shared.adapters.marketing_recorder import RecordingMarketingSink
 from shared.adapters.rate_deck_source import RateDeckSource
 from shared.adapters.recording_senders import RecordingPushSender, RecordingSmsSender
 from shared.adapters.smtp_mailer import SmtpMailer
-from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.configdb import AsyncConfigDBClient
 from shared.ports import Clock, MessageBus, SystemClock
 from shared.settings import Settings, get_settings
@@ -70,6 +70,20 @@ def queue_client_options() -> dict[str, Any]:
         "retry_policy": QueueLinearRetry(
             backoff=STORAGE_RETRY_BACKOFF_S, random_jitter_range=0, retry_total=STORAGE_RETRIES
         ),
+    }
+
+
+# Service Bus sends give up within about 10 s too (one retry); the queue runtime's retries and
+# the outbox relay try again later.
+SERVICE_BUS_RETRIES = 1
+SERVICE_BUS_SEND_TIMEOUT_S = 8
+
+
+def service_bus_client_options() -> dict[str, Any]:
+    return {
+        "retry_total": SERVICE_BUS_RETRIES,
+        "retry_backoff_factor": STORAGE_RETRY_BACKOFF_S,
+        "send_timeout": SERVICE_BUS_SEND_TIMEOUT_S,
     }
 
 
@@ -144,7 +158,13 @@ class Adapters:
     @property
     def bus(self) -> MessageBus:
         if self._bus is None:
-            self._bus = self._own(StorageQueueBus(self.settings.storage_connection, **queue_client_options()))
+            self._bus = self._own(
+                make_bus(
+                    self.settings,
+                    storage_options=queue_client_options(),
+                    service_bus_options=service_bus_client_options(),
+                )
+            )
         return self._bus
 
     @property

@@ -4,7 +4,8 @@ Settings come from `shared.settings.Settings` (environment / local.settings.json
 SIP_HOST, SIP_PORT, TRUNK_ALLOWED_SOURCES, PROVIDER_ADDRESS, CALLER_ID_POLICY,
 EDGE_CONTROL_PORT, EDGE_CONTROL_TOKEN, EDGE_MAX_LEGS, EDGE_TENANT_SHARE, EDGE_DRAIN_SECONDS,
 CONFIGDB_ENDPOINTS, CONFIGDB_EDGE_TOKEN (a read-only ConfigDB token), AzureWebJobsStorage, DATA_DIR,
-MONGODB_URI.
+MONGODB_URI, and ServiceBusConnection (or ServiceBusConnection__fullyQualifiedNamespace): with
+either set, call-ended and push messages go to Service Bus, else to the Storage queues.
 Command-line flags override the ports. Without PBX_ENVIRONMENT=local the edge exits unless
 CONFIGDB_EDGE_TOKEN, EDGE_CONTROL_TOKEN and AzureWebJobsStorage hold values of their own.
 
@@ -29,15 +30,16 @@ from pathlib import Path
 import uvicorn
 
 from shared.adapters.blob_media import BlobMedia
+from shared.adapters.bus_transport import make_bus
 from shared.adapters.history import open_history_store
 from shared.adapters.history.aio import AsyncHistoryStore
-from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.billing.services.rates import RateTableCache
 from shared.configdb.aio import AsyncConfigDBClient
 from shared.errors import Unavailable
 from shared.logs import configure_logging
 from shared.ports import SystemClock
 from shared.settings import Settings
+from shared.telemetry import setup_telemetry
 from sip_edge.announcements import EdgePrompts
 from sip_edge.call_flow import EdgeDeps
 from sip_edge.config_sync import ConfigSync
@@ -116,7 +118,7 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
     await refresh_rates(rates)
     rates_task = asyncio.create_task(keep_rates_fresh(rates))
     history = AsyncHistoryStore(open_history_store(settings))
-    bus = StorageQueueBus(settings.storage_connection)
+    bus = make_bus(settings)  # Service Bus when ServiceBusConnection is set, as the functions
     engine = MediaEngine(loop=loop)
     engine.start()
     stack = BaresipStack(
@@ -217,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings(**overrides)
     settings.require_secrets(*EDGE_SECRETS)
     configure_logging(logging.INFO, service="sip_edge")
+    setup_telemetry("sip-edge", settings)
     data_dir = args.data_dir or settings.data_dir / "edge"
     asyncio.run(serve(settings, data_dir=data_dir))
 

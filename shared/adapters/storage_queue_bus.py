@@ -1,10 +1,10 @@
 """MessageBus over Azure Storage queues (Azurite locally).
 
-The body is JSON, sent base64-encoded: the Azure Functions host (and our local host in
-functions/devhost, `decode_body(..., "base64")`) decodes queue messages as base64 by
-default. Storage queues assign their own message ids, so the idempotency key travels in
-the body as `message_id` (added when the body has none). Queue names are used as given;
-a queue is created on first use.
+The body is JSON with the envelope (`shared.adapters.bus_envelope`: `message_id`,
+`schema_version`, `traceparent`), sent base64-encoded: the Azure Functions host (and our
+local host in functions/devhost, `decode_body(..., "base64")`) decodes queue messages as
+base64 by default. Storage queues assign their own message ids, so the idempotency key
+travels in the body only. Queue names are used as given; a queue is created on first use.
 
 The synchronous SDK client runs in a worker thread: the async one needs aiohttp, which
 this deployment does not ship.
@@ -15,20 +15,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 import threading
 from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue import QueueServiceClient
 
+from shared.adapters.bus_envelope import envelope, to_json
 from shared.errors import Unavailable
 
 
 def encode_message(body: dict[str, Any], message_id: str) -> str:
-    """The queue message text: base64 of the JSON body, with `message_id` inside."""
-    payload = {"message_id": message_id, **body}
-    return base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+    """The queue message text: base64 of the JSON body, with the envelope inside."""
+    return base64.b64encode(to_json(envelope(body, message_id))).decode()
 
 
 class StorageQueueBus:
