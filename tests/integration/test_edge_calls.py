@@ -293,6 +293,10 @@ def test_control_api_health_metrics_and_auth(edge: Edge) -> None:
     assert health["status"] == "ok" and health["active_calls"] == 0
     metrics = httpx.get(f"{base}/metrics").text
     assert "edge_calls_total" in metrics and "edge_active_calls" in metrics
+    assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{base}/readyz")  # no token: a probe carries none
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"status": "ready", "checks": {"sip": "ok", "config": "ok", "draining": "ok"}}
     r = httpx.get(f"{base}/v1/tenants/{edge.tenant_id}/calls")
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
     auth = {"Authorization": f"Bearer {edge.token}"}
