@@ -177,7 +177,13 @@ def test_conflicting_keys_name_their_field() -> None:
 def test_queue_message_decodes_like_the_functions_host() -> None:
     text = encode_message({"kind": "verify", "to": "ann@acme.test", "text": "token=abc"}, "verify-1")
     body = json.loads(decode_body(text, "base64"))
-    assert body == {"message_id": "verify-1", "kind": "verify", "to": "ann@acme.test", "text": "token=abc"}
+    assert body == {
+        "message_id": "verify-1",
+        "schema_version": 1,
+        "kind": "verify",
+        "to": "ann@acme.test",
+        "text": "token=abc",
+    }
 
 
 @pytest.mark.parametrize(
