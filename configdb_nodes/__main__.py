@@ -34,6 +34,7 @@ from shared.settings import (
     NodeEnvironment,
     require_production_secrets,
 )
+from shared.telemetry import setup_telemetry
 
 from .auth import TokenTable, TokenTableError, parse_entries
 from .http_api import create_app
@@ -238,8 +239,10 @@ async def serve(args: argparse.Namespace, creds: Credentials) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    creds = Credentials(args, NodeEnvironment())
+    env = NodeEnvironment()
+    creds = Credentials(args, env)
     configure_logging(node_id=args.node_id)
+    setup_telemetry("configdb-node", env, instance=args.node_id)
     try:
         uvloop.run(serve(args, creds))
     except OSError as exc:

@@ -248,6 +248,17 @@ class Settings(BaseSettings):
         "(ServiceBusConnection__fullyQualifiedNamespace).",
     )
 
+    # --- Telemetry (shared/telemetry.py): off unless one is set
+    applicationinsights_connection_string: SecretStr | None = Field(
+        default=None,
+        description="APPLICATIONINSIGHTS_CONNECTION_STRING: traces and logs to Application Insights.",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="OTEL_EXPORTER_OTLP_ENDPOINT: traces and logs to this OTLP/HTTP collector.",
+    )
+
     # --- History DB: embedded SQLite under data_dir unless MONGODB_URI is set
     mongodb_uri: SecretStr | None = None
     data_dir: Path = Field(default=REPO / ".data", description="Local state (DATA_DIR).")
@@ -652,6 +663,10 @@ class NodeEnvironment(BaseSettings):
     configdb_token: SecretStr | None = None
     configdb_peer_token: SecretStr | None = None
     configdb_tokens: SecretStr | None = None
+    # Telemetry (shared/telemetry.py), off unless one is set: Application Insights, or an OTLP/HTTP
+    # collector.
+    applicationinsights_connection_string: SecretStr | None = None
+    otel_exporter_otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://")
 
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
