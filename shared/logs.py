@@ -1,9 +1,17 @@
 """Structured logs: one JSON object per line on stderr, for every long-lived process.
 
-A record's message becomes the `event` field; a message that is itself a JSON object is merged
-(so `log.info(json.dumps({"event": ..., "call_id": ...}))` works), and so are fields passed
-through `extra=` (`log.info("leg ended", extra={"event": "sip_leg_ended", "leg_id": ...})`).
-Lines written while a request is served carry its `trace_id` (set by the API's `RequestIds`).
+Log with an event name as the message and the fields as `extra=`:
+`log.info("sip_leg_ended", extra={"tenant_id": ..., "call_id": ...})` (a field may not take the
+name of a `LogRecord` attribute: `name`, `msg`, `args`, `message`, `module`, ...). The message
+becomes the `event` field and every `extra=` field a field of the line; as record attributes they
+are also what an OpenTelemetry log exporter sends as attributes (Application Insights'
+customDimensions, see `shared.telemetry`). A message that is itself a JSON object is still merged
+into the line, for old call sites.
+
+Lines written inside a trace (`shared.tracing.use_traceparent`, the API's `RequestIds`, the queue
+runtime, the edge's control API) carry its W3C `trace_id`; when an OpenTelemetry span is current
+they carry its `trace_id` and `span_id`. `TraceFields` puts the same two on the record itself, for
+the OpenTelemetry log handler.
 """
 
 from __future__ import annotations
@@ -17,7 +25,30 @@ from typing import Any
 import orjson
 
 trace_id: ContextVar[str | None] = ContextVar("trace_id", default=None)
-"""The id of the request or job being served; every log line written meanwhile carries it."""
+"""The W3C trace id of the request or job being served; every log line written meanwhile carries it."""
+
+
+def trace_fields() -> dict[str, str]:
+    """`trace_id` (and `span_id`) for a record written now: the current OpenTelemetry span's when
+    one is active (only once something imported OpenTelemetry), else the `trace_id` variable's."""
+    otel_trace = sys.modules.get("opentelemetry.trace")
+    if otel_trace is not None:
+        context = otel_trace.get_current_span().get_span_context()
+        if context.is_valid:
+            return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
+    current = trace_id.get()
+    return {"trace_id": current} if current is not None else {}
+
+
+class TraceFields(logging.Filter):
+    """Puts `trace_id` / `span_id` on each record (unless it has its own), for every handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in trace_fields().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
@@ -51,9 +82,8 @@ class JsonFormatter(logging.Formatter):
                 if key == "event" and "event" in doc and doc["event"] != value:
                     doc["message"] = doc["event"]
                 doc[key] = value
-        current = trace_id.get()
-        if current is not None and "trace_id" not in doc:
-            doc["trace_id"] = current
+        for key, value in trace_fields().items():
+            doc.setdefault(key, value)
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(doc, default=str).decode()
@@ -62,6 +92,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: int = logging.INFO, **static: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(static))
+    handler.addFilter(TraceFields())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

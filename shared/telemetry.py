@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 from pydantic import SecretStr
 
 from shared import tracing
+from shared.logs import TraceFields
 
 log = logging.getLogger("shared.telemetry")
 
@@ -110,6 +111,9 @@ def _azure_monitor(resource: Any, connection_string: str) -> None:
         logger_name="",  # the root logger: every record, with its extra= fields as customDimensions
         enable_live_metrics=False,
     )
+    for handler in logging.getLogger().handlers:
+        if type(handler).__module__.startswith("opentelemetry"):
+            handler.addFilter(TraceFields())
 
 
 def _otlp(resource: Any, endpoint: str) -> None:
@@ -135,6 +139,7 @@ def _otlp(resource: Any, endpoint: str) -> None:
     _logs.set_logger_provider(logger_provider)
     handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
     handler.addFilter(_not_the_exporters)
+    handler.addFilter(TraceFields())
     logging.getLogger().addHandler(handler)
 
 
