@@ -84,7 +84,7 @@ def setup_telemetry(
         _otlp(_resource(service_name, instance), endpoint)
     _configured = backend
     tracing.enable_opentelemetry()
-    log.info("telemetry on", extra={"event": "telemetry_on", "backend": backend, "service": service_name})
+    log.info("telemetry_on", extra={"backend": backend, "service": service_name})
     return backend
 
 
