@@ -13,7 +13,7 @@ Which adapter implements which port:
 |---|---|---|
 | `db`, `repo` | ConfigDB client, `DocumentRepo` | `AsyncConfigDBClient`, `ConfigRepo` |
 | `bus` | `MessageBus` | `ServiceBusBus` or `StorageQueueBus` (`bus_transport.make_bus`) |
-| `media` | blob ports of each domain | `BlobMedia` (azure-storage-blob) |
+| `media` | blob ports of each domain | `BlobMedia` (azure-storage-blob; Azurite or the managed identity) |
 | `history` | `HistoryStore` (async) | SQLite or MongoDB, `AsyncHistoryStore` |
 | `edge` | `EdgeCallControl` | `HttpEdgeControl` (the edge's control API) |
 | `mailer` | `Mailer` | `SmtpMailer` |
@@ -29,6 +29,7 @@ from typing import Any
 from azure.storage.blob import LinearRetry as BlobLinearRetry
 from azure.storage.queue import LinearRetry as QueueLinearRetry
 
+from shared.adapters.azure_credentials import storage_endpoint
 from shared.adapters.blob_media import BlobMedia
 from shared.adapters.bus_transport import make_bus
 from shared.adapters.config_repo import ConfigRepo
@@ -174,7 +175,8 @@ class Adapters:
     @property
     def media(self) -> BlobMedia:
         if self._media is None:
-            self._media = self._own(BlobMedia(self.settings.storage_connection, **blob_client_options()))
+            endpoint = storage_endpoint(self.settings, "blob")  # Azurite, or the managed identity
+            self._media = self._own(BlobMedia(endpoint, **blob_client_options()))
         return self._media
 
     @property

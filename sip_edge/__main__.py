@@ -3,11 +3,14 @@
 Settings come from `shared.settings.Settings` (environment / local.settings.json):
 SIP_HOST, SIP_PORT, TRUNK_ALLOWED_SOURCES, PROVIDER_ADDRESS, CALLER_ID_POLICY,
 EDGE_CONTROL_PORT, EDGE_CONTROL_TOKEN, EDGE_MAX_LEGS, EDGE_TENANT_SHARE, EDGE_DRAIN_SECONDS,
-CONFIGDB_ENDPOINTS, CONFIGDB_EDGE_TOKEN (a read-only ConfigDB token), AzureWebJobsStorage, DATA_DIR,
-MONGODB_URI, and ServiceBusConnection (or ServiceBusConnection__fullyQualifiedNamespace): with
-either set, call-ended and push messages go to Service Bus, else to the Storage queues.
+CONFIGDB_ENDPOINTS, CONFIGDB_EDGE_TOKEN (a read-only ConfigDB token), AzureWebJobsStorage (Azurite's
+connection string) or AzureWebJobsStorage__accountName (the managed identity), DATA_DIR, MONGODB_URI,
+KEY_VAULT_URL (secrets from Key Vault, below the environment), and ServiceBusConnection (or
+ServiceBusConnection__fullyQualifiedNamespace): with either set, call-ended and push messages go
+to Service Bus, else to the Storage queues.
 Command-line flags override the ports. Without PBX_ENVIRONMENT=local the edge exits unless
-CONFIGDB_EDGE_TOKEN, EDGE_CONTROL_TOKEN and AzureWebJobsStorage hold values of their own.
+CONFIGDB_EDGE_TOKEN and EDGE_CONTROL_TOKEN hold values of their own and storage is reached with the
+managed identity (AzureWebJobsStorage__accountName; a connection string is refused).
 
 Rates: the table in Blob `rates` is loaded at start (storage down: a `rates_unavailable` warning and
 the edge starts unpriced) and refreshed every 5 minutes; answered placed legs are priced by it.
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import uvicorn
 
+from shared.adapters.azure_credentials import close_process_credential, storage_endpoint
 from shared.adapters.blob_media import BlobMedia
 from shared.adapters.bus_transport import make_bus
 from shared.adapters.history import open_history_store
@@ -111,7 +115,8 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
     await sync.start()
     metrics.config_revision.set(directory.revision)
 
-    blobs = BlobMedia(settings.storage_connection, retry_total=0)  # the uploader retries on its own
+    # Azurite's connection string, or the managed identity; the uploader retries on its own
+    blobs = BlobMedia(storage_endpoint(settings, "blob"), retry_total=0)
     uploader = SpoolingUploader(blobs, data_dir / "spool")
     await uploader.start()
     rates = RateTableCache(blobs)
@@ -195,6 +200,7 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
         await bus.aclose()
     with contextlib.suppress(Exception):
         await blobs.aclose()
+    close_process_credential()
     log.info(json.dumps({"event": "edge_stopped"}))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from shared.adapters.azure_credentials import service_bus_endpoint, storage_endpoint
 from shared.adapters.service_bus import ServiceBusBus
 from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.ports import MessageBus
@@ -33,13 +34,15 @@ def make_bus(
     storage_options: dict[str, Any] | None = None,
     service_bus_options: dict[str, Any] | None = None,
 ) -> MessageBus:
-    """The bus `transport(settings)` names; the options go to that adapter's SDK client."""
+    """The bus `transport(settings)` names; the options go to that adapter's SDK client. Both
+    sign in as `shared.adapters.azure_credentials` says: a connection string, or the process's
+    managed identity."""
     if transport(settings) == "servicebus":
-        secret = settings.service_bus_connection
-        connection = secret.get_secret_value() if secret is not None else None
+        endpoint = service_bus_endpoint(settings)
         return ServiceBusBus(
-            connection_string=connection or None,
-            namespace=settings.service_bus_namespace,
+            connection_string=endpoint.connection_string,
+            namespace=endpoint.namespace,
+            credential=endpoint.credential,
             **(service_bus_options or {}),
         )
-    return StorageQueueBus(settings.storage_connection, **(storage_options or {}))
+    return StorageQueueBus(storage_endpoint(settings, "queue"), **(storage_options or {}))

@@ -21,6 +21,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue import QueueServiceClient
 
+from shared.adapters.azure_credentials import StorageEndpoint
 from shared.adapters.bus_envelope import envelope, to_json
 from shared.errors import Unavailable
 
@@ -31,10 +32,12 @@ def encode_message(body: dict[str, Any], message_id: str) -> str:
 
 
 class StorageQueueBus:
-    def __init__(self, connection_string: str, **client_options: Any) -> None:
-        """`client_options` go to the SDK client: timeouts and the retry policy (the SDK's
-        defaults retry for over a minute before giving up)."""
-        self._connection_string = connection_string
+    def __init__(self, storage: str | StorageEndpoint, **client_options: Any) -> None:
+        """`storage`: a connection string (Azurite) or the queue endpoint of
+        `azure_credentials.storage_endpoint` (a managed identity in Azure). `client_options` go to
+        the SDK client: timeouts and the retry policy (the SDK's defaults retry for over a minute
+        before giving up)."""
+        self._endpoint = StorageEndpoint(connection_string=storage) if isinstance(storage, str) else storage
         self._client_options = client_options
         self._service: QueueServiceClient | None = None
         self._created: set[str] = set()
@@ -43,8 +46,11 @@ class StorageQueueBus:
     def _send_sync(self, queue: str, text: str) -> None:
         with self._lock:
             if self._service is None:
-                self._service = QueueServiceClient.from_connection_string(
-                    self._connection_string, **self._client_options
+                e, options = self._endpoint, self._client_options
+                self._service = (
+                    QueueServiceClient.from_connection_string(e.connection_string, **options)
+                    if e.connection_string is not None
+                    else QueueServiceClient(e.account_url or "", credential=e.credential, **options)
                 )
             service = self._service
         client = service.get_queue_client(queue)

@@ -261,14 +261,29 @@ def test_functions_app_refuses_in_process_and_runs_on_real_secrets(
         create_app(IsolatedSettings(data_dir=tmp_path))
     assert refusal.value.code is not None
     message = str(refusal.value.code)
-    for name in ("JWT_SECRET", "CONFIGDB_APP_TOKEN", "EDGE_CONTROL_TOKEN", "AzureWebJobsStorage"):
+    for name in (
+        "JWT_SECRET",
+        "CONFIGDB_APP_TOKEN",
+        "EDGE_CONTROL_TOKEN",
+        "AzureWebJobsStorage__accountName",
+    ):
         assert f"{name} is not set" in message
 
-    real = IsolatedSettings(
-        data_dir=tmp_path,
-        jwt_secret="prod-jwt-secret-0123456789abcdef0123456789",
-        configdb_app_token="prod-app-0123456789abcdef",
-        edge_control_token="prod-edge-control-0123456789",
-        storage_connection="DefaultEndpointsProtocol=https;AccountName=prod;AccountKey=cHJvZA==;EndpointSuffix=core.windows.net",
+    real = {
+        "data_dir": tmp_path,
+        "jwt_secret": "prod-jwt-secret-0123456789abcdef0123456789",
+        "configdb_app_token": "prod-app-0123456789abcdef",
+        "edge_control_token": "prod-edge-control-0123456789",
+    }
+    # storage in production: the managed identity; an account-key connection string is refused
+    account_key = (
+        "DefaultEndpointsProtocol=https;AccountName=prod;AccountKey=cHJvZA==;EndpointSuffix=core.windows.net"
     )
-    assert create_app(real) is not None
+    with pytest.raises(ProductionSecretMissing) as refusal:
+        create_app(IsolatedSettings(**real, storage_connection=account_key))
+    assert str(refusal.value.code) == (
+        "AzureWebJobsStorage holds a connection string: a production process reaches storage with its"
+        " managed identity. Set AzureWebJobsStorage__accountName instead, or PBX_ENVIRONMENT=local for"
+        " a local run."
+    )
+    assert create_app(IsolatedSettings(**real, storage_account_name="pbxprod")) is not None
