@@ -26,18 +26,28 @@ import orjson
 
 trace_id: ContextVar[str | None] = ContextVar("trace_id", default=None)
 """The W3C trace id of the request or job being served; every log line written meanwhile carries it."""
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+"""The client's own `X-Request-Id` for the request being served, when it gave one: lines carry it too."""
 
 
 def trace_fields() -> dict[str, str]:
     """`trace_id` (and `span_id`) for a record written now: the current OpenTelemetry span's when
-    one is active (only once something imported OpenTelemetry), else the `trace_id` variable's."""
+    one is active (only once something imported OpenTelemetry), else the `trace_id` variable's;
+    and the client's `request_id` when one is set."""
+    fields: dict[str, str] = {}
     otel_trace = sys.modules.get("opentelemetry.trace")
     if otel_trace is not None:
         context = otel_trace.get_current_span().get_span_context()
         if context.is_valid:
-            return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
+            fields["trace_id"] = format(context.trace_id, "032x")
+            fields["span_id"] = format(context.span_id, "016x")
     current = trace_id.get()
-    return {"trace_id": current} if current is not None else {}
+    if current is not None and "trace_id" not in fields:
+        fields["trace_id"] = current
+    named = request_id.get()
+    if named is not None:
+        fields["request_id"] = named
+    return fields
 
 
 class TraceFields(logging.Filter):

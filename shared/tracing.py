@@ -70,17 +70,33 @@ def current_traceparent() -> str | None:
 
     With OpenTelemetry configured and a span active, it names that span (so the receiver's span is
     its child); otherwise it is the value made current by `use_traceparent`."""
-    if _otel_enabled:
-        from opentelemetry import trace
+    return span_traceparent() or _current.get()
 
-        context = trace.get_current_span().get_span_context()
-        if context.is_valid:
-            return format_traceparent(
-                format(context.trace_id, "032x"),
-                format(context.span_id, "016x"),
-                bool(context.trace_flags & 1),
-            )
-    return _current.get()
+
+def span_traceparent() -> str | None:
+    """The current OpenTelemetry span as a `traceparent`; None when OpenTelemetry is not configured
+    or no span is active."""
+    if not _otel_enabled:
+        return None
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    trace_hex, span_hex = format(context.trace_id, "032x"), format(context.span_id, "016x")
+    return format_traceparent(trace_hex, span_hex, bool(context.trace_flags & 1))
+
+
+def adopt_traceparent(traceparent: str | None) -> str:
+    """Make `traceparent` (a fresh trace if it is None or invalid) current for the rest of the
+    current context, and return it: for a per-request task whose last lines (an error handler
+    outside the middleware) must still carry the trace id. Prefer `use_traceparent`."""
+    if parse_traceparent(traceparent) is None:
+        traceparent = new_traceparent()
+    assert traceparent is not None
+    _current.set(traceparent)
+    log_trace_id.set(traceparent[3:35])
+    return traceparent
 
 
 def current_trace_id() -> str | None:

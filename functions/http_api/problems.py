@@ -8,16 +8,16 @@
 - Anything else is a 500 with the traceback logged.
 
 Every problem has an `instance` (`urn:request:<id>`) naming the request, the same id as the
-`X-Request-Id` response header and the `trace_id` of the request's log lines, so a user's report
-can be found in the logs. Validation errors carry a JSON pointer per issue, so a client can show
-each message next to its field.
+`X-Request-Id` response header and, unless the client named the request itself, the `trace_id` of
+the request's log lines (else their `request_id`), so a user's report can be found in the logs.
+Validation errors carry a JSON pointer per issue, so a client can show each message next to its
+field.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,7 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.configdb import ConfigDBUnavailable, InvalidRequest
 from shared.errors import DomainError
-from shared.logs import trace_id
+from shared.logs import request_id, trace_id
+from shared.tracing import adopt_traceparent, span_traceparent
 
 log = logging.getLogger("api.errors")
 PROBLEM = "application/problem+json"
@@ -47,9 +48,9 @@ def problem(
         "detail": detail,
         **extra,
     }
-    request_id = trace_id.get()
-    if request_id:
-        body["instance"] = f"urn:request:{request_id}"
+    name = request_id.get() or trace_id.get()
+    if name:
+        body["instance"] = f"urn:request:{name}"
     return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -172,10 +173,17 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
 class RequestIds:
-    """Names every request: the client's `X-Request-Id` when it is sane, else a new UUID4.
+    """Puts every request in a trace and names it.
 
-    The id goes back as `X-Request-Id`, into every problem as `instance`, and onto every log line
-    written while the request runs (`trace_id`, see `shared.logs`)."""
+    The trace: the client's W3C `traceparent` header when it is valid (with OpenTelemetry
+    configured, the server span its instrumentation started from it), else a fresh one; it is the
+    current trace context for the request (`shared.tracing`: queue messages and edge calls carry it
+    on) and goes back as the `traceparent` response header. Every log line written while the
+    request runs carries its `trace_id` (see `shared.logs`).
+
+    The name: the client's `X-Request-Id` when it is sane (then also a `request_id` field of the
+    log lines), else the trace id. It goes back as `X-Request-Id` and into every problem as
+    `instance`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -184,15 +192,20 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = Headers(scope=scope).get("x-request-id", "")
-        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        headers = Headers(scope=scope)
+        # Not reset on the way out: the 500 handler runs outside this middleware, in the same
+        # task, and its problem and log line must carry the ids too. Each request has its own task.
+        traceparent = adopt_traceparent(span_traceparent() or headers.get("traceparent"))
+        given = headers.get("x-request-id", "")
+        named = given if _REQUEST_ID.fullmatch(given) else None
+        request_id.set(named)
+        name = named or traceparent[3:35]
 
         async def send_named(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).append("X-Request-Id", request_id)
+                response_headers = MutableHeaders(scope=message)
+                response_headers.append("X-Request-Id", name)
+                response_headers.append("traceparent", traceparent)
             await send(message)
 
-        # Not reset on the way out: the 500 handler runs outside this middleware, in the same
-        # task, and its problem and log line must carry the id too. Each request has its own task.
-        trace_id.set(request_id)
         await self.app(scope, receive, send_named)
