@@ -17,7 +17,8 @@ Routes (JSON; errors are `application/problem+json`):
 
 Everything under `/v1` needs `Authorization: Bearer <EDGE_CONTROL_TOKEN>`; the probes, `/health`
 and `/metrics` answer without it (they hold no tenant data). A call id of another
-tenant answers 404, like an unknown one. The functions reach this API through
+tenant answers 404, like an unknown one. A `traceparent` header (W3C trace context) on a call
+request makes the caller's trace current for it (`traced`). The functions reach this API through
 `shared.calls.ports.EdgeCallControl`; inside the edge, the API drives a `CallController`.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -35,6 +37,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.calls.models import ActiveCall, ClickToCall, CodeCall
+from shared.tracing import use_traceparent
 
 MAX_BODY = 16 * 1024
 __all__ = [
@@ -131,6 +134,13 @@ Readiness = Callable[[], Mapping[str, str | None]]
 """The edge's readiness checks: check name -> None when it passes, else the reason it fails."""
 
 
+def traced(request: Request, name: str) -> AbstractContextManager[str]:
+    """The caller's trace (its `traceparent` header; a fresh trace without one) for one call-control
+    request: the call it places, its log lines and its `call-ended` message carry the trace id, as
+    do the tasks it starts (they inherit the context)."""
+    return use_traceparent(request.headers.get("traceparent"), span_name=name, kind="server")
+
+
 def create_control_app(control: CallController, token: str, readiness: Readiness | None = None) -> Starlette:
     """`readiness` defaults to the draining flag of `control.health()` alone."""
     expected = f"Bearer {token}".encode()
@@ -165,6 +175,10 @@ def create_control_app(control: CallController, token: str, readiness: Readiness
         return Response(body, 200, media_type=content_type)
 
     async def click_to_call(request: Request) -> Response:
+        with traced(request, "edge click-to-call"):
+            return await _click_to_call(request)
+
+    async def _click_to_call(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "Unauthorized", "missing or wrong bearer token")
         body = await _read_body(request, ClickToCall)
@@ -178,6 +192,10 @@ def create_control_app(control: CallController, token: str, readiness: Readiness
         return _json(call.model_dump(), 202)
 
     async def code_call(request: Request) -> Response:
+        with traced(request, "edge code-call"):
+            return await _code_call(request)
+
+    async def _code_call(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "Unauthorized", "missing or wrong bearer token")
         body = await _read_body(request, CodeCall)
@@ -196,6 +214,10 @@ def create_control_app(control: CallController, token: str, readiness: Readiness
         return _json({"items": [c.model_dump() for c in calls]})
 
     async def hangup(request: Request) -> Response:
+        with traced(request, "edge hangup"):
+            return await _hangup(request)
+
+    async def _hangup(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "Unauthorized", "missing or wrong bearer token")
         tenant_id, call_id = request.path_params["tenant_id"], request.path_params["call_id"]

@@ -46,6 +46,7 @@ from shared.directory.models.user import RingStrategy
 from shared.history.models.call import CallRecord
 from shared.history.models.call import Leg as LegDoc
 from shared.ports import Clock, SystemClock
+from shared.tracing import use_traceparent
 from sip_edge.call_flow import (
     EdgeDeps,
     InboundCall,
@@ -166,6 +167,11 @@ class EdgeCalls:
         if not self.trunk.allows(host):
             await self._reject(invite, 403, "Forbidden", "source_not_on_trunk", source=str(source))
             return
+        # A call from the trunk starts its own trace: its log lines and call-ended message carry it.
+        with use_traceparent(None, span_name="edge inbound call", kind="server"):
+            await self._admit(invite, received)
+
+    async def _admit(self, invite: InboundInvite, received: float) -> None:
         if self.draining:
             await self._reject(invite, 503, "Service Unavailable", "draining")
             return

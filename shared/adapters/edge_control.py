@@ -10,6 +10,9 @@ Errors are mapped at this boundary: no connection, a timeout, a 5xx, a wrong tok
 `Unavailable`; any other 4xx -> `CallRefused(status, detail, reason=, retry_after=)`, with the
 problem's `reason` member (the edge's refusals: `tenant-suspended`, `too-many-concurrent-calls`,
 ...) and `Retry-After`. httpx never escapes.
+
+Each request carries the current trace context as a `traceparent` header (`shared.tracing`), so
+the call the edge places is logged under the trace of the API request that asked for it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 from shared.calls.errors import CallRefused
 from shared.calls.models import ActiveCall, CallLimits, ClickToCall, CodeCall
 from shared.errors import Unavailable
+from shared.tracing import current_traceparent
 
 log = logging.getLogger("shared.adapters.edge_control")
 
@@ -93,6 +97,9 @@ class HttpEdgeControl:
     # -- internals
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        traceparent = current_traceparent()
+        if traceparent is not None:  # the edge continues the caller's trace (sip_edge/control_api.py)
+            kwargs["headers"] = {**kwargs.get("headers", {}), "traceparent": traceparent}
         try:
             r = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
