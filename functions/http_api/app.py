@@ -19,6 +19,7 @@ from shared.ports import Clock, MessageBus
 from shared.security.rate_limit import AuthLimits
 from shared.settings import Settings, get_settings
 
+from . import probes
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .context import build_context
 from .cors import install_cors
@@ -59,6 +60,7 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.include_router(probes.router)  # /healthz, /readyz at the root, without a token
     app.include_router(v1_router())
     app.include_router(numbers.router, prefix="/api/v1")
     app.include_router(menus.router, prefix="/api/v1")

@@ -3,6 +3,7 @@
 - Sign-up and password reset commit their email to the ConfigDB outbox in the same transaction
   (shared/outbox.py): with the bus down they still answer at once, and the emails arrive through
   the `outbox_relay` timer once Azurite is back.
+- `/readyz` answers 503 naming Blob storage (and only it) within 5 s, `/healthz` still 200.
 - The API's Blob and queue clients are bounded (functions/wiring.py): a media route answers 503
   problem+json with Retry-After within 5 s, and the bus raises `Unavailable` within 5 s, instead of
   the SDK's default retries holding the request for over a minute.
@@ -63,8 +64,21 @@ def test_outage_delays_mail_and_answers_503_quickly(stack: LocalStack) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     newcomer = "owner@outage-b.example"
 
+    root = stack.api.removesuffix("/api/v1")
+    ready = httpx.get(f"{root}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert {c["status"] for c in ready.json()["checks"].values()} == {"ok"}
+
     stack.azurite.stop()
     try:
+        started = time.monotonic()
+        r = httpx.get(f"{root}/readyz", timeout=10)  # no token: a probe carries none
+        took = time.monotonic() - started
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["failed"] == ["blob"], r.text  # the ConfigDB and the History DB still answer
+        assert took < BOUND_S, f"readyz took {took:.1f}s with storage down"
+        assert httpx.get(f"{root}/healthz", timeout=5).json() == {"status": "ok"}
         with httpx.Client(base_url=stack.api, timeout=120) as api:
             started = time.monotonic()
             r = api.post(
@@ -114,6 +128,11 @@ def test_outage_delays_mail_and_answers_503_quickly(stack: LocalStack) -> None:
     finally:
         stack.azurite.start()
 
+    eventually(
+        lambda: httpx.get(f"{root}/readyz", timeout=10).status_code == 200,
+        timeout=15,
+        message="readyz 200 with storage back",
+    )
     # Back up: the relay moves both emails within its interval (plus the email sink's pickup).
     verify = wait_for_mail(stack.mail_dir, newcomer, timeout=RELAY_INTERVAL_S + 20)
     assert "/verify?token=" in mail_text(verify)

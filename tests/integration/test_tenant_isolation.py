@@ -16,7 +16,7 @@ needs a valid one in `BODIES` (else it fails here saying so), and one a member m
 added to `MEMBER_OPERATIONS` on purpose.
 
 PUBLIC: the operations anyone may call without a token (sign-up, verification and its resend,
-login, refresh, logout, password reset, the cookie session, health, regions) and the emailed
+login, refresh, logout, password reset, the cookie session, health and the probes, regions) and the emailed
 report links, whose unguessable token in the path is the credential.
 
 EDGE_OPERATIONS: click-to-call, live calls and a caller ID's code call are answered by the SIP
@@ -56,6 +56,8 @@ pytestmark = pytest.mark.skipif(
 
 PUBLIC = {
     ("GET", "/api/v1/health"),
+    ("GET", "/healthz"),  # probes: liveness, and readiness naming dependencies, no tenant data
+    ("GET", "/readyz"),
     ("GET", "/api/v1/regions"),
     ("POST", "/api/v1/signup"),
     ("POST", "/api/v1/signup/verify"),
