@@ -33,7 +33,7 @@ param providerAddress string
 
 @description('SMTP relay (SMTP_HOST, SMTP_PORT, SMTP_USERNAME, SMTP_SENDER; STARTTLS on).')
 param smtpHost string
-param smtpPort int = 587
+param smtpPort string = '587'
 param smtpUsername string = ''
 param smtpSender string = 'Cloud PBX <no-reply@example.com>'
 

@@ -22,7 +22,7 @@ param pbxRegion string
 param trunkCidrs string
 param providerAddress string
 param smtpHost string
-param smtpPort int
+param smtpPort string
 param smtpUsername string
 param smtpSender string
 param ratesSource string
@@ -164,7 +164,7 @@ var functionAppSettings = [
   { name: 'QUOTA_PROMPTS', value: '100' }
   { name: 'QUOTA_MEDIA_BYTES', value: '524288000' }
   { name: 'SMTP_HOST', value: smtpHost }
-  { name: 'SMTP_PORT', value: string(smtpPort) }
+  { name: 'SMTP_PORT', value: smtpPort }
   { name: 'SMTP_SENDER', value: smtpSender }
   { name: 'SMTP_USERNAME', value: smtpUsername }
   { name: 'SMTP_PASSWORD', value: empty(smtpPassword) ? '' : '@Microsoft.KeyVault(SecretUri=${kv}/smtp-password/)' }

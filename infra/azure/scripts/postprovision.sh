@@ -1,0 +1,31 @@
+#!/bin/sh
+# azd postprovision hook: build the two container images in the registry (no local Docker needed),
+# roll them onto the VMs one at a time (ConfigDB keeps its quorum), and make the Function App
+# re-read its Key Vault references (its identity's role may be younger than its first start).
+set -eu
+
+tag="$(git rev-parse --short HEAD 2>/dev/null || date +%Y%m%d%H%M%S)"
+for image in configdb:configdb_nodes/Dockerfile sip-edge:sip_edge/Dockerfile; do
+    name="cloudpbx-${image%%:*}"
+    file="${image#*:}"
+    echo "building $name:$tag in $AZURE_CONTAINER_REGISTRY_NAME"
+    az acr build --only-show-errors --no-logs --registry "$AZURE_CONTAINER_REGISTRY_NAME" \
+        --image "$name:$tag" --image "$name:latest" --file "$file" .
+done
+
+restart() { # VM PORT: restart its container and wait until /healthz answers on PORT
+    echo "restarting $1"
+    az vm run-command invoke --only-show-errors -g "$AZURE_RESOURCE_GROUP" -n "$1" \
+        --command-id RunShellScript --query 'value[0].message' -o tsv --scripts \
+        "systemctl restart pbx.service; for i in \$(seq 1 60); do curl -fsS -o /dev/null http://\$(hostname -I | cut -d' ' -f1):$2/healthz && exit 0; sleep 5; done; echo 'not healthy after 5 minutes'; exit 1"
+}
+
+for vm in $(echo "$AZURE_CONFIGDB_VMS" | tr ',' ' '); do
+    restart "$vm" 7101
+done
+restart "$AZURE_EDGE_VM" 7401
+
+app_id="$(az functionapp show -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" --query id -o tsv)"
+az rest --only-show-errors --method post \
+    --url "https://management.azure.com${app_id}/config/configreferences/appsettings/refresh?api-version=2022-03-01" \
+    >/dev/null || az functionapp restart -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME"
