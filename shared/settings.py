@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Protocol, get_args
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -124,6 +124,72 @@ def azurite_connection_string(
     )
 
 
+class SecretReader(Protocol):
+    """Reads a secret by name from a vault: its value, or None when the vault has no such secret.
+    Raises `KeyVaultUnavailable` when the vault cannot be read."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class KeyVaultUnavailable(SystemExit):
+    """KEY_VAULT_URL is set but the vault cannot be read: exit status 1 with one sentence."""
+
+
+def key_vault_secret_name(field_name: str) -> str:
+    """The Key Vault secret a secret setting is read from: its environment name in kebab case
+    (`JWT_SECRET` -> `jwt-secret`, `ServiceBusConnection` -> `service-bus-connection`)."""
+    return field_name.replace("_", "-")
+
+
+def _holds_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(_holds_secret(arg) for arg in get_args(annotation))
+
+
+def secret_fields(settings_cls: type[BaseSettings]) -> list[str]:
+    """The fields of `settings_cls` that hold a secret (`SecretStr`, optional or in a list)."""
+    return [name for name, field in settings_cls.model_fields.items() if _holds_secret(field.annotation)]
+
+
+def _open_key_vault(url: str) -> SecretReader:
+    from shared.adapters.key_vault import KeyVaultSecrets  # azure-keyvault-secrets, only when used
+
+    return KeyVaultSecrets(url)
+
+
+class KeyVaultSecretsSource(EnvSettingsSource):
+    """The secret settings from Key Vault when KEY_VAULT_URL is set (in the environment), each
+    from the secret named `key_vault_secret_name(field)`, parsed exactly like environment
+    variables. It ranks below the environment, so an app setting still wins. A secret the vault
+    lacks stays unset; a vault that cannot be read stops the start (`KeyVaultUnavailable`)."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], open_reader: Callable[[str], SecretReader] | None = None
+    ) -> None:
+        self.open_reader = open_reader or _open_key_vault
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        url = super()._load_env_vars().get("KEY_VAULT_URL" if self.case_sensitive else "key_vault_url")
+        if not url:
+            return {}
+        reader = self.open_reader(url)
+        values: dict[str, str | None] = {}
+        try:
+            for name in secret_fields(self.settings_cls):
+                value = reader.get(key_vault_secret_name(name))
+                if value:
+                    _, env_name, _ = self._extract_field_info(self.settings_cls.model_fields[name], name)[0]
+                    values[env_name] = value
+        finally:
+            reader.close()
+        return values
+
+    def __repr__(self) -> str:
+        return "KeyVaultSecretsSource()"
+
+
 class LocalSettingsJsonSource(EnvSettingsSource):
     """The "Values" of local.settings.json, parsed exactly like environment variables."""
 
@@ -168,6 +234,8 @@ class Settings(BaseSettings):
 
     # Where local.settings.json is read from; None turns that source off (tests do).
     local_settings_file: ClassVar[Path | None] = LOCAL_SETTINGS_FILE
+    # Opens the vault named by KEY_VAULT_URL; None: azure-keyvault-secrets (tests inject their own).
+    secret_reader: ClassVar[Callable[[str], SecretReader] | None] = None
 
     pbx_environment: str = Field(
         default="production",
@@ -394,7 +462,12 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, LocalSettingsJsonSource(settings_cls, cls.local_settings_file))
+        return (
+            init_settings,
+            env_settings,
+            KeyVaultSecretsSource(settings_cls, cls.secret_reader),
+            LocalSettingsJsonSource(settings_cls, cls.local_settings_file),
+        )
 
     @field_validator(
         "configdb_endpoints",
@@ -654,12 +727,15 @@ class Settings(BaseSettings):
 class NodeEnvironment(BaseSettings):
     """A ConfigDB node's settings from its environment (the node takes the rest as flags):
     PBX_ENVIRONMENT, and its credentials CONFIGDB_TOKEN (admin), CONFIGDB_PEER_TOKEN (the Raft
-    peers') and CONFIGDB_TOKENS (the scoped client tokens, JSON; configdb_nodes/auth.py).
+    peers') and CONFIGDB_TOKENS (the scoped client tokens, JSON; configdb_nodes/auth.py), from the
+    environment or, below it, from Key Vault when KEY_VAULT_URL is set (`KeyVaultSecretsSource`).
     Unset credentials are None: the node falls back on the development ones only when local."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    secret_reader: ClassVar[Callable[[str], SecretReader] | None] = None  # as Settings.secret_reader
 
     pbx_environment: str = "production"
+    key_vault_url: str | None = None  # KEY_VAULT_URL: the credentials below from Key Vault too
     configdb_token: SecretStr | None = None
     configdb_peer_token: SecretStr | None = None
     configdb_tokens: SecretStr | None = None
@@ -667,6 +743,17 @@ class NodeEnvironment(BaseSettings):
     # collector.
     applicationinsights_connection_string: SecretStr | None = None
     otel_exporter_otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, KeyVaultSecretsSource(settings_cls, cls.secret_reader))
 
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
