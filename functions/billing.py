@@ -51,7 +51,7 @@ def _jobs(r: Adapters) -> ReportJobs:
 
 
 @bp.timer_trigger(
-    arg_name="timer", schedule=MONTHLY_REPORTS_SCHEDULE, run_on_startup=False, use_monitor=False
+    arg_name="timer", schedule=MONTHLY_REPORTS_SCHEDULE, run_on_startup=False, use_monitor=True
 )
 async def monthly_reports(timer: func.TimerRequest) -> None:
     """Last month's usage report for every tenant with calls; the owner is emailed once."""
@@ -96,7 +96,7 @@ def rates_tally(result: SyncResult) -> Tally:
     return tally
 
 
-@bp.timer_trigger(arg_name="timer", schedule=RATES_SYNC_SCHEDULE, run_on_startup=False, use_monitor=False)
+@bp.timer_trigger(arg_name="timer", schedule=RATES_SYNC_SCHEDULE, run_on_startup=False, use_monitor=True)
 async def rates_sync(timer: func.TimerRequest) -> None:
     """Import the carrier rate deck (RATES_SOURCE) as a new table version when it changed."""
 

@@ -67,7 +67,7 @@ async def trial_reminder(timer: func.TimerRequest) -> None:
     await run_timer("trial_reminder", timer, work)
 
 
-@bp.timer_trigger(arg_name="timer", schedule=TENANT_CLEANER_SCHEDULE, run_on_startup=False, use_monitor=False)
+@bp.timer_trigger(arg_name="timer", schedule=TENANT_CLEANER_SCHEDULE, run_on_startup=False, use_monitor=True)
 async def tenant_cleaner(timer: func.TimerRequest) -> None:
     """Delete closed tenants past the 30-day retention: ConfigDB, History and Blob; resumable."""
 

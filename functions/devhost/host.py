@@ -24,7 +24,13 @@ from functions.devhost.invoker import EventLog, Invoker
 from functions.devhost.queues import QueueOptions, QueueRunner, queue_metadata, trigger_value
 from functions.devhost.receipts import ReceiptStore
 from functions.devhost.storage import StorageIO
-from functions.devhost.timers import TimerRunner, timer_request
+from functions.devhost.timers import (
+    DEFAULT_HOST_ID,
+    HOST_ID_SETTING,
+    BlobScheduleMonitor,
+    TimerRunner,
+    timer_request,
+)
 from functions.wiring import blob_client_options, queue_client_options
 
 
@@ -79,7 +85,10 @@ class Host:
             self.receipts = ReceiptStore(config.data_dir / "blob-receipts.sqlite3")
 
     def runners(self) -> list[Any]:
-        out: list[Any] = [TimerRunner(f, self.invoker) for f in self.discovered.of(TIMER)]
+        monitor = None
+        if self.blobs is not None:  # timers' schedule statuses, where the Functions host keeps them
+            monitor = BlobScheduleMonitor(self.blobs, os.environ.get(HOST_ID_SETTING, DEFAULT_HOST_ID))
+        out: list[Any] = [TimerRunner(f, self.invoker, monitor) for f in self.discovered.of(TIMER)]
         for f in self.discovered.of(SERVICE_BUS) + self.discovered.of(QUEUE):
             assert self.queues is not None
             out.append(QueueRunner(f, self.invoker, self.events, self.queues, self.config.queue))
