@@ -38,6 +38,9 @@ param edgeVmSize string = 'Standard_D2as_v5'
 param mongoTier string = 'M30'
 @description('Cosmos DB for MongoDB (vCore) storage, GiB.')
 param mongoStorageGb int = 128
+@description('High availability of the History DB: a standby replica in another zone (doubles the compute cost), or Disabled.')
+@allowed(['Disabled', 'SameZone', 'ZoneRedundantPreferred'])
+param mongoHighAvailability string = 'ZoneRedundantPreferred'
 @description('Most instances the Function App scales out to.')
 param functionMaximumInstances int = 40
 @description('Memory of one Function App instance, MB (2048 or 4096).')
@@ -265,7 +268,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
-// The API's liveness from five regions every 5 minutes, through the portal's origin.
+// The API's liveness from three regions every 15 minutes, through the portal's origin.
 resource apiAvailability 'Microsoft.Insights/webtests@2022-06-15' = {
   name: 'webtest-api-health-${token}'
   location: location
@@ -276,13 +279,11 @@ resource apiAvailability 'Microsoft.Insights/webtests@2022-06-15' = {
     Name: 'API health'
     Kind: 'standard'
     Enabled: true
-    Frequency: 300
+    Frequency: 900
     Timeout: 30
     RetryEnabled: true
     Locations: [
       { Id: 'emea-nl-ams-azr' }
-      { Id: 'emea-gb-db3-azr' }
-      { Id: 'emea-fr-pra-edge' }
       { Id: 'us-va-ash-azr' }
       { Id: 'apac-sg-sin-azr' }
     ]
@@ -693,7 +694,7 @@ resource mongo 'Microsoft.DocumentDB/mongoClusters@2024-07-01' = {
     compute: { tier: mongoTier }
     storage: { sizeGb: mongoStorageGb }
     sharding: { shardCount: 1 }
-    highAvailability: { targetMode: 'ZoneRedundantPreferred' }
+    highAvailability: { targetMode: mongoHighAvailability }
     publicNetworkAccess: 'Disabled'
   }
 }
@@ -859,6 +860,8 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
 
 var cloudInit = loadTextContent('cloud-init/container-host.yaml')
 var registryHost = '${names.registry}.azurecr.io'
+var configdbCloudInit = replace(replace(replace(cloudInit, '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-configdb:latest'), '__ENV_B64__', base64(configdbEnvFile))
+var edgeCloudInit = replace(replace(replace(cloudInit, '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-sip-edge:latest'), '__ENV_B64__', base64(edgeEnvFile))
 
 module configdbVms 'modules/container-host.bicep' = [
   for (n, i) in configdbNodes: {
@@ -874,11 +877,7 @@ module configdbVms 'modules/container-host.bicep' = [
       vmSize: configdbVmSize
       dataDiskSizeGb: configdbDiskSizeGb
       sshPublicKey: vmSshPublicKey
-      customData: replace(replace(replace(replace(cloudInit,
-        '__REGISTRY__', registryHost),
-        '__IMAGE__', '${registryHost}/cloudpbx-configdb:latest'),
-        '__ENV_B64__', base64(configdbEnvFile)),
-        '__ARGS__', '--node-id ${n.id} --data-dir /data/${n.id} --http ${n.ip}:${configdbHttpPort} --stream ${n.ip}:${configdbStreamPort} --raft ${n.ip}:${configdbRaftPort} --peers ${n.peers} --region ${pbxRegion} --shard s1')
+      customData: replace(configdbCloudInit, '__ARGS__', '--node-id ${n.id} --data-dir /data/${n.id} --http ${n.ip}:${configdbHttpPort} --stream ${n.ip}:${configdbStreamPort} --raft ${n.ip}:${configdbRaftPort} --peers ${n.peers} --region ${pbxRegion} --shard s1')
     }
   }
 ]
@@ -896,11 +895,7 @@ module edgeVm 'modules/container-host.bicep' = {
     vmSize: edgeVmSize
     dataDiskSizeGb: 32
     sshPublicKey: vmSshPublicKey
-    customData: replace(replace(replace(replace(cloudInit,
-      '__REGISTRY__', registryHost),
-      '__IMAGE__', '${registryHost}/cloudpbx-sip-edge:latest'),
-      '__ENV_B64__', base64(edgeEnvFile)),
-      '__ARGS__', '--data-dir /data/edge')
+    customData: replace(edgeCloudInit, '__ARGS__', '--data-dir /data/edge')
   }
 }
 
