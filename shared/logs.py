@@ -60,6 +60,20 @@ class TraceFields(logging.Filter):
         return True
 
 
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, /, **fields: Any) -> None:
+    """Log `event` with `fields` as record attributes (`extra=`): one JSON line
+    {"event": event, **fields, ...} on stderr, and structured attributes for OpenTelemetry."""
+    if not logger.isEnabledFor(level):
+        return
+    if _STANDARD.isdisjoint(fields):
+        logger.log(level, event, extra=fields, stacklevel=2)
+    else:  # a field named like a LogRecord attribute cannot be one: the same line, as JSON text
+        text = orjson.dumps({"event": event, **fields}, default=str, option=_DUMP_OPTIONS).decode()
+        logger.log(level, text)
+
+
+# Field values as json.dumps wrote them: numpy numbers as numbers, non-string dict keys as strings.
+_DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
 
@@ -96,7 +110,7 @@ class JsonFormatter(logging.Formatter):
             doc.setdefault(key, value)
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(doc, default=str).decode()
+        return orjson.dumps(doc, default=str, option=_DUMP_OPTIONS).decode()
 
 
 def configure_logging(level: int = logging.INFO, **static: str) -> None:

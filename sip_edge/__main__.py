@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import time
@@ -40,7 +39,7 @@ from shared.adapters.history.aio import AsyncHistoryStore
 from shared.billing.services.rates import RateTableCache
 from shared.configdb.aio import AsyncConfigDBClient
 from shared.errors import Unavailable
-from shared.logs import configure_logging
+from shared.logs import configure_logging, log_event
 from shared.ports import SystemClock
 from shared.settings import Settings
 from shared.telemetry import setup_telemetry
@@ -71,24 +70,19 @@ async def refresh_rates(rates: RateTableCache) -> None:
     try:
         if await rates.refresh():
             table = rates.table
-            log.info(
-                json.dumps(
-                    {
-                        "event": "rates_loaded",
-                        "version": table.version if table else None,
-                        "rows": len(table.rates) if table else 0,
-                    }
-                )
+            log_event(
+                log,
+                "rates_loaded",
+                version=table.version if table else None,
+                rows=len(table.rates) if table else 0,
             )
     except Unavailable as exc:
-        log.warning(
-            json.dumps(
-                {
-                    "event": "rates_unavailable",
-                    "error": str(exc),
-                    "version": rates.table.version if rates.table else None,
-                }
-            )
+        log_event(
+            log,
+            "rates_unavailable",
+            logging.WARNING,
+            error=str(exc),
+            version=rates.table.version if rates.table else None,
         )
 
 
@@ -98,7 +92,7 @@ async def keep_rates_fresh(rates: RateTableCache, every_s: float = RATES_REFRESH
         try:
             await refresh_rates(rates)
         except Exception as exc:  # a bad refresh must not end the refreshing
-            log.warning(json.dumps({"event": "rates_refresh_failed", "error": repr(exc)}))
+            log_event(log, "rates_refresh_failed", logging.WARNING, error=repr(exc))
 
 
 async def serve(settings: Settings, *, data_dir: Path) -> None:
@@ -169,18 +163,15 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
         )
     )
     server_task = asyncio.create_task(server.serve())
-    log.info(
-        json.dumps(
-            {
-                "event": "edge_ready",
-                "sip": f"{settings.sip_host}:{settings.sip_port}",
-                "control": f"http://127.0.0.1:{settings.edge_control_port}",
-                "provider": settings.provider_address,
-                "config_revision": directory.revision,
-                "tenants": len(directory.tenant_ids()),
-                "rates_version": rates.table.version if rates.table else None,
-            }
-        )
+    log_event(
+        log,
+        "edge_ready",
+        sip=f"{settings.sip_host}:{settings.sip_port}",
+        control=f"http://127.0.0.1:{settings.edge_control_port}",
+        provider=settings.provider_address,
+        config_revision=directory.revision,
+        tenants=len(directory.tenant_ids()),
+        rates_version=rates.table.version if rates.table else None,
     )
     await stop.wait()
     await edge.drain(settings.edge_drain_seconds)
@@ -201,7 +192,7 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
     with contextlib.suppress(Exception):
         await blobs.aclose()
     close_process_credential()
-    log.info(json.dumps({"event": "edge_stopped"}))
+    log_event(log, "edge_stopped")
 
 
 def main(argv: list[str] | None = None) -> None:

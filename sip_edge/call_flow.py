@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import uuid
 from collections.abc import Awaitable
@@ -26,6 +25,7 @@ from shared.directory.models.tenant import Tenant
 from shared.directory.models.user import RingStrategy, User
 from shared.history.models.call import ActivityItem, CallRecord, LegOutcome, LegPrice, PathStep
 from shared.history.models.call import Leg as LegDoc
+from shared.logs import log_event
 from shared.notifications.models import CALL_ENDED_QUEUE
 from shared.notifications.services.notify import missed_activity, voicemail_activity
 from shared.ports import Clock, MessageBus
@@ -134,11 +134,11 @@ def price_placed(deps: EdgeDeps, legs: list[LegDoc]) -> None:
         try:
             doc.price = deps.rates.price(doc)
         except Exception as exc:  # the record must still be written
-            log.warning(json.dumps({"event": "leg_price_failed", "leg_id": doc.leg_id, "error": repr(exc)}))
+            log_event(log, "leg_price_failed", logging.WARNING, leg_id=doc.leg_id, error=repr(exc))
 
 
 def event(name: str, call_id: str, tenant_id: str | None, **fields: Any) -> None:
-    log.info(json.dumps({"event": name, "call_id": call_id, "tenant_id": tenant_id, **fields}, default=str))
+    log_event(log, name, call_id=call_id, tenant_id=tenant_id, **fields)
 
 
 def new_id() -> str:
@@ -375,9 +375,7 @@ class InboundCall:
                 await self.perform(self.dispatch(kind, arg))
         except Exception:
             self.failed = True
-            log.exception(
-                json.dumps({"event": "call_error", "call_id": self.call_id, "tenant_id": self.tenant_id})
-            )
+            log.exception("call_error", extra={"call_id": self.call_id, "tenant_id": self.tenant_id})
             with contextlib.suppress(Exception):
                 await self.perform(self.session.hangup("edge_error"))
         finally:

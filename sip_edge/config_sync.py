@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -37,6 +36,7 @@ from typing import Any, Protocol
 
 from shared.configdb.errors import ConfigDBError, InvalidRequest, Unauthorized
 from shared.configdb.models import KV, Progress, Resync, WatchEvent, WatchItem
+from shared.logs import log_event
 from sip_edge.directory import PREFIXES, TenantDirectory
 
 log = logging.getLogger("sip_edge.config_sync")
@@ -75,8 +75,7 @@ class ConfigChange:
 
 
 def _log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
-    if log.isEnabledFor(level):
-        log.log(level, json.dumps({"event": event, **fields}, default=str, separators=(",", ":")))
+    log_event(log, event, level, **fields)
 
 
 @dataclass

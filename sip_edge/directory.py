@@ -28,6 +28,7 @@ from shared.directory.models.ivr import IvrMenu
 from shared.directory.models.number import Number
 from shared.directory.models.tenant import Tenant
 from shared.directory.models.user import User
+from shared.logs import log_event
 
 log = logging.getLogger("sip_edge.directory")
 
@@ -49,8 +50,7 @@ class DirectoryView(Protocol):
 
 
 def _log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
-    if log.isEnabledFor(level):
-        log.log(level, json.dumps({"event": event, **fields}, default=str, separators=(",", ":")))
+    log_event(log, event, level, **fields)
 
 
 def decode_value(value: bytes | str | Mapping[str, Any] | Any) -> Any:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
 import math
 import time
@@ -45,6 +44,7 @@ from shared.calls.services.pacing import CallPacer
 from shared.directory.models.user import RingStrategy
 from shared.history.models.call import CallRecord
 from shared.history.models.call import Leg as LegDoc
+from shared.logs import log_event
 from shared.ports import Clock, SystemClock
 from shared.tracing import use_traceparent
 from sip_edge.call_flow import (
@@ -241,7 +241,6 @@ class EdgeCalls:
         suppressed = self.refusals.record(why, source.host if source else "unknown")
         if suppressed is not None:
             doc = {
-                "event": "invite_rejected",
                 "call_id": None,
                 "tenant_id": None,
                 "sip_call_id": invite.call_id,
@@ -251,7 +250,7 @@ class EdgeCalls:
                 "suppressed": suppressed,
                 **fields,
             }
-            log.info(json.dumps(doc, default=str))
+            log_event(log, "invite_rejected", **doc)
         await invite.reject(status, reason)
 
     async def _announce(self, invite: InboundInvite, decision: Announce) -> None:
@@ -402,18 +401,15 @@ class EdgeCalls:
         self, request: ClickToCall, status: int, reason: str, detail: str, retry_after: int | None = None
     ) -> NoReturn:
         self.deps.metrics.failures.labels(reason).inc()
-        log.info(
-            json.dumps(
-                {
-                    "event": "click_to_call_refused",
-                    "call_id": None,
-                    "tenant_id": request.tenant_id,
-                    "user_id": request.user_id,
-                    "status": status,
-                    "reason": reason,
-                    "detail": detail,
-                }
-            )
+        log_event(
+            log,
+            "click_to_call_refused",
+            call_id=None,
+            tenant_id=request.tenant_id,
+            user_id=request.user_id,
+            status=status,
+            reason=reason,
+            detail=detail,
         )
         raise CallControlError(status, "Refused", detail, reason=reason, retry_after=retry_after)
 
@@ -451,7 +447,7 @@ class EdgeCalls:
         self.draining = True
         self.deps.metrics.draining.set(1)
         deadline = time.monotonic() + timeout
-        log.info(json.dumps({"event": "draining", "active_calls": len(self.table), "timeout_s": timeout}))
+        log_event(log, "draining", active_calls=len(self.table), timeout_s=timeout)
         while len(self.table) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         for call in list(self.table.calls.values()):

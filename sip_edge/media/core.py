@@ -45,11 +45,12 @@ import collections
 import concurrent.futures
 import enum
 import itertools
-import json
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
+
+from shared.logs import log_event
 
 from . import dsp
 from .mixer import BridgeMixer
@@ -62,7 +63,7 @@ Deliver = Callable[[Callable[[str], None], str], None]
 
 
 def _event(event: str, **fields: object) -> None:
-    log.info(json.dumps({"event": event, **fields}, default=str))
+    log_event(log, event, **fields)
 
 
 def call_now(fn: Callable[[str], None], arg: str) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import logging
 import os
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from shared.directory.services.prompts import CONTAINER, converted_blob
 from shared.errors import NotFoundError, Unavailable
+from shared.logs import log_event
 from shared.media.audio import AudioError, to_pcm8k_wav
 from shared.ports import BlobReader
 
@@ -46,7 +46,7 @@ class PromptUnavailable(RuntimeError):
 
 
 def _event(event: str, **fields: object) -> None:
-    log.info(json.dumps({"event": event, **fields}, default=str))
+    log_event(log, event, **fields)
 
 
 class PromptCache:

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
 from pathlib import Path
 
 from shared.errors import Unavailable
+from shared.logs import log_event
 from shared.ports import BlobWriter
 from sip_edge.media.recorder import finalize_wav
 
@@ -52,7 +52,7 @@ def recording_blob_name(tenant_id: str, call_id: str) -> str:
 
 
 def _event(event: str, **fields: object) -> None:
-    log.info(json.dumps({"event": event, **fields}, default=str))
+    log_event(log, event, **fields)
 
 
 def _check(container: str, name: str) -> None:

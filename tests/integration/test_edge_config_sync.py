@@ -18,6 +18,7 @@ from shared.configdb import AsyncConfigDBClient
 from shared.configdb.models import KV, Op
 from shared.configdb_keys import menu_key, number_index_key, number_key, tenant_key, user_key
 from shared.directory.models import Greeting, IvrMenu, Number, Tenant, TransferUser, User
+from shared.logs import JsonFormatter
 from shared.values import EntryPoint, new_ulid
 from sip_edge.config_sync import ConfigChange, ConfigSync
 from sip_edge.directory import TenantDirectory
@@ -201,5 +202,7 @@ def test_follows_changes_fast_and_survives_a_leader_kill(
     assert figures["max_ms"] < 1000, figures
     assert figures["post_kill_median_ms"] < 500, figures
     # every applied batch was logged as one structured line
-    applied = [json.loads(r.getMessage()) for r in caplog.records if '"config_applied"' in r.getMessage()]
+    applied = [
+        json.loads(JsonFormatter().format(r)) for r in caplog.records if r.getMessage() == "config_applied"
+    ]
     assert applied and all({"prefix", "revision", "changes", "tenants"} <= a.keys() for a in applied)

@@ -17,6 +17,7 @@ from shared.configdb_keys import (
     tenant_key,
     user_key,
 )
+from shared.logs import JsonFormatter
 from sip_edge.directory import TenantDirectory
 
 from .edge_docs import device_doc, menu_doc, number_doc, tenant_doc, uid, user_doc
@@ -130,7 +131,7 @@ def test_bad_documents_are_logged_dropped_and_forget_the_old_value(
     assert d.apply(menu_key(t, uid()), menu_doc(t, uid())) is False  # id does not match its key
     assert d.apply(user_key(t, ids["u"]), 42) is False
     assert d.rejected == 6
-    lines = [json.loads(r.getMessage()) for r in caplog.records]
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
     assert all(line["event"] == "config_rejected" and line["key"] for line in lines)
     assert len(lines) == 6
 

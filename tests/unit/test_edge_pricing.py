@@ -15,6 +15,7 @@ import pytest
 from shared.billing.services.rates import RateTableCache, build_table, parse_deck, price_leg, sha256_hex
 from shared.errors import NotFoundError, Unavailable
 from shared.history.models.call import Leg
+from shared.logs import JsonFormatter
 from sip_edge.__main__ import refresh_rates
 from sip_edge.call_flow import EdgeDeps, price_placed
 
@@ -155,6 +156,6 @@ def test_edge_refresh_logs_a_warning_when_storage_is_down(caplog: pytest.LogCapt
     cache = RateTableCache(blobs)
     with caplog.at_level(logging.WARNING, logger="sip_edge"):
         run(refresh_rates(cache))  # does not raise
-    events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "sip_edge"]
+    events = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "sip_edge"]
     assert events and events[0]["event"] == "rates_unavailable" and events[0]["version"] is None
     assert cache.table is None

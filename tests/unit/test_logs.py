@@ -8,10 +8,11 @@ import json
 import logging
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from shared.logs import JsonFormatter, TraceFields
+from shared.logs import JsonFormatter, TraceFields, log_event
 from shared.tracing import use_traceparent
 
 GOOD = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -87,3 +88,26 @@ def test_the_current_opentelemetry_span_gives_trace_and_span_ids(capture) -> Non
     assert line["trace_id"] == format(context.trace_id, "032x")
     assert line["span_id"] == format(context.span_id, "016x")
     assert records[0].span_id == line["span_id"]  # type: ignore[attr-defined]
+
+
+def test_log_event_puts_the_fields_on_the_record(capture) -> None:  # type: ignore[no-untyped-def]
+    log, out, records = capture
+    log_event(log, "leg_ended", logging.WARNING, tenant_id="t1", call_id="c1", hz=np.float64(0.5), by={1: 2})
+    (line,) = lines(out)
+    assert line["event"] == "leg_ended" and line["level"] == "warning"
+    assert (line["tenant_id"], line["call_id"], line["hz"], line["by"]) == ("t1", "c1", 0.5, {"1": 2})
+    assert records[0].getMessage() == "leg_ended"
+    assert records[0].call_id == "c1"  # type: ignore[attr-defined]
+
+
+def test_log_event_keeps_a_field_named_like_a_record_attribute(capture) -> None:  # type: ignore[no-untyped-def]
+    log, out, _ = capture
+    log_event(log, "prompt_loaded", name="welcome", module="ivr")
+    (line,) = lines(out)
+    assert (line["event"], line["name"], line["module"]) == ("prompt_loaded", "welcome", "ivr")
+
+
+def test_log_event_skips_disabled_levels(capture) -> None:  # type: ignore[no-untyped-def]
+    log, out, _ = capture
+    log_event(log, "noise", logging.DEBUG, call_id="c1")
+    assert out.getvalue() == ""

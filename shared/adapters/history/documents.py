@@ -6,10 +6,10 @@ model before it is written, and every document read back is validated again.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+from shared import logs
 from shared.history.models.call import ActivityItem, CallRecord
 
 log = logging.getLogger("history")
@@ -25,5 +25,4 @@ def as_activity(item: ActivityItem | dict[str, Any]) -> ActivityItem:
 
 def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
     """One JSON object per line: {"event": ..., "tenant_id": ..., ...}."""
-    if log.isEnabledFor(level):
-        log.log(level, json.dumps({"event": event, **fields}, default=str, separators=(",", ":")))
+    logs.log_event(log, event, level, **fields)
