@@ -18,7 +18,6 @@ next schedule tries again.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import azure.functions as func
@@ -29,6 +28,7 @@ from shared.configdb import AsyncConfigDBClient
 from shared.lifecycle.services.marketing import MarketingSync
 from shared.lifecycle.services.tenant_cleaner import TenantCleaner
 from shared.lifecycle.services.trials import TrialJobs
+from shared.logs import log_event
 from shared.queue_work import Tally
 
 bp = func.Blueprint()
@@ -72,7 +72,8 @@ async def tenant_cleaner(timer: func.TimerRequest) -> None:
     """Delete closed tenants past the 30-day retention: ConfigDB, History and Blob; resumable."""
 
     def log_step(doc: dict[str, Any]) -> None:
-        run_log.info(json.dumps({**doc, "function": "tenant_cleaner"}, default=str, separators=(",", ":")))
+        fields = {**doc, "function": "tenant_cleaner"}
+        log_event(run_log, fields.pop("event"), **fields)
 
     async def work(r: Adapters, run_id: str) -> tuple[Tally, dict[str, Any]]:
         cleaner = TenantCleaner(
