@@ -9,21 +9,21 @@
 Reports are written to `reports/{tenant}/{YYYY-MM}.csv|.pdf` and the owner is emailed SAS links.
 Every function logs one `function_run` line per run (done, skipped, failed, notes) and runs on
 demand with `POST /admin/functions/{name}` (timers ignore their input; the queue function takes
-the message body). The queue function validates its body (malformed: straight to
-`reports-poison` with the reason) and follows the retry-or-poison rules of
-functions/queue_runtime.py. The rates sync also logs one `rates_bad_row` line per bad row of the
-deck (line number and reason; at most `MAX_LOGGED_BAD_ROWS`).
+the message body). The queue function checks its body (malformed: dead-lettered with the
+reason) and follows the retry-with-backoff and dead-letter rules of functions/queue_runtime.py,
+on the deployment's transport (Service Bus in Azure, Storage queues locally). The rates sync also
+logs one `rates_bad_row` line per bad row of the deck (line number and reason; at most
+`MAX_LOGGED_BAD_ROWS`).
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import azure.functions as func
 
-from functions.queue_runtime import run_log, run_queue_message, run_timer
+from functions.queue_runtime import Delivery, queue_function, run_log, run_timer
 from functions.wiring import Adapters
 from shared.adapters.blob_documents import BlobDocuments
 from shared.billing.models import REPORTS_QUEUE, ReportRequest
@@ -63,22 +63,18 @@ async def monthly_reports(timer: func.TimerRequest) -> None:
     await run_timer("monthly_reports", timer, work)
 
 
-@bp.service_bus_queue_trigger(arg_name="msg", queue_name=REPORTS_QUEUE, connection="ServiceBusConnection")
-async def report_request(msg: func.ServiceBusMessage) -> None:
-    """Build one tenant's report of one month and email the link."""
+async def _report_request(body: ReportRequest, r: Adapters, d: Delivery) -> Tally:
+    return await _jobs(r).on_request(body, d.message_id)
 
-    async def handle(body: ReportRequest, r: Adapters) -> Tally:
-        return await _jobs(r).on_request(body, str(body.message_id or msg.message_id or uuid.uuid4()))
 
-    async with Adapters() as r:
-        await run_queue_message(
-            function="report_request",
-            queue=REPORTS_QUEUE,
-            msg=msg,
-            model=ReportRequest,
-            handle=handle,
-            resources=r,
-        )
+report_request = queue_function(
+    bp,
+    name="report_request",
+    queue=REPORTS_QUEUE,
+    model=ReportRequest,
+    handle=_report_request,
+    doc="Build one tenant's report of one month and email the link.",
+)
 
 
 def rates_tally(result: SyncResult) -> Tally:

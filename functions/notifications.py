@@ -8,11 +8,13 @@
 | `call_ended` | `call-ended` (`CallEndedMessage`) | `MissedCalls`: a missed call's feed item and notices |
 | `outbox_relay` | timer, every 10 s | `OutboxRelay.relay` (shared/outbox.py): ConfigDB outbox to the bus |
 
-Each validates its body with pydantic (malformed: straight to `<queue>-poison` with the reason),
-logs one `function_run` line per run, and is idempotent by message id (see
-functions/queue_runtime.py). The SMS and push providers are the local recorders under
-`DATA_DIR/sms/` and `DATA_DIR/push/` (`shared/adapters/recording_senders.py`), wired in
-`functions/wiring.py` like every adapter.
+Each is registered by `queue_function` with the trigger of the deployment's bus (Service Bus in
+Azure, Storage queues locally), checks its body against the queue's JSON Schema and model (a
+malformed one is dead-lettered with the reason: Service Bus's dead-letter queue, or
+`<queue>-poison` locally), retries failures with backoff, logs one `function_run` record per run,
+and is idempotent by message id (see functions/queue_runtime.py). The SMS and push providers are
+the local recorders under `DATA_DIR/sms/` and `DATA_DIR/push/`
+(`shared/adapters/recording_senders.py`), wired in `functions/wiring.py` like every adapter.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import azure.functions as func
 
-from functions.queue_runtime import run_queue_message, run_timer
+from functions.queue_runtime import Delivery, queue_function, run_timer
 from functions.wiring import Adapters
 from shared.notifications.models import (
     CALL_ENDED_QUEUE,
@@ -45,35 +47,36 @@ bp = func.Blueprint()
 OUTBOX_RELAY_SCHEDULE = "*/10 * * * * *"
 
 
-async def _sms(body: SmsMessage, r: Adapters) -> Tally:
+async def _sms(body: SmsMessage, r: Adapters, d: Delivery) -> Tally:
     return await SmsService(r.sms_sender).handle(body)
 
 
-@bp.service_bus_queue_trigger(arg_name="msg", queue_name=SMS_QUEUE, connection="ServiceBusConnection")
-async def sms_sender(msg: func.ServiceBusMessage) -> None:
-    """Send one SMS through the SMS provider port."""
-    async with Adapters() as r:
-        await run_queue_message(
-            function="sms_sender", queue=SMS_QUEUE, msg=msg, model=SmsMessage, handle=_sms, resources=r
-        )
+sms_sender = queue_function(
+    bp,
+    name="sms_sender",
+    queue=SMS_QUEUE,
+    model=SmsMessage,
+    handle=_sms,
+    doc="Send one SMS through the SMS provider port.",
+)
 
 
-@bp.service_bus_queue_trigger(arg_name="msg", queue_name=PUSH_QUEUE, connection="ServiceBusConnection")
-async def push_sender(msg: func.ServiceBusMessage) -> None:
-    """Push one event (`incoming_call`, `voicemail`, `missed_call`) to a user's devices; tokens the
-    provider reports dead are removed from the ConfigDB."""
-
-    async def push(body: PushMessage, r: Adapters) -> Tally:
-        service = PushService(r.push_sender, Recipients(r.repo))
-        return await service.handle(body, str(msg.message_id or ""))
-
-    async with Adapters() as r:
-        await run_queue_message(
-            function="push_sender", queue=PUSH_QUEUE, msg=msg, model=PushMessage, handle=push, resources=r
-        )
+async def _push(body: PushMessage, r: Adapters, d: Delivery) -> Tally:
+    return await PushService(r.push_sender, Recipients(r.repo)).handle(body, d.transport_id)
 
 
-async def _call_ended(body: CallEndedMessage, r: Adapters) -> Tally:
+push_sender = queue_function(
+    bp,
+    name="push_sender",
+    queue=PUSH_QUEUE,
+    model=PushMessage,
+    handle=_push,
+    doc="""Push one event (`incoming_call`, `voicemail`, `missed_call`) to a user's devices; tokens the
+    provider reports dead are removed from the ConfigDB.""",
+)
+
+
+async def _call_ended(body: CallEndedMessage, r: Adapters, d: Delivery) -> Tally:
     service = MissedCalls(history=r.history, recipients=Recipients(r.repo), bus=r.bus)
     result = await service.on_call_ended(body)
     tally = Tally()
@@ -85,36 +88,33 @@ async def _call_ended(body: CallEndedMessage, r: Adapters) -> Tally:
     return tally.skip(result.outcome.value)
 
 
-@bp.service_bus_queue_trigger(arg_name="msg", queue_name=CALL_ENDED_QUEUE, connection="ServiceBusConnection")
-async def call_ended(msg: func.ServiceBusMessage) -> None:
-    """A call ended (sent by the edge): a missed call gets its feed item and the user's chosen
-    notifications (email, SMS, push)."""
-    async with Adapters() as r:
-        await run_queue_message(
-            function="call_ended",
-            queue=CALL_ENDED_QUEUE,
-            msg=msg,
-            model=CallEndedMessage,
-            handle=_call_ended,
-            resources=r,
-        )
+call_ended = queue_function(
+    bp,
+    name="call_ended",
+    queue=CALL_ENDED_QUEUE,
+    model=CallEndedMessage,
+    handle=_call_ended,
+    doc="""A call ended (sent by the edge): a missed call gets its feed item and the user's chosen
+    notifications (email, SMS, push).""",
+)
 
 
-async def _send(mail: OutgoingEmail, r: Adapters) -> Tally:
+async def _send(mail: OutgoingEmail, r: Adapters, d: Delivery) -> Tally:
     return await EmailService(r.mailer, r.media).handle(mail)
 
 
-@bp.service_bus_queue_trigger(arg_name="msg", queue_name=EMAIL_QUEUE, connection="ServiceBusConnection")
-async def email_sink(msg: func.ServiceBusMessage) -> None:
-    """Send one email by SMTP (3 tries within a delivery), attachments read from Blob.
+email_sink = queue_function(
+    bp,
+    name="email_sink",
+    queue=EMAIL_QUEUE,
+    model=OutgoingEmail,
+    handle=_send,
+    doc="""Send one email by SMTP (3 tries within a delivery), attachments read from Blob.
 
-    A malformed body or a permanent SMTP refusal goes to `email-poison` at once with the reason;
-    a transient failure raises so the host redelivers, and the 5th failed delivery is poisoned
-    with its reason (see functions/queue_runtime.py)."""
-    async with Adapters() as r:
-        await run_queue_message(
-            function="email_sink", queue=EMAIL_QUEUE, msg=msg, model=OutgoingEmail, handle=_send, resources=r
-        )
+    A malformed body or a permanent SMTP refusal is dead-lettered at once with the reason; a
+    transient failure is retried after 10 s, 30 s, 60 s and 120 s, and the 5th failed attempt is
+    dead-lettered with its reason (see functions/queue_runtime.py).""",
+)
 
 
 @bp.timer_trigger(arg_name="timer", schedule=OUTBOX_RELAY_SCHEDULE, run_on_startup=False, use_monitor=False)

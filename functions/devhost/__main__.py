@@ -30,7 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--settings", type=Path, default=None, help="local.settings.json to load Values from")
     p.add_argument("--data-dir", type=Path, default=Path(".data/devhost"), help="blob receipts live here")
-    p.add_argument("--retry-delay", type=int, default=10, help="seconds before a failed message is retried")
+    p.add_argument(
+        "--retry-delay",
+        type=float,
+        default=None,
+        help="fixed seconds before a failed message is retried (default: 10, 30, 60, 120 s by attempt)",
+    )
     p.add_argument("--max-deliveries", type=int, default=5, help="deliveries before <queue>-poison")
     p.add_argument("--visibility-timeout", type=int, default=30, help="lock duration of a received message")
     p.add_argument("--poll-interval", type=float, default=1.0, help="queue and blob polling, seconds")

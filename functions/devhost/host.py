@@ -21,7 +21,7 @@ from functions.devhost.asgi import build_root_app
 from functions.devhost.bindings import BLOB, QUEUE, SERVICE_BUS, TIMER, Discovered, FunctionSpec, route_prefix
 from functions.devhost.blobs import BlobOptions, BlobRunner, invoke_for_blob
 from functions.devhost.invoker import EventLog, Invoker
-from functions.devhost.queues import QueueOptions, QueueRunner, queue_metadata, trigger_value
+from functions.devhost.queues import QueueOptions, QueueRunner, admin_body, queue_metadata, trigger_value
 from functions.devhost.receipts import ReceiptStore
 from functions.devhost.storage import StorageIO
 from functions.devhost.timers import (
@@ -102,7 +102,7 @@ class Host:
         if spec.trigger == TIMER:
             await self.invoker.invoke(spec, timer_request(False, None, None), source="admin")
         elif spec.trigger in (SERVICE_BUS, QUEUE):
-            body = value.encode()
+            body = admin_body(value)
             await self.invoker.invoke(
                 spec, trigger_value(spec, body), queue_metadata(body, None), source="admin"
             )

@@ -134,18 +134,49 @@ def test_incoming_call_push_from_the_edge_and_dead_token_removed(owner: Owner) -
         assert db.get_or_none(device_key(owner.tenant_id, owner.user_id, owner.live_device)) is not None
 
 
+def _bad(doc: dict[str, object]) -> str:
+    return json.dumps({"schema_version": 1, **doc})
+
+
 @pytest.mark.parametrize(
-    ("queue", "function", "text", "reason"),
+    ("queue", "function", "text", "code", "reason"),
     [
-        ("sms", "sms_sender", json.dumps({"message_id": "bad-sms-1", "to": "555-1234", "text": "x"}), "to:"),
-        ("push", "push_sender", json.dumps({"message_id": "bad-push-1", "tenant_id": "t"}), "type:"),
-        ("email", "email_sink", "this is not json", "invalid body"),
-        ("call-ended", "call_ended", json.dumps({"message_id": "bad-ce-1", "tenant_id": "t"}), "call_id:"),
+        (
+            "sms",
+            "sms_sender",
+            _bad({"message_id": "bad-sms-1", "to": "555-1234", "text": "x"}),
+            "schema-violation",
+            "$.to:",
+        ),
+        (
+            "push",
+            "push_sender",
+            _bad({"message_id": "bad-push-1", "tenant_id": "t"}),
+            "schema-violation",
+            '"type" is a required',
+        ),
+        ("email", "email_sink", "this is not json", "undecodable", "invalid body"),
+        (
+            "call-ended",
+            "call_ended",
+            _bad({"message_id": "bad-ce-1", "tenant_id": "t"}),
+            "schema-violation",
+            '"call_id" is a required',
+        ),
+        (
+            "sms",
+            "sms_sender",
+            json.dumps({"message_id": "bad-sms-2", "to": MOBILE, "text": "x"}),
+            "schema-violation",
+            '"schema_version" is a required',
+        ),
     ],
 )
 def test_malformed_message_goes_to_poison_with_reason(
-    owner: Owner, queue: str, function: str, text: str, reason: str
+    owner: Owner, queue: str, function: str, text: str, code: str, reason: str
 ) -> None:
+    """A body that is not JSON, breaks its queue's JSON Schema (docs/schemas) or lacks the envelope
+    is dead-lettered at once: a PoisonNote with the reason code and the validation error."""
     stack = owner.stack
     send_raw(stack, queue, text)
     notes = wait_until(
@@ -155,6 +186,7 @@ def test_malformed_message_goes_to_poison_with_reason(
     note = notes[0]
     assert note["queue"] == queue and note["function"] == function and note["delivery_count"] == 1
     assert reason in note["reason"], note["reason"]
+    assert note["dead_letter_reason"] == code and reason in note["dead_letter_error_description"]
     poisoned = [r for r in runs(stack, function) if r["outcome"] == "poisoned"]
     assert any(reason in str(r["reason"]) and r["failed"] == 1 for r in poisoned)
     assert not [m for m in peek(stack, queue) if m.get("raw") == text]
@@ -233,5 +265,7 @@ def test_email_failing_five_deliveries_is_poisoned_with_reason(owner: Owner) -> 
         stack.smtp.start()
         stack.smtp.wait_ready(15)
     assert note["delivery_count"] == 5 and note["reason"].startswith("Unavailable: smtp")
+    assert note["dead_letter_reason"] == "max-deliveries"
+    assert note["dead_letter_error_description"].startswith("Unavailable: smtp")
     outcomes = [r["outcome"] for r in run_for(stack, "email_sink", mid)]
     assert outcomes == ["retry"] * 4 + ["poisoned"]
