@@ -118,7 +118,9 @@ var configdbTokens = string([
   { name: 'edge', token: configdbEdgeToken, access: 'read', prefixes: ['t/', 'idx/'] }
 ])
 
-// --- Key Vault secrets: name -> value. Empty optional secrets are not created.
+// --- Key Vault secrets: name -> value. Empty optional secrets are not created. Each is named
+// after its setting in kebab case (shared.settings.key_vault_secret_name), so KEY_VAULT_URL finds
+// the same secrets.
 var secretValues = [
   { name: 'jwt-secret', value: jwtSecret }
   { name: 'jwt-previous-secrets', value: jwtPreviousSecrets }
@@ -147,8 +149,7 @@ var functionAppSettings = [
   { name: 'AzureWebJobsStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
   { name: 'AzureWebJobsStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
   { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: '${serviceBus.name}.servicebus.windows.net' }
-  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
-  { name: 'OTEL_SERVICE_NAME', value: 'functions' }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: '@Microsoft.KeyVault(SecretUri=${kv}/applicationinsights-connection-string/)' }
   { name: 'CONFIGDB_ENDPOINTS', value: configdbEndpoints }
   { name: 'CONFIGDB_APP_TOKEN', value: '@Microsoft.KeyVault(SecretUri=${kv}/configdb-app-token/)' }
   { name: 'MONGODB_URI', value: '@Microsoft.KeyVault(SecretUri=${kv}/mongodb-uri/)' }
@@ -187,8 +188,7 @@ var edgeEnvironment = [
   { name: 'AzureWebJobsStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
   { name: 'AzureWebJobsStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
   { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: '${serviceBus.name}.servicebus.windows.net' }
-  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
-  { name: 'OTEL_SERVICE_NAME', value: 'sip_edge' }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: '@Microsoft.KeyVault(SecretUri=${kv}/applicationinsights-connection-string/)' }
   { name: 'CONFIGDB_ENDPOINTS', value: configdbEndpoints }
   { name: 'CONFIGDB_EDGE_TOKEN', value: '@Microsoft.KeyVault(SecretUri=${kv}/configdb-edge-token/)' }
   { name: 'EDGE_CONTROL_TOKEN', value: '@Microsoft.KeyVault(SecretUri=${kv}/edge-control-token/)' }
@@ -220,8 +220,7 @@ var configdbEnvironment = [
   { name: 'CONFIGDB_TOKEN', value: '@Microsoft.KeyVault(SecretUri=${kv}/configdb-token/)' }
   { name: 'CONFIGDB_PEER_TOKEN', value: '@Microsoft.KeyVault(SecretUri=${kv}/configdb-peer-token/)' }
   { name: 'CONFIGDB_TOKENS', value: '@Microsoft.KeyVault(SecretUri=${kv}/configdb-tokens/)' }
-  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
-  { name: 'OTEL_SERVICE_NAME', value: 'configdb' }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: '@Microsoft.KeyVault(SecretUri=${kv}/applicationinsights-connection-string/)' }
 ]
 
 // Docker's env-file format: NAME=value, one per line, taken literally.
@@ -677,6 +676,17 @@ resource secrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [
     }
   }
 ]
+
+// Application Insights' connection string is a secret setting too (it lets anyone write telemetry).
+resource appInsightsSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_41: rewritten by every provision from the Application Insights resource; an expiry date would stop telemetry on that date
+  parent: keyVault
+  name: 'applicationinsights-connection-string'
+  properties: {
+    value: appInsights.properties.ConnectionString
+    contentType: 'text/plain'
+  }
+}
 
 // ============================================================================================
 // History DB: Cosmos DB for MongoDB (vCore), private endpoint only.
