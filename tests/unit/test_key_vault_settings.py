@@ -4,16 +4,19 @@ vault that cannot be read stops the start with one sentence."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from typing import Any
 
 import pytest
 from azure.core.credentials import AccessToken
+from pydantic import AliasChoices
 
 from shared.adapters.key_vault import KeyVaultSecrets
 from shared.settings import (
     DEV_JWT_SECRET,
+    REPO,
     KeyVaultUnavailable,
     NodeEnvironment,
     ProductionSecretMissing,
@@ -177,3 +180,15 @@ def test_an_unreachable_vault_stops_the_start_with_one_sentence(monkeypatch: pyt
     assert message.startswith(f"KEY_VAULT_URL {url} cannot be read (secret ")
     assert message.endswith("the process does not start without its secrets.")
     assert "\n" not in message
+
+
+def test_the_architecture_table_names_every_secret_setting() -> None:
+    text = (REPO / "ARCHITECTURE.md").read_text()
+    documented = dict(re.findall(r"^\| `([A-Za-z_]+)` \| `([a-z0-9-]+)` \|", text, flags=re.MULTILINE))
+    expected = {}
+    for cls in (Settings, NodeEnvironment):
+        for name in secret_fields(cls):
+            alias = cls.model_fields[name].validation_alias
+            env = alias.choices[0] if isinstance(alias, AliasChoices) else name.upper()
+            expected[env] = key_vault_secret_name(name)
+    assert documented == expected
