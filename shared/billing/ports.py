@@ -48,9 +48,9 @@ class ReportBlobs(Protocol):
     report file, and hand out a read-only link to it.
 
     `upload` overwrites (idempotent for the same content) and creates the container on first use;
-    `read_url` is pure (signs locally, no request) and gives a URL valid until `now + ttl`. Both
-    raise `shared.errors.Unavailable` when storage cannot be reached (or, from `read_url`, when
-    there is no key to sign with).
+    `read_url` signs locally (under a managed identity it asks for a signing key at most every 12
+    hours) and gives a URL valid until `now + ttl`. Both raise `shared.errors.Unavailable` when
+    storage cannot be reached (or, from `read_url`, when there is no key to sign with).
     """
 
     async def upload(self, container: str, name: str, data: bytes, content_type: str) -> None: ...

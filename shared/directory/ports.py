@@ -17,9 +17,10 @@ class PromptBlobs(Protocol):
     `upload` writes or overwrites one blob (idempotent for the same content) and creates the
     container on first use. `download` raises `shared.errors.NotFoundError` for a missing blob.
     `delete_prefix` deletes every blob under the prefix and returns how many; idempotent (0 when
-    nothing is left). `read_url` is pure (signs locally, no request): a read-only URL valid until
-    `now + ttl`. Every method raises `shared.errors.Unavailable` when storage cannot be reached
-    (from `read_url`: when there is no key to sign with).
+    nothing is left). `read_url` signs locally (under a managed identity it asks for a signing key
+    at most every 12 hours): a read-only URL valid until `now + ttl`. Every method raises
+    `shared.errors.Unavailable` when storage cannot be reached (from `read_url`: when there is no
+    key to sign with).
     """
 
     async def upload(self, container: str, name: str, data: bytes, content_type: str) -> None: ...

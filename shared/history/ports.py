@@ -235,10 +235,11 @@ class ReportingHistory(Protocol):
 class HistoryMedia(Protocol):
     """The voicemail and recording blobs behind the history (`shared.adapters.blob_media.BlobMedia`).
 
-    `exists` and `read_url` have no side effects; `read_url` is pure (signs locally, no request)
-    and gives a read-only URL valid until `now + ttl`. `delete` is idempotent: False when the blob
-    was already gone. `shared.errors.Unavailable` when storage cannot be reached (or, from
-    `read_url`, when there is no key to sign with).
+    `exists` and `read_url` have no side effects; `read_url` signs locally (under a managed
+    identity it asks for a signing key at most every 12 hours) and gives a read-only URL valid
+    until `now + ttl`. `delete` is idempotent: False when the blob was already gone.
+    `shared.errors.Unavailable` when storage cannot be reached (or, from `read_url`, when there is
+    no key to sign with).
     """
 
     async def exists(self, container: str, name: str) -> bool: ...
