@@ -6,12 +6,17 @@ No other module reads `os.environ`.
 Sources, highest priority first:
 1. keyword arguments to `Settings(...)` (tests),
 2. environment variables (Azure app settings, or what `make run` passes its children),
-3. the "Values" of `local.settings.json` at the repository root, when it exists
+3. when KEY_VAULT_URL is set (in the environment): the secret settings (every `SecretStr`) from
+   that Key Vault, each from the secret named after its environment name in kebab case
+   (`JWT_SECRET` -> `jwt-secret`; `KeyVaultSecretsSource`),
+4. the "Values" of `local.settings.json` at the repository root, when it exists
    (the Azure Functions convention for local runs; it is not deployed),
-4. the field defaults below, which are the local development values.
+5. the field defaults below, which are the local development values.
 
 Environment names are the upper-case field names (case-insensitive), except
-`storage_connection`, which is Azure's `AzureWebJobsStorage`. Lists accept a
+`storage_connection`, which is Azure's `AzureWebJobsStorage` (a connection string: Azurite),
+the identity-based `AzureWebJobsStorage__accountName` / `__blobServiceUri` / `__queueServiceUri`
+(storage under the managed identity) and the Service Bus ones. Lists accept a
 comma-separated string (`a,b,c`) or a JSON array; maps accept a JSON object.
 
 The development values of the secrets (the defaults below and those of local.settings.json)
@@ -662,7 +667,11 @@ class Settings(BaseSettings):
             "CONFIGDB_TOKEN": self.configdb_token.get_secret_value(),
             "CONFIGDB_APP_TOKEN": self.configdb_app_token.get_secret_value(),
             "CONFIGDB_EDGE_TOKEN": self.configdb_edge_token.get_secret_value(),
-            "AzureWebJobsStorage": self.storage_connection,
+            **(
+                {}  # under the identity, a connection string is passed on only when one was set
+                if self.storage_identity and "storage_connection" not in self.model_fields_set
+                else {"AzureWebJobsStorage": self.storage_connection}
+            ),
             "DATA_DIR": str(self.data_dir),
             "JWT_SECRET": self.jwt_secret.get_secret_value(),
             "JWT_PREVIOUS_SECRETS": ",".join(s.get_secret_value() for s in self.jwt_previous_secrets),

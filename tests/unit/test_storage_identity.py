@@ -36,7 +36,9 @@ def test_the_identity_settings_come_from_the_functions_host_names(monkeypatch: p
     assert s.storage_identity
     assert s.storage_service_url("blob") == "https://pbxprod.blob.core.windows.net"
     assert s.storage_service_url("queue") == "https://pbxprod.queue.core.windows.net"
-    assert s.as_env()["AzureWebJobsStorage__accountName"] == "pbxprod"
+    env = s.as_env()
+    assert env["AzureWebJobsStorage__accountName"] == "pbxprod"
+    assert "AzureWebJobsStorage" not in env  # a child would refuse the development default
 
     monkeypatch.setenv("AzureWebJobsStorage__blobServiceUri", "https://media.pbx.example/")
     assert Isolated().storage_service_url("blob") == "https://media.pbx.example"
