@@ -13,6 +13,7 @@ the sample rate deck is published by `rates_sync` first (a call is priced before
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from shared.errors import Unavailable
 from shared.history.models.call import CallRecord
 from tests.integration.test_reports_rates_quality import run_and_wait
 from tests.sip_fixtures import SimProcess, edge_events, start_edge, start_provider_sim, wait_call_record
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -281,6 +283,36 @@ def test_members_see_and_hang_up_only_their_own_calls(platform: Platform) -> Non
     while p.active(p.owner) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert p.active(p.owner) == []
+
+
+def _lines_of(log_path: Path, name: str, call_id: str) -> list[dict[str, Any]]:
+    return [e for e in edge_events(log_path, name) if e.get("call_id") == call_id]
+
+
+def test_one_trace_id_from_the_api_request_to_the_edge_call(platform: Platform) -> None:
+    """The client's W3C traceparent runs through the functions host (its log line for the call)
+    and the edge-control request into the call the edge places (its log lines, written by the
+    call's own task until it ends, even when another request hangs it up)."""
+    p = platform
+    trace = secrets.token_hex(16)
+    traceparent = f"00-{trace}-{secrets.token_hex(8)}-01"
+    rung = len(p.sim.events("incoming", number=OWNER_PHONE))
+    with p.api(p.owner) as api:
+        r = api.post("/calls", json={"destination": DEST_RINGING}, headers={"traceparent": traceparent})
+        assert r.status_code == 202, r.text
+        assert r.headers["traceparent"].split("-")[1] == trace
+        call_id = r.json()["call_id"]
+        p.nth_event("incoming", rung, number=OWNER_PHONE)  # the edge rings the user: the call runs
+        assert api.delete(f"/calls/active/{call_id}").status_code == 204
+    placed = _lines_of(p.stack.host.log_path, "click_to_call_placed", call_id)
+    assert [line.get("trace_id") for line in placed] == [trace], placed
+    ended = eventually(
+        lambda: _lines_of(p.edge.log_path, "click_to_call_ended", call_id), message="the call's end line"
+    )
+    dialing = _lines_of(p.edge.log_path, "leg_dialing", call_id)
+    assert dialing and ended
+    assert {line.get("trace_id") for line in dialing + ended} == {trace}, dialing + ended
+    _wait_gone(p, p.owner)
 
 
 def test_bad_requests_answer_problems(platform: Platform) -> None:
