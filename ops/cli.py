@@ -9,6 +9,8 @@
     python -m ops tenants resume ID
     python -m ops tenants extend-trial ID DAYS
     python -m ops tenants set-quota ID {users,numbers,menus,prompts,media_bytes} N|default
+    python -m ops dlq list QUEUE [--limit N]
+    python -m ops dlq replay QUEUE [--id ID]
 
 It connects with CONFIGDB_ENDPOINTS and the admin token CONFIGDB_TOKEN (`shared.settings`; outside
 PBX_ENVIRONMENT=local the development token is refused, exit status 1), prints
@@ -16,6 +18,10 @@ JSON, one object per line, and writes one audit record per command (`ops.audit`)
 CSV with a wrong header or a bad number, an unknown tenant, a change the tenant's state refuses)
 is one sentence on stderr and exit status 2; an unreachable ConfigDB is exit status 1; never a
 traceback.
+
+The `dlq` commands (`ops.dlq`) work on the dead letters of the queues, on the bus this deployment
+uses (Service Bus's dead-letter queues, or the local `<queue>-poison` Storage queues); only
+`dlq replay` needs the ConfigDB, for its audit record.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ops import dlq
 from ops.audit import AuditRecord, new_record_id, operator_name, write_audit
 from shared.adapters.config_repo import ConfigRepo
 from shared.configdb import AsyncConfigDBClient, ConfigDBError
@@ -94,11 +101,14 @@ def _limit(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m ops",
-        description="Operate the platform: the number inventory and tenants. Output: JSON lines.",
+        description="Operate the platform: the number inventory, tenants and the queues' dead letters. "
+        "Output: JSON lines.",
         epilog="Connects with CONFIGDB_ENDPOINTS and CONFIGDB_TOKEN; OPS_OPERATOR names you in the "
-        "audit records (default: your OS user). Exit status: 0 ok, 1 unreachable or failed, 2 bad input.",
+        "audit records (default: your OS user). The dlq commands use ServiceBusConnection (or "
+        "ServiceBusConnection__fullyQualifiedNamespace) when set, else AzureWebJobsStorage. "
+        "Exit status: 0 ok, 1 unreachable or failed, 2 bad input.",
     )
-    groups = p.add_subparsers(dest="group", required=True, metavar="{numbers,tenants}")
+    groups = p.add_subparsers(dest="group", required=True, metavar="{numbers,tenants,dlq}")
 
     numbers = groups.add_parser("numbers", help="the number inventory")
     ncmd = numbers.add_subparsers(dest="command", required=True, metavar="{import,list}")
@@ -134,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     sq.add_argument("tenant_id")
     sq.add_argument("kind", choices=[k.value for k in QuotaKind])
     sq.add_argument("value", type=_quota_value)
+    dlq.add_parser(groups)
     return p
 
 
@@ -286,6 +297,13 @@ async def _run(args: argparse.Namespace, settings: Settings, clock: Clock) -> in
     return status
 
 
+async def _run_dlq(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
+    status, error = await dlq.run_dlq(args, settings, clock, _print)
+    if error is not None:
+        print(f"ops dlq {args.command}: {error}", file=sys.stderr)
+    return status
+
+
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -295,8 +313,11 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         print(f"ops: bad setting {where}: {first['msg']}", file=sys.stderr)
         return EXIT_USAGE
-    settings.require_secrets("configdb_token")  # production: never the development admin token
+    if args.group != "dlq" or args.command == "replay":
+        settings.require_secrets("configdb_token")  # production: never the development admin token
     try:
+        if args.group == "dlq":
+            return asyncio.run(_run_dlq(args, settings, clock or SystemClock()))
         return asyncio.run(_run(args, settings, clock or SystemClock()))
     except KeyboardInterrupt:
         return 130
