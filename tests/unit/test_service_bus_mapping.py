@@ -296,3 +296,27 @@ def test_storage_dead_letter_is_a_poison_note_with_the_same_fields() -> None:
 def test_storage_retry_raises_for_the_host() -> None:
     run = handled(sms(), 2, Unavailable("provider down"), transport="storage")
     assert isinstance(run.raised, Unavailable) and not run.bus.sent
+
+
+def test_an_unreachable_namespace_is_unavailable() -> None:
+    """A real AMQP connection attempt to a closed local port fails fast as `Unavailable`."""
+    from infra.local.configdb_cluster import free_port
+    from shared.adapters.service_bus import ServiceBusBus
+
+    async def go() -> None:
+        endpoint = f"Endpoint=sb://127.0.0.1:{free_port()}/;SharedAccessKeyName=send;SharedAccessKey=a2V5"
+        bus = ServiceBusBus(connection_string=endpoint, retry_total=0, send_timeout=5)
+        try:
+            await bus.send(SMS_QUEUE, {"text": "x"}, "m-1")
+        finally:
+            await bus.aclose()
+
+    with pytest.raises(Unavailable, match="service bus queue sms"):
+        asyncio.run(go())
+
+
+def test_a_bus_needs_a_connection_string_or_a_namespace() -> None:
+    from shared.adapters.service_bus import ServiceBusBus
+
+    with pytest.raises(ValueError, match="connection string or a namespace"):
+        ServiceBusBus()
