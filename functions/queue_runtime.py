@@ -84,6 +84,7 @@ run_log = logging.getLogger("functions.runs")
 run_log.setLevel(logging.INFO)
 
 OUTCOME_NAMES = {Complete: "ok", Retry: "retry", DeadLetter: "poisoned"}
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 def log_run(function: str, trigger: str, tally: Tally | None, **fields: Any) -> None:
@@ -92,7 +93,9 @@ def log_run(function: str, trigger: str, tally: Tally | None, **fields: Any) -> 
     doc = {"event": "function_run", "function": function, "trigger": trigger, **fields}
     doc.update((tally or Tally()).as_fields())
     level = logging.WARNING if doc.get("outcome") in ("retry", "poisoned", "error") else logging.INFO
-    run_log.log(level, "function_run", extra=doc)
+    # A field named like a LogRecord attribute ("name", "msg", ...) would be refused: suffix it.
+    extra = {(f"{k}_" if k in _RECORD_ATTRIBUTES else k): v for k, v in doc.items()}
+    run_log.log(level, "function_run", extra=extra)
 
 
 @dataclass(frozen=True)
