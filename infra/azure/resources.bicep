@@ -181,7 +181,8 @@ var functionAppSettings = [
   { name: 'RATES_SOURCE', value: empty(ratesSource) ? '/home/site/wwwroot/infra/local/rates/sample.csv' : ratesSource }
 ]
 
-// edgeEnvironment: the SIP edge container (sip_edge/Dockerfile), written to its env file at boot.
+// edgeEnvironment: the SIP edge container (sip_edge/Dockerfile); cloud-init gets it as JSON and
+// writes the container's env file at each start.
 var edgeEnvironment = [
   { name: 'PBX_ENVIRONMENT', value: 'production' }
   { name: 'AzureWebJobsStorage__accountName', value: storage.name }
@@ -223,11 +224,6 @@ var configdbEnvironment = [
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: '@Microsoft.KeyVault(SecretUri=${kv}/applicationinsights-connection-string/)' }
 ]
 
-// Docker's env-file format: NAME=value, one per line, taken literally.
-var edgeEnvLines = [for e in edgeEnvironment: '${e.name}=${e.value}']
-var configdbEnvLines = [for e in configdbEnvironment: '${e.name}=${e.value}']
-var edgeEnvFile = join(edgeEnvLines, '\n')
-var configdbEnvFile = join(configdbEnvLines, '\n')
 
 // --- Role definitions (built-in)
 var roles = {
@@ -237,6 +233,7 @@ var roles = {
   queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   serviceBusSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
   serviceBusReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+  serviceBusOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
@@ -870,8 +867,8 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
 
 var cloudInit = loadTextContent('cloud-init/container-host.yaml')
 var registryHost = '${names.registry}.azurecr.io'
-var configdbCloudInit = replace(replace(replace(cloudInit, '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-configdb:latest'), '__ENV_B64__', base64(configdbEnvFile))
-var edgeCloudInit = replace(replace(replace(cloudInit, '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-sip-edge:latest'), '__ENV_B64__', base64(edgeEnvFile))
+var configdbCloudInit = replace(replace(replace(cloudInit, '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-configdb:latest'), '__ENV_B64__', base64(string(configdbEnvironment)))
+var edgeCloudInit = replace(replace(replace(cloudInit, '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-sip-edge:latest'), '__ENV_B64__', base64(string(edgeEnvironment)))
 
 module configdbVms 'modules/container-host.bicep' = [
   for (n, i) in configdbNodes: {
@@ -1035,7 +1032,17 @@ resource eventGridDeadLetterRole 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
-// The operator running azd: rotates secrets (docs/deploy-azure.md) and reads the containers.
+// The operator running azd: rotates secrets and lists and replays dead letters (python -m ops dlq).
+resource operatorServiceBusRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(principalId)) {
+  name: guid(serviceBus.id, principalId, roles.serviceBusOwner)
+  scope: serviceBus
+  properties: {
+    principalId: principalId
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusOwner)
+  }
+}
+
+// ... and reads and rotates the secrets (docs/deploy-azure.md).
 resource operatorKeyVaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(principalId)) {
   name: guid(keyVault.id, principalId, roles.keyVaultSecretsOfficer)
   scope: keyVault
