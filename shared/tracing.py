@@ -112,30 +112,33 @@ def use_traceparent(
 
     Sets `shared.logs.trace_id` to its trace id for the block, and yields the trace id. With
     OpenTelemetry configured, the context is attached, and when `span_name` is given a span of that
-    name and `kind` ("server", "consumer", "client", "producer", "internal") runs as its child."""
-    if parse_traceparent(traceparent) is None:
-        traceparent = new_traceparent()
-    assert traceparent is not None
-    trace = traceparent[3:35]
-    tokens = (_current.set(traceparent), log_trace_id.set(trace))
-    try:
-        with ExitStack() as stack:
-            if _otel_enabled:
-                stack.enter_context(_otel_context(traceparent, span_name, kind))
+    name and `kind` ("server", "consumer", "client", "producer", "internal") runs as its child (as
+    a new trace's root span when there is no valid parent)."""
+    given = traceparent if parse_traceparent(traceparent) is not None else None
+    with ExitStack() as stack:
+        if _otel_enabled:
+            stack.enter_context(_otel_context(given, span_name, kind))
+        current = span_traceparent() or given or new_traceparent()
+        trace = current[3:35]
+        tokens = (_current.set(current), log_trace_id.set(trace))
+        try:
             yield trace
-    finally:
-        log_trace_id.reset(tokens[1])
-        _current.reset(tokens[0])
+        finally:
+            log_trace_id.reset(tokens[1])
+            _current.reset(tokens[0])
 
 
 @contextmanager
-def _otel_context(traceparent: str, span_name: str | None, kind: str) -> Iterator[None]:
+def _otel_context(traceparent: str | None, span_name: str | None, kind: str) -> Iterator[None]:
     from opentelemetry import context as otel_context
     from opentelemetry import trace
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    carrier: dict[str, Any] = {"traceparent": traceparent}
-    parent = TraceContextTextMapPropagator().extract(carrier)
+    if traceparent is None and span_name is None:
+        traceparent = new_traceparent()  # no span to root a fresh trace: a made-up remote parent
+    carrier: dict[str, Any] = {"traceparent": traceparent} if traceparent else {}
+    # An empty context has no span: the span started in it roots a new trace.
+    parent = TraceContextTextMapPropagator().extract(carrier, context=otel_context.Context())
     token = otel_context.attach(parent)
     try:
         if span_name is None:

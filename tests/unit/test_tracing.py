@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,56 @@ def test_opentelemetry_is_not_imported_unless_enabled() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
     assert tracing.opentelemetry_enabled() is False
+
+
+OTEL_SCRIPT = """
+import json, logging
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from shared import tracing
+from shared.logs import trace_fields
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+tracing.enable_opentelemetry()
+out = {}
+with tracing.use_traceparent(GIVEN, span_name="edge click-to-call", kind="server") as tid:
+    out["continued"] = [tid, tracing.current_traceparent(), trace_fields()]
+with tracing.use_traceparent(GIVEN) as tid:
+    out["attached"] = [tid, tracing.current_traceparent()]
+with tracing.use_traceparent("bad", span_name="edge inbound call", kind="server") as tid:
+    out["fresh"] = [tid, tracing.current_traceparent()]
+out["after"] = tracing.current_traceparent()
+out["spans"] = [
+    [s.name, s.kind.name, format(s.context.trace_id, "032x"), format(s.context.span_id, "016x"),
+     format(s.parent.span_id, "016x") if s.parent else None]
+    for s in exporter.get_finished_spans()
+]
+print(json.dumps(out))
+"""
+
+
+def test_with_opentelemetry_the_trace_context_is_the_current_span() -> None:
+    code = f"GIVEN = {GOOD!r}\n" + OTEL_SCRIPT
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    trace, parent = GOOD[3:35], GOOD[36:52]
+    continued, fresh = out["spans"]
+    name, kind, span_trace, span_id, span_parent = continued
+    fresh_name, _, fresh_trace, fresh_id, fresh_parent = fresh
+    # a span for the block, child of the caller's span, in the caller's trace
+    assert (name, kind, span_trace, span_parent) == ("edge click-to-call", "SERVER", trace, parent)
+    tid, current, fields = out["continued"]
+    assert tid == trace and current == f"00-{trace}-{span_id}-01"
+    assert fields == {"trace_id": trace, "span_id": span_id}
+    # without a span name the caller's context is attached as it is
+    assert out["attached"] == [trace, GOOD]
+    # an invalid parent: the span roots a new trace
+    assert fresh_name == "edge inbound call" and fresh_parent is None and fresh_trace != trace
+    assert out["fresh"] == [fresh_trace, f"00-{fresh_trace}-{fresh_id}-01"]
+    assert out["after"] is None
