@@ -166,3 +166,9 @@ def test_buses_are_built_only_by_make_bus() -> None:
                 ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+    for root in ("functions/wiring.py", "sip_edge/__main__.py"):
+        tree = ast.parse((ROOT / root).read_text(encoding="utf-8"))
+        calls = [
+            n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "make_bus"
+        ]
+        assert calls, f"{root} must build its bus with make_bus"
