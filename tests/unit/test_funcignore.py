@@ -1,7 +1,8 @@
 """The Function App package that `.funcignore` leaves (gitignore semantics, applied here by a
 small matcher over the files git sees): it holds every module `function_app` imports, the queue
 message schemas and the host's files, and none of the tests, benchmarks, node_modules, local
-state, development settings or the other deployables."""
+state, development settings or the other deployables; and the files the Bicep app settings
+point at under /home/site/wwwroot (the sample rate deck) are in it."""
 
 from __future__ import annotations
 
@@ -152,7 +153,9 @@ def test_package_holds_the_host_files_and_the_message_schemas() -> None:
         ".venv",
         "web/",
         "tools/",
-        "infra/",
+        "infra/azure/",
+        "infra/local/run.py",
+        "infra/README.md",
         "ops/",
         "configdb_nodes/",
         "sip_edge/",
@@ -167,7 +170,21 @@ def test_package_leaves_out(left_out: str) -> None:
     assert not kept, f"the package would carry {kept[:5]}"
 
 
+def wwwroot_files() -> list[str]:
+    """The package files the Bicep app settings point at (`/home/site/wwwroot/PATH`, where the
+    Function App's package is unpacked)."""
+    found = set()
+    for bicep in (REPO / "infra" / "azure").rglob("*.bicep"):
+        found |= set(re.findall(r"/home/site/wwwroot/([\w./-]+)", bicep.read_text()))
+    return sorted(found)
+
+
+def test_package_holds_the_files_the_app_settings_point_at() -> None:
+    missing = [f for f in wwwroot_files() if f not in package()]
+    assert not missing, f"the Function App settings name files the package leaves out: {missing}"
+
+
 def test_nothing_kept_that_the_app_does_not_need() -> None:
     allowed = ("function_app.py", "host.json", "requirements.txt", "functions/", "shared/", "docs/schemas/")
-    extra = sorted(p for p in package() if not p.startswith(allowed))
+    extra = sorted(p for p in package() if not p.startswith(allowed) and p not in wwwroot_files())
     assert not extra, f"the package would carry {extra}"
