@@ -18,7 +18,7 @@ logs one `rates_bad_row` line per bad row of the deck (line number and reason; a
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
 
 import azure.functions as func
@@ -29,6 +29,7 @@ from shared.adapters.blob_documents import BlobDocuments
 from shared.billing.models import REPORTS_QUEUE, ReportRequest
 from shared.billing.services.rates_sync import RatesSync, SyncResult
 from shared.billing.services.report_jobs import ReportJobs
+from shared.logs import log_event
 from shared.queue_work import Tally
 
 bp = func.Blueprint()
@@ -50,9 +51,7 @@ def _jobs(r: Adapters) -> ReportJobs:
     )
 
 
-@bp.timer_trigger(
-    arg_name="timer", schedule=MONTHLY_REPORTS_SCHEDULE, run_on_startup=False, use_monitor=True
-)
+@bp.timer_trigger(arg_name="timer", schedule=MONTHLY_REPORTS_SCHEDULE, run_on_startup=False, use_monitor=True)
 async def monthly_reports(timer: func.TimerRequest) -> None:
     """Last month's usage report for every tenant with calls; the owner is emailed once."""
 
@@ -100,8 +99,8 @@ async def rates_sync(timer: func.TimerRequest) -> None:
         source = r.rate_deck
         result = await RatesSync(source, BlobDocuments(r.media), r.clock).run()
         for bad in result.bad[:MAX_LOGGED_BAD_ROWS]:
-            doc = {"event": "rates_bad_row", "function": "rates_sync", "run_id": run_id, **bad.model_dump()}
-            run_log.warning(json.dumps(doc, separators=(",", ":")))
+            fields = {"function": "rates_sync", "run_id": run_id, **bad.model_dump()}
+            log_event(run_log, "rates_bad_row", logging.WARNING, **fields)
         more = {
             "rates_outcome": result.outcome,
             "version": result.version,
