@@ -166,21 +166,21 @@ def test_list_and_replay_dead_letters_of_the_storage_transport(
 
     dead = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + "A" * 88 + ";"
     unreachable = {**env, "AzureWebJobsStorage": dead + "QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;"}
-    rest, again, fax, voicemail, email, down = in_parallel(
+    # (a replay hides the poison messages it looks at, so none runs alongside a list of sms)
+    rest, fax, voicemail, email, down = in_parallel(
         (env, ("list", "sms")),
-        (env, ("replay", "sms", "--id", first["id"])),
         (env, ("list", "fax")),
         (env, ("replay", "voicemail")),
         (env, ("list", "email")),
         (unreachable, ("list", "sms")),
     )
     assert [d["message_id"] for d in lines(rest)] == ["sms-2", "sms-4", "sms-3"]
-    refused(again, "no dead letter with id", "sms-poison")
     refused(fax, "unknown queue 'fax'", "email, sms, push, call-ended, reports")
     refused(voicemail, "unknown queue 'voicemail'")
     assert (email.returncode, email.stdout, email.stderr) == (0, "", "")  # no email-poison yet: none
     assert down.returncode == 1 and down.stdout == "", down.stderr
     assert "the dead-letter queue is unreachable" in down.stderr and "Traceback" not in down.stderr
+    refused(ops(env, "replay", "sms", "--id", first["id"]), "no dead letter with id", "sms-poison")
 
     # all: the truncated one stays (exit 1, one sentence), the others go back
     done = ops(env, "replay", "sms")
