@@ -769,6 +769,46 @@ class NodeEnvironment(BaseSettings):
         return value.get_secret_value() if isinstance(value, SecretStr) and value.get_secret_value() else None
 
 
+# The settings, by environment name, whose default is also right for production, so a deployment
+# may leave them out. Every other setting a process reads must be in its host's Bicep settings
+# (infra/azure: functionAppSettings, edgeEnvironment, configdbEnvironment) or its image's ENV;
+# tests/unit/test_settings_contract.py checks that. Why each default is safe:
+PRODUCTION_DEFAULTS = frozenset(
+    {
+        "PBX_ENVIRONMENT",  # "production": the development secrets are refused
+        "AzureWebJobsStorage",  # Azurite only: production uses the identity (__accountName) and refuses it
+        "AzureWebJobsStorage__blobServiceUri",  # derived from the account name
+        "AzureWebJobsStorage__queueServiceUri",  # derived from the account name
+        "KEY_VAULT_URL",  # optional: app settings may hold Key Vault references instead
+        "ServiceBusConnection",  # optional: the identity form (__fullyQualifiedNamespace) is used
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",  # optional: no telemetry export without it
+        "OTEL_EXPORTER_OTLP_ENDPOINT",  # optional: no telemetry export without it
+        "JWT_PREVIOUS_SECRETS",  # none until a rotation
+        "ACCESS_TOKEN_TTL_SECONDS",  # 15 minutes
+        "REFRESH_TOKEN_TTL_SECONDS",  # 30 days
+        "NUMBER_QUARANTINE_DAYS",  # 30 days
+        "QUOTA_USERS",  # the product's per-tenant quotas; operators override per tenant
+        "QUOTA_NUMBERS",
+        "QUOTA_MENUS",
+        "QUOTA_PROMPTS",
+        "QUOTA_MEDIA_BYTES",
+        "OPS_OPERATOR",  # the operator CLI's audit name; default the OS user
+        "WEB_ORIGINS",  # default: PUBLIC_BASE_URL's origin (the portal and the API share it)
+        "REFRESH_COOKIE_SECURE",  # default: Secure whenever the site is https
+        "SIP_PORT",  # 5060, SIP's own port
+        "CALLER_ID_POLICY",  # pass the original caller through
+        "EDGE_CONTROL_PORT",  # 7401, the image's EXPOSEd port
+        "EDGE_MAX_LEGS",  # the edge's capacity limits and pacing, sized for one edge process
+        "EDGE_TENANT_SHARE",
+        "SIP_INVITE_RATE_PER_SOURCE",
+        "SIP_INVITE_BURST_PER_SOURCE",
+        "EDGE_DRAIN_SECONDS",
+        "EDGE_RTP_TIMEOUT_S",
+        "SIP_EDGE_NATIVE_LOG",  # the SIP stack's own log level (sip_edge/sip/baresip_stack.py)
+    }
+)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process's settings, read once. Tests call `get_settings.cache_clear()` after changing env."""
