@@ -4,6 +4,7 @@ accept the envelope, and `check_message` rejects what breaks a schema with a rea
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,12 @@ def test_a_violation_is_permanent_and_bounded() -> None:
 def test_unknown_fields_are_allowed_so_additive_changes_keep_the_version() -> None:
     check_message("call-ended", {**ENVELOPE, **VALID["call-ended"], "duration_s": 12})
     assert "additionalProperties" not in build_schema("call-ended")
+
+
+def test_every_example_of_docs_queues_md_is_valid() -> None:
+    text = (SCHEMA_DIR.parent / "queues.md").read_text()
+    examples = re.findall(r"### `([a-z-]+)`\n\n```json\n(.*?)\n```", text, re.S)
+    assert sorted(q for q, _ in examples) == sorted(QUEUES)
+    for queue, doc in examples:
+        check_message(queue, json.loads(doc))
+        _models()[queue].model_validate_json(doc)
