@@ -184,13 +184,13 @@ class StorageDeadLetters:
     async def list(self, queue: str, limit: int) -> tuple[list[DeadLetter], int | None]:
         try:
             return await asyncio.to_thread(self._list_sync, queue, limit)
-        except AzureError as exc:
+        except (AzureError, ValueError) as exc:  # ValueError: a malformed connection string
             raise Unavailable(f"queue {poison_queue_of(queue)}: {_first_line(exc)}") from exc
 
     async def replay(self, queue: str, one: str | None) -> Replayed:
         try:
             return await asyncio.to_thread(self._replay_sync, queue, one)
-        except AzureError as exc:
+        except (AzureError, ValueError) as exc:  # ValueError: a malformed connection string
             raise Unavailable(f"queue {poison_queue_of(queue)}: {_first_line(exc)}") from exc
 
 
@@ -329,11 +329,11 @@ class ServiceBusDeadLetters:
     async def list(self, queue: str, limit: int) -> tuple[list[DeadLetter], int | None]:
         try:
             return await asyncio.to_thread(self._list_sync, queue, limit)
-        except AzureError as exc:
+        except (AzureError, ValueError) as exc:  # ValueError: a malformed connection string
             raise Unavailable(f"Service Bus queue {queue}: {_first_line(exc)}") from exc
 
     async def replay(self, queue: str, one: str | None) -> Replayed:
         try:
             return await asyncio.to_thread(self._replay_sync, queue, one)
-        except AzureError as exc:
+        except (AzureError, ValueError) as exc:  # ValueError: a malformed connection string
             raise Unavailable(f"Service Bus queue {queue}: {_first_line(exc)}") from exc

@@ -6,23 +6,29 @@ message encoded with the SDK's own encoder), carrying what the broker puts on a 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
 
+import pytest
 from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus._pyamqp._encode import encode_payload
 from azure.servicebus._pyamqp.message import Header, Message, Properties
 from azure.servicebus._pyamqp.types import TYPE, VALUE, AMQPTypes
 
 from ops.dlq import PREVIEW_CHARS, list_line, replay_line
+from shared.adapters.azure_credentials import ServiceBusEndpoint, StorageEndpoint
 from shared.adapters.dead_letters import (
+    ServiceBusDeadLetters,
+    StorageDeadLetters,
     dead_letter_of_poison,
     dead_letter_of_service_bus,
     decode_text,
     encode_body,
     replay_message_of,
 )
+from shared.errors import Unavailable
 from shared.notifications.models import PoisonNote
 
 WHEN = dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.UTC)
@@ -147,3 +153,14 @@ def test_the_cli_lines_are_bounded_and_name_what_was_kept() -> None:
         "reason": "schema-violation",
     }
     assert "truncated" in replay_line(letter, False)["error"]
+
+
+def test_a_malformed_connection_string_is_unavailable_not_a_crash() -> None:
+    for store in (
+        StorageDeadLetters(StorageEndpoint(connection_string="garbage")),
+        ServiceBusDeadLetters(ServiceBusEndpoint(connection_string="garbage")),
+    ):
+        with pytest.raises(Unavailable, match="malformed"):
+            asyncio.run(store.list("sms", 10))
+        with pytest.raises(Unavailable, match="malformed"):
+            asyncio.run(store.replay("sms", None))
