@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
+
 from shared.errors import Rejected
 
 SCHEMA_VERSION = 1
@@ -81,8 +83,6 @@ class SchemaViolation(Rejected):
 
 @functools.cache
 def _validator(queue: str) -> Any:
-    import jsonschema_rs
-
     schema = json.loads((SCHEMA_DIR / f"{queue}.schema.json").read_text(encoding="utf-8"))
     return jsonschema_rs.Draft202012Validator(schema)
 
