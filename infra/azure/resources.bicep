@@ -799,7 +799,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       http20Enabled: true
       remoteDebuggingEnabled: false
-      cors: { allowedOrigins: [portalOrigin], supportCredentials: true }
+      // no platform CORS: it would override the API's own (WEB_ORIGINS); the portal is same-origin
       appSettings: functionAppSettings
     }
   }
