@@ -14,7 +14,7 @@ from shared.telemetry import setup_telemetry
 
 # Before the FastAPI app is built, so the Azure Monitor distro instruments it; a no-op (nothing
 # imported) unless APPLICATIONINSIGHTS_CONNECTION_STRING is set.
-setup_telemetry("cloudpbx-functions", get_settings())
+setup_telemetry("cloudpbx-functions", get_settings(), distro=True)
 app = func.AsgiFunctionApp(app=create_app(), http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in (directory, voicemail, notifications, lifecycle, billing, quality):
     app.register_functions(blueprint.bp)

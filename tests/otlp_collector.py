@@ -1,5 +1,6 @@
-"""A tiny OTLP/HTTP collector for tests: a real HTTP server on a free port that decodes the
-protobuf posts to `/v1/traces` and `/v1/logs` and keeps what it received.
+"""Telemetry receivers for tests, each a real HTTP server on a free port that keeps what it
+received: `OtlpCollector`, a tiny OTLP/HTTP collector that decodes the protobuf posts to
+`/v1/traces` and `/v1/logs`, and `IngestionStub`, Application Insights' ingestion endpoint.
 
     with OtlpCollector() as collector:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.endpoint
@@ -9,6 +10,8 @@ protobuf posts to `/v1/traces` and `/v1/logs` and keeps what it received.
 
 from __future__ import annotations
 
+import gzip
+import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -136,3 +139,64 @@ class OtlpCollector:
     def span_records(self, service: str | None = None) -> list[Received]:
         with self._lock:
             return [r for r in self.spans if service is None or r.service == service]
+
+
+@dataclass
+class IngestionStub:
+    """Application Insights' ingestion endpoint, locally: a real HTTP server that accepts the
+    Azure Monitor exporter's `POST /v2.1/track` (a JSON array of envelopes, maybe gzipped) and
+    keeps the envelopes. Point a connection string's `IngestionEndpoint` at `endpoint`."""
+
+    envelopes: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                items = json.loads(body) if self.path.endswith("/track") else []
+                with stub._lock:
+                    stub.envelopes.extend(items)
+                answer = json.dumps(
+                    {"itemsReceived": len(items), "itemsAccepted": len(items), "errors": []}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    def connection_string(self) -> str:
+        key = "00000000-0000-0000-0000-000000000000"
+        return f"InstrumentationKey={key};IngestionEndpoint={self.endpoint}"
+
+    def __enter__(self) -> IngestionStub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The log records received: each envelope's tags and its baseData (message, properties)."""
+        with self._lock:
+            return [
+                {"tags": e.get("tags", {}), **e.get("data", {}).get("baseData", {})}
+                for e in self.envelopes
+                if e.get("data", {}).get("baseType") == "MessageData"
+            ]
