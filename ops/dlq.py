@@ -64,7 +64,9 @@ def add_parser(groups: Any) -> None:
     )
     rp = cmd.add_parser("replay", help="send dead letters back to QUEUE as new messages")
     rp.add_argument("queue", help=f"one of: {', '.join(QUEUES)}")
-    rp.add_argument("--id", dest="dead_letter_id", help="only this dead letter (an id from dlq list)")
+    rp.add_argument(
+        "--id", dest="dead_letter_id", metavar="ID", help="only this dead letter (an id from dlq list)"
+    )
 
 
 def dead_letters(settings: Settings) -> tuple[str, DeadLetters]:
