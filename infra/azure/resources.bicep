@@ -470,6 +470,31 @@ resource edgeNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   }
 }
 
+// Outbound Internet of the subnets without a public IP (new subnets have no default outbound
+// access): the ConfigDB VMs (packages, the registry) and the Function App (the SMTP relay, Service
+// Bus, the carrier's rate deck).
+resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {
+  name: 'pip-nat-${token}'
+  location: location
+  tags: tags
+  sku: { name: 'Standard', tier: 'Regional' }
+  properties: {
+    publicIPAllocationMethod: 'Static'
+    publicIPAddressVersion: 'IPv4'
+  }
+}
+
+resource nat 'Microsoft.Network/natGateways@2024-05-01' = {
+  name: 'nat-${token}'
+  location: location
+  tags: tags
+  sku: { name: 'Standard' }
+  properties: {
+    idleTimeoutInMinutes: 10
+    publicIpAddresses: [{ id: natIp.id }]
+  }
+}
+
 resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
   name: names.vnet
   location: location
@@ -482,6 +507,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         properties: {
           addressPrefix: functionsSubnetPrefix
           networkSecurityGroup: { id: functionsNsg.id }
+          natGateway: { id: nat.id }
           delegations: [{ name: 'flex', properties: { serviceName: 'Microsoft.App/environments' } }]
           serviceEndpoints: [{ service: 'Microsoft.KeyVault' }, { service: 'Microsoft.Storage' }]
         }
@@ -491,6 +517,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         properties: {
           addressPrefix: configdbSubnetPrefix
           networkSecurityGroup: { id: configdbNsg.id }
+          natGateway: { id: nat.id }
           serviceEndpoints: [{ service: 'Microsoft.KeyVault' }]
         }
       }
@@ -507,6 +534,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         properties: {
           addressPrefix: endpointsSubnetPrefix
           networkSecurityGroup: { id: endpointsNsg.id }
+          privateEndpointNetworkPolicies: 'Enabled' // the NSG applies to the private endpoint too
         }
       }
     ]
