@@ -895,8 +895,11 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
 
 var cloudInit = loadTextContent('cloud-init/container-host.yaml')
 var registryHost = '${names.registry}.azurecr.io'
-var configdbCloudInit = replace(replace(replace(cloudInit, '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-configdb:latest'), '__ENV_B64__', base64(string(configdbEnvironment)))
-var edgeCloudInit = replace(replace(replace(cloudInit, '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-sip-edge:latest'), '__ENV_B64__', base64(string(edgeEnvironment)))
+// The edge's call-control API binds 127.0.0.1 (sip_edge/__main__.py); the VM relays its own
+// address's port to it for the Function App.
+var edgeControlRelay = 'TCP-LISTEN:${edgeControlPort},bind=${edgeIp},reuseaddr,fork TCP:127.0.0.1:${edgeControlPort}'
+var configdbCloudInit = replace(replace(replace(replace(cloudInit, '__FORWARD__', ''), '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-configdb:latest'), '__ENV_B64__', base64(string(configdbEnvironment)))
+var edgeCloudInit = replace(replace(replace(replace(cloudInit, '__FORWARD__', edgeControlRelay), '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-sip-edge:latest'), '__ENV_B64__', base64(string(edgeEnvironment)))
 
 module configdbVms 'modules/container-host.bicep' = [
   for (n, i) in configdbNodes: {

@@ -397,3 +397,27 @@ def test_the_container_unit_runs_the_image_on_the_host_network_with_the_data_dis
     )
     assert start.endswith("__IMAGE__ __ARGS__")
     assert "Restart=always" in unit
+
+
+def test_only_the_edge_relays_its_control_port_from_its_vnet_address() -> None:
+    doc = yaml.safe_load((AZURE / "cloud-init" / "container-host.yaml").read_text())
+    assert "socat" in doc["packages"]
+    assert any(
+        "pbx-forward.service" in " ".join(map(str, cmd)) and "grep -q ." in " ".join(map(str, cmd))
+        for cmd in doc["runcmd"]
+    )
+    assert (
+        "replace(cloudInit, '__FORWARD__', '')"
+        in RESOURCES.split("var configdbCloudInit", 1)[1].split("\n", 1)[0]
+    )
+    assert (
+        "replace(cloudInit, '__FORWARD__', edgeControlRelay)"
+        in RESOURCES.split("var edgeCloudInit", 1)[1].split("\n", 1)[0]
+    )
+    relay = re.search(r"^var edgeControlRelay = '([^']+)'", RESOURCES, re.M)
+    assert relay
+    assert relay.group(1) == (
+        "TCP-LISTEN:${edgeControlPort},bind=${edgeIp},reuseaddr,fork TCP:127.0.0.1:${edgeControlPort}"
+    )
+    control_url = settings_of("functionAppSettings")["EDGE_CONTROL_URL"]
+    assert control_url == "'http://${edgeIp}:${edgeControlPort}'"

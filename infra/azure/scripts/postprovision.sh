@@ -13,11 +13,12 @@ for image in configdb:configdb_nodes/Dockerfile sip-edge:sip_edge/Dockerfile; do
         --image "$name:$tag" --image "$name:latest" --file "$file" .
 done
 
-restart() { # VM PORT: restart its container and wait until /healthz answers on PORT
+restart() { # VM PORT: once cloud-init is done, restart its container and wait for /healthz on
+    # the VM's own address (the ConfigDB binds it; the edge's port is relayed from it)
     echo "restarting $1"
     az vm run-command invoke --only-show-errors -g "$AZURE_RESOURCE_GROUP" -n "$1" \
         --command-id RunShellScript --query 'value[0].message' -o tsv --scripts \
-        "systemctl restart pbx.service; for i in \$(seq 1 60); do curl -fsS -o /dev/null http://\$(hostname -I | cut -d' ' -f1):$2/healthz && exit 0; sleep 5; done; echo 'not healthy after 5 minutes'; exit 1"
+        "cloud-init status --wait >/dev/null; systemctl restart pbx.service; ip=\$(ip -4 -o addr show dev eth0 | awk '{print \$4}' | cut -d/ -f1); for i in \$(seq 1 60); do curl -fsS -o /dev/null http://\$ip:$2/healthz && echo healthy && exit 0; sleep 5; done; echo 'not healthy after 5 minutes'; systemctl status pbx.service --no-pager; exit 1"
 }
 
 for vm in $(echo "$AZURE_CONFIGDB_VMS" | tr ',' ' '); do
