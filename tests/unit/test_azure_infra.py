@@ -421,3 +421,91 @@ def test_only_the_edge_relays_its_control_port_from_its_vnet_address() -> None:
     )
     control_url = settings_of("functionAppSettings")["EDGE_CONTROL_URL"]
     assert control_url == "'http://${edgeIp}:${edgeControlPort}'"
+
+
+# --- the azd hooks, with stand-ins for `az` and `azd` that record their calls
+
+
+def _fake(bin_dir: Path, name: str, body: str) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+
+
+STORAGE, TOPICS = "Microsoft.Storage/storageAccounts", "Microsoft.EventGrid/systemTopics"
+
+
+def test_postdeploy_subscribes_each_blob_trigger_to_its_container(tmp_path: Path) -> None:
+    bodies = tmp_path / "bodies"
+    bodies.mkdir()
+    _fake(
+        tmp_path / "bin",
+        "az",
+        f"""case "$*" in
+  *"keys list"*) echo blobs-key ;;
+  *"storage account show"*) echo /subscriptions/s/resourceGroups/rg/providers/{STORAGE}/st1 ;;
+  *"functionapp show"*) echo func-x.azurewebsites.net ;;
+  *"resource show"*) echo /subscriptions/s/resourceGroups/rg/providers/{TOPICS}/evgt ;;
+  rest*) while [ $# -gt 0 ]; do
+           case "$1" in --url) url="$2" ;; --body) body="$2" ;; esac; shift
+         done
+         printf '%s' "$body" > "{bodies}/$(basename "${{url%%\\?*}}").json" ;;
+  *) exit 3 ;;
+esac
+""",
+    )
+    output = re.search(r"^output BLOB_TRIGGER_CONTAINERS string = '([^']+)'", MAIN, re.M)
+    assert output
+    env = {
+        **os.environ,
+        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+        "AZURE_RESOURCE_GROUP": "rg",
+        "AZURE_FUNCTION_APP_NAME": "func-x",
+        "AZURE_STORAGE_ACCOUNT_NAME": "st1",
+        "AZURE_EVENTGRID_SYSTEM_TOPIC": "evgt",
+        "BLOB_TRIGGER_CONTAINERS": output.group(1),
+        "PORTAL_URL": "https://site",
+    }
+    subprocess.run(["sh", str(AZURE / "scripts" / "postdeploy.sh")], env=env, check=True, capture_output=True)
+    made = {p.stem: json.loads(p.read_text())["properties"] for p in bodies.iterdir()}
+    assert set(made) == {"voicemailnew", "promptconvert"}
+    vm = made["voicemailnew"]
+    assert vm["destination"]["properties"]["endpointUrl"] == (
+        "https://func-x.azurewebsites.net/runtime/webhooks/blobs?functionName=Host.Functions.voicemail_new&code=blobs-key"
+    )
+    assert vm["filter"] == {
+        "includedEventTypes": ["Microsoft.Storage.BlobCreated"],
+        "subjectBeginsWith": "/blobServices/default/containers/voicemail/",
+    }
+    dead = vm["deadLetterWithResourceIdentity"]["deadLetterDestination"]["properties"]
+    assert dead["blobContainerName"] == "eventgrid-deadletter" and dead["resourceId"].endswith("/st1")
+    assert made["promptconvert"]["filter"]["subjectBeginsWith"] == "/blobServices/default/containers/prompts/"
+
+
+def test_preprovision_requires_the_operator_settings_then_generates_each_secret_once(tmp_path: Path) -> None:
+    store = tmp_path / "azd-env"
+    _fake(tmp_path / "bin", "azd", f'[ "$1 $2" = "env set" ] && printf "%s=%s\\n" "$3" "$4" >> {store}\n')
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "JWT_", "CONFIGDB_", "EDGE_"))}
+    base |= {"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "AZURE_ENV_NAME": "test"}
+    script = str(AZURE / "scripts" / "preprovision.sh")
+    refused = subprocess.run(["sh", script], env=base, cwd=tmp_path, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "TRUNK_CIDRS PROVIDER_ADDRESS SMTP_HOST" in refused.stderr
+    assert not store.exists()
+
+    env = base | {
+        "TRUNK_CIDRS": "203.0.113.10/32",
+        "PROVIDER_ADDRESS": "sip.example:5060",
+        "SMTP_HOST": "smtp",
+    }
+    env["JWT_SECRET"] = "kept-" + "x" * 40
+    subprocess.run(["sh", script], env=env, cwd=tmp_path, check=True, capture_output=True)
+    values = dict(line.split("=", 1) for line in store.read_text().splitlines())
+    generated = {"CONFIGDB_TOKEN", "CONFIGDB_APP_TOKEN", "CONFIGDB_EDGE_TOKEN", "CONFIGDB_PEER_TOKEN"}
+    generated |= {"EDGE_CONTROL_TOKEN", "MONGODB_ADMIN_PASSWORD", "VM_SSH_PUBLIC_KEY"}
+    assert set(values) == generated  # JWT_SECRET was set: kept
+    tokens = [values[name] for name in generated - {"VM_SSH_PUBLIC_KEY"}]
+    assert len(set(tokens)) == len(tokens) and all(re.fullmatch(r"[A-Za-z0-9]{40,}", t) for t in tokens)
+    assert values["VM_SSH_PUBLIC_KEY"].startswith("ssh-ed25519 ")
+    assert (tmp_path / ".azure" / "test" / "vm_ssh").is_file()

@@ -19,22 +19,44 @@ fi
 
 storage_id="$(az storage account show -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_STORAGE_ACCOUNT_NAME" --query id -o tsv)"
 host="$(az functionapp show -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" --query defaultHostName -o tsv)"
+topic="$(az resource show -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_EVENTGRID_SYSTEM_TOPIC" \
+    --resource-type Microsoft.EventGrid/systemTopics --query id -o tsv)"
 
-# BLOB_TRIGGER_CONTAINERS: function=container pairs (a main.bicep output).
+# BLOB_TRIGGER_CONTAINERS: function=container pairs (a main.bicep output). One subscription each
+# (PUT creates or updates; Event Grid validates the webhook, which the blobs extension answers).
 for pair in $(echo "$BLOB_TRIGGER_CONTAINERS" | tr ',' ' '); do
     function="${pair%%=*}"
     container="${pair#*=}"
+    name="$(echo "$function" | tr -d '_')"
     echo "subscribing $function to blobs created in $container/"
-    az eventgrid system-topic event-subscription create --only-show-errors \
-        -g "$AZURE_RESOURCE_GROUP" --system-topic-name "$AZURE_EVENTGRID_SYSTEM_TOPIC" \
-        -n "$(echo "$function" | tr '_' '-')" \
-        --endpoint-type webhook \
-        --endpoint "https://${host}/runtime/webhooks/blobs?functionName=Host.Functions.${function}&code=${key}" \
-        --included-event-types Microsoft.Storage.BlobCreated \
-        --subject-begins-with "/blobServices/default/containers/${container}/" \
-        --max-delivery-attempts 30 --event-ttl 1440 \
-        --deadletter-identity systemassigned \
-        --deadletter-identity-endpoint "${storage_id}/blobServices/default/containers/eventgrid-deadletter" \
-        >/dev/null
+    body=$(cat <<JSON
+{
+  "properties": {
+    "destination": {
+      "endpointType": "WebHook",
+      "properties": {
+        "endpointUrl": "https://${host}/runtime/webhooks/blobs?functionName=Host.Functions.${function}&code=${key}"
+      }
+    },
+    "filter": {
+      "includedEventTypes": ["Microsoft.Storage.BlobCreated"],
+      "subjectBeginsWith": "/blobServices/default/containers/${container}/"
+    },
+    "eventDeliverySchema": "EventGridSchema",
+    "retryPolicy": {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440},
+    "deadLetterWithResourceIdentity": {
+      "identity": {"type": "SystemAssigned"},
+      "deadLetterDestination": {
+        "endpointType": "StorageBlob",
+        "properties": {"resourceId": "${storage_id}", "blobContainerName": "eventgrid-deadletter"}
+      }
+    }
+  }
+}
+JSON
+)
+    az rest --only-show-errors --method put \
+        --url "https://management.azure.com${topic}/eventSubscriptions/${name}?api-version=2022-06-15" \
+        --body "$body" >/dev/null
 done
 echo "portal: $PORTAL_URL"
