@@ -4,11 +4,13 @@
 HEALTHCHECK commands) use these two helpers: `process_args` reads the flags the service was
 started with from /proc (the container's ENTRYPOINT plus whatever the host added), so the
 probe asks the port the service really listens on, and `probe` does one GET with the standard
-library (the images carry no curl). Exit status 0: healthy, 1: not.
+library (the images carry no curl). Exit status 0: healthy, 1: not. `--pid N` probes that
+process instead of the container's one (tests run several side by side).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import ssl
 import sys
@@ -20,11 +22,13 @@ PROC = Path("/proc")
 TIMEOUT_S = 4.0
 
 
-def process_args(module: str, proc: Path = PROC) -> list[str] | None:
-    """The arguments after `-m MODULE` of the oldest running `python -m MODULE`, or None."""
+def process_args(module: str, proc: Path = PROC, *, pid: int | None = None) -> list[str] | None:
+    """The arguments after `-m MODULE` of the oldest running `python -m MODULE` (or of process
+    `pid` only), or None."""
     own = os.getpid()
     found: list[tuple[int, list[str]]] = []
-    for entry in proc.iterdir():
+    entries = [proc / str(pid)] if pid is not None else list(proc.iterdir())
+    for entry in entries:
         if not entry.name.isdigit() or int(entry.name) == own:
             continue
         try:
@@ -37,6 +41,14 @@ def process_args(module: str, proc: Path = PROC) -> list[str] | None:
                 found.append((int(entry.name), words[i + 2 :]))
                 break
     return min(found)[1] if found else None
+
+
+def probe_pid(argv: list[str]) -> int | None:
+    """`--pid N` on a probe's command line: the service process to probe (default: the one
+    running in the container)."""
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--pid", type=int)
+    return flags.parse_known_args(argv)[0].pid
 
 
 def local_url(scheme: str, host: str, port: int, path: str) -> str:

@@ -10,18 +10,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shared.container_health import local_url, probe, process_args
+from shared.container_health import local_url, probe, probe_pid, process_args
 from shared.settings import Settings
 
 
-def main() -> int:
-    argv = process_args("sip_edge")
-    if argv is None:
-        print("no `python -m sip_edge` process runs here", file=sys.stderr)
+def main(argv: list[str] | None = None) -> int:
+    pid = probe_pid(sys.argv[1:] if argv is None else argv)
+    service = process_args("sip_edge", pid=pid)
+    if service is None:
+        where = f"as pid {pid}" if pid else "here"
+        print(f"no `python -m sip_edge` process runs {where}", file=sys.stderr)
         return 1
     flags = argparse.ArgumentParser(add_help=False)
     flags.add_argument("--control-port", type=int)
-    port = flags.parse_known_args(argv)[0].control_port or Settings().edge_control_port
+    port = flags.parse_known_args(service)[0].control_port or Settings().edge_control_port
     return probe(local_url("http", "127.0.0.1", port, "/healthz"))
 
 

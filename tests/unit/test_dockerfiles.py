@@ -47,13 +47,18 @@ IMAGES = [
         "requirements/configdb.txt",
         "configdb_nodes",
         configdb_node_command(python="python"),
+        lazy=("shared.adapters.key_vault",),
     ),
     Image(
         "sip_edge/Dockerfile",
         "requirements/sip-edge.txt",
         "sip_edge",
         edge_command("/data/edge", python="python"),
-        lazy=("shared.adapters.history.mongo_store", "shared.adapters.history.sqlite_store"),
+        lazy=(
+            "shared.adapters.history.mongo_store",
+            "shared.adapters.history.sqlite_store",
+            "shared.adapters.key_vault",
+        ),
     ),
 ]
 IDS = [i.package for i in IMAGES]
