@@ -205,7 +205,6 @@ var edgeEnvironment = [
   { name: 'PROVIDER_ADDRESS', value: providerAddress }
   { name: 'CALLER_ID_POLICY', value: 'pass_through' }
   { name: 'EDGE_CONTROL_PORT', value: string(edgeControlPort) }
-  { name: 'EDGE_CONTROL_URL', value: 'http://${edgeIp}:${edgeControlPort}' }
   { name: 'EDGE_MAX_LEGS', value: '256' }
   { name: 'EDGE_TENANT_SHARE', value: '0.25' }
   { name: 'SIP_INVITE_RATE_PER_SOURCE', value: '20' }
