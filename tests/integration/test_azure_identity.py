@@ -18,13 +18,14 @@ import datetime as dt
 import os
 import socket
 import subprocess
-import sys
 import uuid
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from infra.local.commands import configdb_node_command, edge_command
 from infra.local.configdb_cluster import REPO
 from infra.local.ports import free_port
 from shared.settings import NodeEnvironment, Settings, key_vault_secret_name, secret_fields
@@ -50,31 +51,17 @@ def closed_vault_url() -> str:
         return f"https://127.0.0.1:{sock.getsockname()[1]}/"
 
 
-@pytest.mark.parametrize(
-    "cmd",
-    [
-        [
-            "-m",
-            "configdb_nodes",
-            "--node-id",
-            "n1",
-            "--data-dir",
-            "{tmp}/n1",
-            "--http",
-            "127.0.0.1:{port}",
-            "--stream",
-            "127.0.0.1:{port2}",
-            "--raft",
-            "127.0.0.1:{port3}",
-        ],
-        ["-m", "sip_edge", "--data-dir", "{tmp}/edge"],
-    ],
-    ids=["configdb_node", "sip_edge"],
-)
-def test_an_unreadable_vault_stops_the_process_with_one_sentence(cmd: list[str], tmp_path: object) -> None:
+def node_command(tmp_path: Path) -> list[str]:
+    return configdb_node_command(
+        *("--node-id", "n1", "--data-dir", str(tmp_path / "n1"), "--http", f"127.0.0.1:{free_port()}"),
+        *("--stream", f"127.0.0.1:{free_port()}", "--raft", f"127.0.0.1:{free_port()}"),
+    )
+
+
+@pytest.mark.parametrize("process", ["configdb_node", "sip_edge"])
+def test_an_unreadable_vault_stops_the_process_with_one_sentence(process: str, tmp_path: Path) -> None:
     url = closed_vault_url()
-    ports = {"port": free_port(), "port2": free_port(), "port3": free_port()}
-    argv = [sys.executable, *(a.format(tmp=tmp_path, **ports) for a in cmd)]
+    argv = node_command(tmp_path) if process == "configdb_node" else edge_command(tmp_path / "edge")
     env = {k: v for k, v in os.environ.items() if k != "PBX_ENVIRONMENT"}
     done = subprocess.run(
         argv, cwd=REPO, env={**env, "KEY_VAULT_URL": url}, capture_output=True, text=True, timeout=30
