@@ -7,6 +7,10 @@ Raft role, 0 for the others), `configdb_term`, `configdb_commit_index`, `configd
 none), `configdb_watchers_cut_off_total` (listeners disconnected for being slow, or because a
 snapshot install made their history jump) and `configdb_fsync_seconds` (each synced write of the
 Raft log and of the state machine's LevelDB).
+
+`/metrics` is served without a token (http_api.PUBLIC_PATHS): it holds no key, value or tenant
+data, only the node's own Raft figures, and a Prometheus scraper (or Azure Monitor's) then needs
+no ConfigDB credential; the node's HTTP port is reachable only on the private network.
 """
 
 from __future__ import annotations
