@@ -282,26 +282,26 @@ class Settings(BaseSettings):
     storage_account_name: str | None = Field(
         default=None,
         validation_alias=AliasChoices("AzureWebJobsStorage__accountName", "storage_account_name"),
-        pattern=r"^[a-z0-9]{3,24}$",
+        pattern=r"^([a-z0-9]{3,24})?$",  # empty: unset
         description="Storage account reached with the managed identity (AzureWebJobsStorage__accountName).",
     )
     storage_blob_service_uri: str | None = Field(
         default=None,
         validation_alias=AliasChoices("AzureWebJobsStorage__blobServiceUri", "storage_blob_service_uri"),
-        pattern=r"^https://",
+        pattern=r"^(https://|$)",
         description="Blob endpoint under the identity (AzureWebJobsStorage__blobServiceUri;"
         " default https://<accountName>.blob.core.windows.net).",
     )
     storage_queue_service_uri: str | None = Field(
         default=None,
         validation_alias=AliasChoices("AzureWebJobsStorage__queueServiceUri", "storage_queue_service_uri"),
-        pattern=r"^https://",
+        pattern=r"^(https://|$)",
         description="Queue endpoint under the identity (AzureWebJobsStorage__queueServiceUri;"
         " default https://<accountName>.queue.core.windows.net).",
     )
     key_vault_url: str | None = Field(
         default=None,
-        pattern=r"^https://",
+        pattern=r"^(https://|$)",
         description="KEY_VAULT_URL: read the secret settings from this Key Vault (below the environment).",
     )
 
@@ -552,8 +552,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _storage_identity_complete(self) -> Settings:
-        if self.storage_account_name is None and (
-            (self.storage_blob_service_uri is None) != (self.storage_queue_service_uri is None)
+        if not self.storage_account_name and (
+            bool(self.storage_blob_service_uri) != bool(self.storage_queue_service_uri)
         ):
             raise ValueError(
                 "AzureWebJobsStorage__blobServiceUri and AzureWebJobsStorage__queueServiceUri go together"
@@ -718,7 +718,7 @@ class Settings(BaseSettings):
             ("AzureWebJobsStorage__queueServiceUri", self.storage_queue_service_uri),
             ("KEY_VAULT_URL", self.key_vault_url),
         ):
-            if value is not None:
+            if value:
                 env[setting] = value
         if self.service_bus_connection is not None:
             env["ServiceBusConnection"] = self.service_bus_connection.get_secret_value()

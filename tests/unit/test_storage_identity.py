@@ -135,3 +135,11 @@ def test_production_starts_on_the_identity_and_local_on_the_connection_string() 
         storage_blob_service_uri="https://b.example", storage_queue_service_uri="https://q.example"
     ).require_secrets("storage_connection")
     Isolated(pbx_environment="local").require_secrets("storage_connection")
+
+
+def test_empty_identity_settings_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AzureWebJobsStorage__accountName", "AzureWebJobsStorage__blobServiceUri", "KEY_VAULT_URL"):
+        monkeypatch.setenv(name, "")
+    s = Isolated()
+    assert not s.storage_identity and s.storage_service_url("blob") is None
+    assert "AzureWebJobsStorage__accountName" not in s.as_env() and "KEY_VAULT_URL" not in s.as_env()
