@@ -276,6 +276,39 @@ def test_hang_up_during_the_greeting_is_recorded_as_abandoned(edge: Edge, tmp_pa
     assert rec.hangup_reason == "caller_hangup"
 
 
+def _host_runs(stack: LocalStack, function: str, message_id: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in edge_events(stack.host.log_path, "function_run")
+        if e.get("function") == function and e.get("message_id") == message_id
+    ]
+
+
+def test_a_call_from_the_trunk_is_one_trace_from_the_invite_to_its_call_ended_function(
+    edge: Edge, tmp_path: Path
+) -> None:
+    """The INVITE starts a trace: every line the edge writes for the call carries its trace id,
+    and so does the functions host's run of the `call-ended` message the call sends."""
+    before = len(edge.events("call_ended"))
+    result = run_caller(NUMBER, edge.address, tmp_path, hangup_after=1.5, timeout=15)
+    assert result.answered
+    call_id = edge.last_call_id(before)
+    lines = [e for e in edge_events(edge.proc.log_path, "invite_answered") if e.get("call_id") == call_id]
+    lines += [e for e in edge.events("call_ended") if e.get("call_id") == call_id]
+    traces = {line.get("trace_id") for line in lines}
+    assert len(lines) == 2 and len(traces) == 1, lines
+    (trace,) = traces
+    assert isinstance(trace, str) and len(trace) == 32 and int(trace, 16), lines
+    runs = eventually(
+        lambda: _host_runs(edge.stack, "call_ended", f"{call_id}:call-ended"),
+        timeout=20,
+        message="the call_ended function's run for the call",
+    )
+    assert runs[0]["outcome"] == "ok", runs
+    assert runs[0].get("trace_id") == trace, runs
+    assert runs[0].get("tenant_id") == edge.tenant_id, runs
+
+
 def test_invite_from_an_address_off_the_trunk_gets_403(edge: Edge, tmp_path: Path) -> None:
     # a second edge whose trunk is elsewhere: our loopback caller is a stranger to it
     proc, sip_port, _ = start_edge(edge.stack, edge.sim, tmp_path, TRUNK_ALLOWED_SOURCES="192.0.2.0/24")
