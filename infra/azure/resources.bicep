@@ -45,8 +45,8 @@ param mongoHighAvailability string = 'ZoneRedundantPreferred'
 param functionMaximumInstances int = 40
 @description('Memory of one Function App instance, MB (2048 or 4096).')
 param functionInstanceMemoryMB int = 2048
-@description('Spread the Function App\'s instances over availability zones (the region must support it for Flex Consumption).')
-param functionZoneRedundant bool = true
+@description('Spread the Function App\'s instances over availability zones. On Flex Consumption this keeps at least two always-ready instances per function group, billed as always-ready, so it is off by default (docs/deploy-azure.md).')
+param functionZoneRedundant bool = false
 @description('Always-ready instances of the HTTP function group: 0 scales to zero (a cold start on the first request), 1 keeps one warm.')
 param functionAlwaysReadyHttp int = 0
 
@@ -779,6 +779,7 @@ resource mongoEndpointDns 'Microsoft.Network/privateEndpoints/privateDnsZoneGrou
 // Function App: Flex Consumption, Python 3.11, system-assigned identity, VNet integration.
 // ============================================================================================
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy is the functionZoneRedundant parameter, off by default: on Flex Consumption it keeps two always-ready instances per function group running and billed; instances are stateless and a lost zone's are replaced on demand
   name: names.plan
   location: location
   tags: tags
