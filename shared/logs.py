@@ -1,12 +1,13 @@
 """Structured logs: one JSON object per line on stderr, for every long-lived process.
 
-Log with an event name as the message and the fields as `extra=`:
-`log.info("sip_leg_ended", extra={"tenant_id": ..., "call_id": ...})` (a field may not take the
-name of a `LogRecord` attribute: `name`, `msg`, `args`, `message`, `module`, ...). The message
-becomes the `event` field and every `extra=` field a field of the line; as record attributes they
-are also what an OpenTelemetry log exporter sends as attributes (Application Insights'
-customDimensions, see `shared.telemetry`). A message that is itself a JSON object is still merged
-into the line, for old call sites.
+Log with an event name as the message and the fields as record attributes:
+`log_event(log, "sip_leg_ended", tenant_id=..., call_id=...)`, or
+`log.info("sip_leg_ended", extra={...})` (with `extra=` a field may not take the name of a
+`LogRecord` attribute: `name`, `msg`, `args`, `message`, `module`, ...; `log_event` writes such a
+record as JSON text instead). The message becomes the `event` field and every field a field of
+the line; as record attributes they are also what an OpenTelemetry log exporter sends as
+attributes (Application Insights' customDimensions, see `shared.telemetry`). A message that is
+itself a JSON object is still merged into the line, for old call sites.
 
 Lines written inside a trace (`shared.tracing.use_traceparent`, the API's `RequestIds`, the queue
 runtime, the edge's control API) carry its W3C `trace_id`; when an OpenTelemetry span is current
