@@ -76,7 +76,10 @@ def to_service_bus_message(
 
 def attempt_of(application_properties: Any, delivery_count: int | None) -> int:
     """The attempt a received message stands for: the copy's `pbx-attempt` (1 for an original)
-    plus the broker's redeliveries of this copy (an abandoned lock, a crashed host)."""
+    plus the broker's redeliveries of this copy (an abandoned lock, a crashed host).
+
+    `delivery_count` is the Python SDK's, the AMQP header's count of prior delivery attempts:
+    0 on the first delivery (the .NET SDK adds 1; this one does not)."""
     first = 1
     for key, value in (application_properties or {}).items():
         name = key.decode() if isinstance(key, bytes) else str(key)
@@ -85,7 +88,7 @@ def attempt_of(application_properties: Any, delivery_count: int | None) -> int:
                 first = max(1, int(value.decode() if isinstance(value, bytes) else value))
             except (TypeError, ValueError):
                 first = 1
-    return first + max(0, int(delivery_count or 1) - 1)
+    return first + max(0, int(delivery_count or 0))
 
 
 class ServiceBusBus:

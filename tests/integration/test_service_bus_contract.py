@@ -6,7 +6,8 @@ credentials are given.
 The queue is `SERVICEBUS_QUEUE` (default `pbx-contract-tests`), created when missing. Each test
 uses its own message ids and ignores other messages. Checked: a send (JSON body with the envelope,
 MessageId, content type, traceparent properties) is received as sent; a scheduled copy is not
-delivered before its time and carries its attempt; a message dead-lettered with a reason and
+delivered before its time and carries its attempt; an abandoned message comes back as the next
+attempt; a message dead-lettered with a reason and
 description (what the functions' message actions do) shows both in the dead-letter queue.
 """
 
@@ -107,6 +108,20 @@ def test_send_is_received_with_the_envelope_and_properties(client: Any) -> None:
     }
     assert props["traceparent"] == TRACEPARENT and props["Diagnostic-Id"] == TRACEPARENT
     assert attempt_of(msg.application_properties, msg.delivery_count) == 1
+
+
+def test_an_abandoned_message_comes_back_as_the_next_attempt(client: Any) -> None:
+    """The broker's redelivery count, as the SDK reports it, adds to the attempt."""
+    mid = f"contract-{uuid.uuid4().hex}"
+
+    async def go(bus: ServiceBusBus) -> None:
+        await bus.send(QUEUE, {"text": "again"}, mid)
+
+    send(go)
+    first = receive(client, mid, "abandon_message")
+    second = receive(client, mid, "complete_message")
+    assert attempt_of(first.application_properties, first.delivery_count) == 1
+    assert attempt_of(second.application_properties, second.delivery_count) == 2
 
 
 def test_scheduled_copy_waits_and_carries_its_attempt(client: Any) -> None:

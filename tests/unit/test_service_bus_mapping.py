@@ -102,16 +102,39 @@ def test_long_ids_fit_service_bus_and_stay_distinct() -> None:
 @pytest.mark.parametrize(
     ("properties", "delivery_count", "attempt"),
     [
-        (None, 1, 1),
-        ({}, 3, 3),
-        ({b"pbx-attempt": 2}, 1, 2),
-        ({"pbx-attempt": 4}, 2, 5),
-        ({b"pbx-attempt": b"3"}, 1, 3),
-        ({b"pbx-attempt": "junk"}, 1, 1),
+        (None, None, 1),
+        (None, 0, 1),
+        ({}, 2, 3),
+        ({b"pbx-attempt": 2}, 0, 2),
+        ({"pbx-attempt": 4}, 1, 5),
+        ({b"pbx-attempt": b"3"}, 0, 3),
+        ({b"pbx-attempt": "junk"}, 0, 1),
     ],
 )
-def test_attempt_counts_copies_and_redeliveries(properties: Any, delivery_count: int, attempt: int) -> None:
+def test_attempt_counts_copies_and_redeliveries(
+    properties: Any, delivery_count: int | None, attempt: int
+) -> None:
+    """`delivery_count` as the Python SDK gives it: prior deliveries, 0 on the first."""
     assert attempt_of(properties, delivery_count) == attempt
+
+
+def test_attempt_of_a_message_as_the_sdk_decodes_it() -> None:
+    """A received message built from AMQP the way the SDK (and the Functions worker) builds it."""
+    from azure.servicebus import ServiceBusReceivedMessage
+    from azure.servicebus._pyamqp.message import Header, Message, Properties
+
+    from functions.queue_runtime import _service_bus_body
+
+    amqp = Message(
+        data=[b'{"message_id":"m-7"}'],
+        application_properties={b"pbx-attempt": 3},
+        header=Header(delivery_count=1),
+        properties=Properties(message_id=b"m-7:attempt-3"),
+    )
+    received = ServiceBusReceivedMessage(amqp, receiver=None)
+    assert _service_bus_body(received) == b'{"message_id":"m-7"}'
+    assert received.message_id == "m-7:attempt-3"
+    assert attempt_of(received.application_properties, received.delivery_count) == 4
 
 
 def test_settle_backs_off_then_dead_letters() -> None:
