@@ -1,0 +1,147 @@
+"""Blob media under an identity, against a real Azurite that authenticates bearer tokens.
+
+Azurite runs over https (`--cert`, `--key`: a certificate made here) with `--oauth basic`: it
+accepts a token from any Entra-shaped issuer for the storage audience (it does not check the
+signature), hands out user delegation keys and checks user-delegation SAS. `BlobMedia` is built
+from a `StorageEndpoint` (URL and token credential, no account key) exactly as under a managed
+identity in Azure: it writes a blob with the token, signs a link with the delegation key, and the
+link serves that blob (and no other) to a client that has neither token nor key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import ipaddress
+import json
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from azure.core.credentials import AccessToken
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from infra.local.ports import free_port
+from shared.adapters.azure_credentials import StorageEndpoint
+from shared.adapters.blob_media import BlobMedia
+from tests.integration.azurite import ACCOUNT, ROOT, stop_process, wait_for_port
+
+AZURITE_BLOB = ROOT / "node_modules" / ".bin" / "azurite-blob"
+OID = "6f1c2e2a-0000-4000-8000-00000000000a"
+TID = "72f988bf-0000-4000-8000-00000000000b"
+TTL = dt.timedelta(minutes=5)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+class EntraShapedToken:
+    """A token credential whose tokens look like Entra's for the storage audience (unsigned)."""
+
+    def __init__(self) -> None:
+        self.scopes: list[tuple[str, ...]] = []
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.scopes.append(scopes)
+        now = int(time.time())
+        claims = {
+            "aud": "https://storage.azure.com",
+            "iss": f"https://sts.windows.net/{TID}/",
+            "iat": now - 60,
+            "nbf": now - 60,
+            "exp": now + 3600,
+            "oid": OID,
+            "tid": TID,
+        }
+
+        def part(doc: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+        return AccessToken(f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.", now + 3600)
+
+
+@pytest.fixture(scope="module")
+def oauth_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """(blob service URL over https, the certificate to trust)."""
+    if not AZURITE_BLOB.exists():
+        pytest.skip("azurite is not installed (make test installs it)")
+    location = tmp_path_factory.mktemp("azurite-oauth")
+    cert, key = self_signed(location)
+    port = free_port()
+    cmd = [str(AZURITE_BLOB), "--silent", "--disableTelemetry", "--skipApiVersionCheck"]
+    cmd += ["--location", str(location), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
+    cmd += ["--oauth", "basic", "--cert", str(cert), "--key", str(key)]
+    log = (location / "azurite.log").open("wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_port(port, proc=proc)
+        yield f"https://127.0.0.1:{port}/{ACCOUNT}", cert
+    finally:
+        stop_process(proc)
+        log.close()
+
+
+def test_a_blob_written_under_the_identity_is_served_by_its_user_delegation_link(
+    oauth_azurite: tuple[str, Path],
+) -> None:
+    url, cert = oauth_azurite
+    trust = ssl.create_default_context(cafile=str(cert))
+    token = EntraShapedToken()
+    media = BlobMedia(StorageEndpoint(account_url=url, credential=token), connection_verify=str(cert))  # type: ignore[arg-type]
+    assert not hasattr(media.service.credential, "account_key")
+    try:
+        asyncio.run(media.upload("voicemail", "t1/vm1.wav", b"RIFF-voicemail", "audio/wav"))
+        assert token.scopes and token.scopes[0] == ("https://storage.azure.com/.default",)
+
+        link = media.read_url("voicemail", "t1/vm1.wav", now=dt.datetime.now(dt.UTC), ttl=TTL)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+        assert query["skoid"] == OID and query["sktid"] == TID and query["sks"] == "b"
+        assert query["spr"] == "https" and query["sp"] == "r"
+
+        served = httpx.get(link, verify=trust)  # no token, no key: the link alone
+        assert served.status_code == 200 and served.content == b"RIFF-voicemail"
+        ranged = httpx.get(link, verify=trust, headers={"Range": "bytes=0-3"})
+        assert ranged.status_code == 206 and ranged.content == b"RIFF"
+
+        asyncio.run(media.upload("voicemail", "t1/vm2.wav", b"other", "audio/wav"))
+        other = link.replace("t1/vm1.wav", "t1/vm2.wav")
+        assert httpx.get(other, verify=trust).status_code == 403  # signed for one blob only
+        forged = link.replace(f"sig={query['sig'][:4]}", "sig=AAAA")
+        assert httpx.get(forged, verify=trust).status_code == 403
+    finally:
+        media.close()
