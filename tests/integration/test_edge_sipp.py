@@ -11,7 +11,6 @@ import random
 import signal
 import socket
 import struct
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from infra.local.commands import edge_command
 from infra.local.managed import ManagedProcess, http_ok
 from infra.local.ports import free_port, rtp_port_range
 from infra.local.stack import LocalStack, signup_verified
@@ -125,7 +125,7 @@ def start_edge(stack: LocalStack, base: Path, **env: str) -> tuple[ManagedProces
     data = base / f"edge-{sip_port}"
     proc = ManagedProcess(
         "sip_edge",
-        [sys.executable, "-m", "sip_edge", "--data-dir", str(data)],
+        edge_command(data),
         base / f"edge-{sip_port}.log",
         http_ok(f"http://127.0.0.1:{control_port}/health"),
         env={

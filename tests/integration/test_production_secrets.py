@@ -24,6 +24,7 @@ import pytest
 
 from functions.http_api.app import create_app
 from infra.local.azurite import Azurite
+from infra.local.commands import configdb_node_command, edge_command
 from infra.local.configdb_cluster import REPO, LocalCluster
 from infra.local.managed import ManagedProcess, http_ok
 from infra.local.ports import free_port
@@ -74,11 +75,11 @@ def assert_names(stderr: str, *names: str) -> None:
 
 def node_cmd(base: Path) -> tuple[list[str], int]:
     http = free_port()
-    cmd = [
-        *(sys.executable, "-m", "configdb_nodes", "--node-id", "n1", "--data-dir", str(base / "n1")),
+    cmd = configdb_node_command(
+        *("--node-id", "n1", "--data-dir", str(base / "n1")),
         *("--http", f"127.0.0.1:{http}", "--stream", f"127.0.0.1:{free_port()}"),
         *("--raft", f"127.0.0.1:{free_port()}"),
-    ]
+    )
     return cmd, http
 
 
@@ -198,7 +199,7 @@ def local_settings(azurite: Azurite, cluster: LocalCluster, data: Path) -> Setti
 
 
 def test_sip_edge_refuses_production_on_development_secrets() -> None:
-    code, stderr, took = refused([sys.executable, "-m", "sip_edge"], production_env())
+    code, stderr, took = refused(edge_command(), production_env())
     assert code != 0 and took < EXIT_WITHIN_S
     assert_names(stderr, "CONFIGDB_EDGE_TOKEN", "EDGE_CONTROL_TOKEN", "AzureWebJobsStorage")
 
@@ -213,7 +214,7 @@ def test_sip_edge_starts_locally(backing: tuple[Azurite, LocalCluster], tmp_path
     }
     edge = ManagedProcess(
         "sip_edge",
-        [sys.executable, "-m", "sip_edge", "--data-dir", str(tmp_path / "edge")],
+        edge_command(tmp_path / "edge"),
         tmp_path / "edge.log",
         http_ok(f"http://127.0.0.1:{control}/health"),
         env=env,
