@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from shared.logs import log_event
 from sip_edge.media.prompts import PromptCache
 from sip_edge.media.system_prompts import SystemPrompt
 
@@ -37,7 +38,8 @@ class EdgePrompts:
         try:
             return await self.cache.get(prompt_id, 8000, tenant_id=tenant_id)
         except Exception as exc:  # missing, not converted yet, Blob down: the caller hears a chime
-            log.warning("prompt unavailable: %s/%s: %s", tenant_id, prompt_id, exc)
+            fields = {"tenant_id": tenant_id, "prompt_id": prompt_id, "error": str(exc)}
+            log_event(log, "prompt_unavailable", logging.WARNING, **fields)
             return None
 
     def system(self, name: str) -> bytes:

@@ -33,6 +33,7 @@ from shared.directory.services.menus import require_manager
 from shared.directory.services.quotas import QuotaGuard
 from shared.documents import Versioned
 from shared.errors import DomainError, NotFoundError, PreconditionFailed
+from shared.logs import log_event
 from shared.media import audio
 from shared.media.audio import AudioError, probe, to_pcm8k_wav, wav_format
 from shared.media.worker import CONVERSIONS, BoundedWorker
@@ -225,7 +226,7 @@ class PromptsService:
         tenant_id, prompt_id = parsed
         key = prompt_key(tenant_id, prompt_id)
         if await self.repo.get(key, Prompt) is None:
-            log.info("prompt %s/%s is gone; %s ignored", tenant_id, prompt_id, blob_name)
+            log_event(log, "prompt_gone", tenant_id=tenant_id, prompt_id=prompt_id, blob=blob_name)
             return None
         try:
             converted = await self.worker.run(to_pcm8k_wav, data)
