@@ -5,7 +5,8 @@ accepts a token from any Entra-shaped issuer for the storage audience (it does n
 signature), hands out user delegation keys and checks user-delegation SAS. `BlobMedia` is built
 from a `StorageEndpoint` (URL and token credential, no account key) exactly as under a managed
 identity in Azure: it writes a blob with the token, signs a link with the delegation key, and the
-link serves that blob (and no other) to a client that has neither token nor key.
+link serves that blob (and no other) to a client that has neither token nor key. The queue bus
+sends with the token the same way, and a token for another audience is refused (`Unavailable`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from azure.core.credentials import AccessToken
+from azure.storage.queue import QueueClient
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -34,9 +36,11 @@ from cryptography.x509.oid import NameOID
 from infra.local.ports import free_port
 from shared.adapters.azure_credentials import StorageEndpoint
 from shared.adapters.blob_media import BlobMedia
+from shared.adapters.storage_queue_bus import StorageQueueBus
+from shared.errors import Unavailable
 from tests.integration.azurite import ACCOUNT, ROOT, stop_process, wait_for_port
 
-AZURITE_BLOB = ROOT / "node_modules" / ".bin" / "azurite-blob"
+AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
 OID = "6f1c2e2a-0000-4000-8000-00000000000a"
 TID = "72f988bf-0000-4000-8000-00000000000b"
 TTL = dt.timedelta(minutes=5)
@@ -73,14 +77,15 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 class EntraShapedToken:
     """A token credential whose tokens look like Entra's for the storage audience (unsigned)."""
 
-    def __init__(self) -> None:
+    def __init__(self, audience: str = "https://storage.azure.com") -> None:
+        self.audience = audience
         self.scopes: list[tuple[str, ...]] = []
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         self.scopes.append(scopes)
         now = int(time.time())
         claims = {
-            "aud": "https://storage.azure.com",
+            "aud": self.audience,
             "iss": f"https://sts.windows.net/{TID}/",
             "iat": now - 60,
             "nbf": now - 60,
@@ -96,30 +101,39 @@ class EntraShapedToken:
 
 
 @pytest.fixture(scope="module")
-def oauth_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """(blob service URL over https, the certificate to trust)."""
-    if not AZURITE_BLOB.exists():
+def oauth_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """(blob and queue service URLs over https, the certificate to trust)."""
+    if not AZURITE.exists():
         pytest.skip("azurite is not installed (make test installs it)")
     location = tmp_path_factory.mktemp("azurite-oauth")
     cert, key = self_signed(location)
-    port = free_port()
-    cmd = [str(AZURITE_BLOB), "--silent", "--disableTelemetry", "--skipApiVersionCheck"]
-    cmd += ["--location", str(location), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
+    ports = [free_port(), free_port(), free_port()]
+    cmd = [
+        str(AZURITE),
+        "--silent",
+        "--disableTelemetry",
+        "--skipApiVersionCheck",
+        "--location",
+        str(location),
+    ]
+    cmd += ["--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1"]
+    cmd += ["--blobPort", str(ports[0]), "--queuePort", str(ports[1]), "--tablePort", str(ports[2])]
     cmd += ["--oauth", "basic", "--cert", str(cert), "--key", str(key)]
     log = (location / "azurite.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for_port(port, proc=proc)
-        yield f"https://127.0.0.1:{port}/{ACCOUNT}", cert
+        for port in ports:
+            wait_for_port(port, proc=proc)
+        yield f"https://127.0.0.1:{ports[0]}/{ACCOUNT}", f"https://127.0.0.1:{ports[1]}/{ACCOUNT}", cert
     finally:
         stop_process(proc)
         log.close()
 
 
 def test_a_blob_written_under_the_identity_is_served_by_its_user_delegation_link(
-    oauth_azurite: tuple[str, Path],
+    oauth_azurite: tuple[str, str, Path],
 ) -> None:
-    url, cert = oauth_azurite
+    url, _, cert = oauth_azurite
     trust = ssl.create_default_context(cafile=str(cert))
     token = EntraShapedToken()
     media = BlobMedia(StorageEndpoint(account_url=url, credential=token), connection_verify=str(cert))  # type: ignore[arg-type]
@@ -145,3 +159,23 @@ def test_a_blob_written_under_the_identity_is_served_by_its_user_delegation_link
         assert httpx.get(forged, verify=trust).status_code == 403
     finally:
         media.close()
+
+
+def test_the_queue_bus_sends_under_the_identity(oauth_azurite: tuple[str, str, Path]) -> None:
+    _, url, cert = oauth_azurite
+    endpoint = StorageEndpoint(account_url=url, credential=EntraShapedToken())  # type: ignore[arg-type]
+    bus = StorageQueueBus(endpoint, connection_verify=str(cert))
+    asyncio.run(bus.send("email", {"to": "a@example.com"}, "m-1"))
+    asyncio.run(bus.aclose())
+    with QueueClient(url, "email", credential=EntraShapedToken(), connection_verify=str(cert)) as queue:  # type: ignore[arg-type]
+        (message,) = list(queue.receive_messages())
+    doc = json.loads(base64.b64decode(message.content))
+    assert doc["to"] == "a@example.com" and doc["message_id"] == "m-1"
+    # a token for another audience (here Key Vault's) is refused: Unavailable, as any refusal
+    vault_token = EntraShapedToken("https://vault.azure.net")
+    refused = StorageQueueBus(
+        StorageEndpoint(account_url=url, credential=vault_token), connection_verify=str(cert)
+    )  # type: ignore[arg-type]
+    with pytest.raises(Unavailable):
+        asyncio.run(refused.send("email", {}, "m-2"))
+    asyncio.run(refused.aclose())
