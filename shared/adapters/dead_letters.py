@@ -33,7 +33,7 @@ from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQ
 from azure.storage.queue import QueueClient, QueueMessage, QueueServiceClient
 
 from shared.adapters.azure_credentials import ServiceBusEndpoint, StorageEndpoint
-from shared.adapters.service_bus import ATTEMPT_PROPERTY, transport_message_id
+from shared.adapters.service_bus import ATTEMPT_PROPERTY, attempt_of, transport_message_id
 from shared.errors import Unavailable
 from shared.ports import DeadLetter
 
@@ -219,7 +219,9 @@ def body_text(body: object) -> str:
 
 
 def dead_letter_of_service_bus(queue: str, msg: Any) -> DeadLetter:
-    """Map one message peeked or received from a queue's dead-letter sub-queue."""
+    """Map one message peeked or received from a queue's dead-letter sub-queue. Its delivery
+    count is the attempt it stood for (`service_bus.attempt_of`: a retry copy's `pbx-attempt`
+    plus the broker's deliveries of that copy), as a `PoisonNote` counts it."""
     text = body_text(msg.body)
     doc = _json_object(text)
     message_id = _str_or_none(doc.get("message_id")) if doc is not None else None
@@ -229,7 +231,7 @@ def dead_letter_of_service_bus(queue: str, msg: Any) -> DeadLetter:
         message_id=message_id or _str_or_none(msg.message_id),
         reason=msg.dead_letter_reason,
         description=msg.dead_letter_error_description,
-        delivery_count=msg.delivery_count,
+        delivery_count=attempt_of(msg.application_properties, msg.delivery_count),
         dead_lettered_at=msg.enqueued_time_utc,
         body=text,
     )

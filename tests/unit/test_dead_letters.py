@@ -35,9 +35,13 @@ WHEN = dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.UTC)
 BODY = '{"message_id":"sms-1","schema_version":1,"to":"+15551234567","text":"hi"}'
 
 
-def dead_lettered(body: bytes = BODY.encode(), **properties: object) -> ServiceBusReceivedMessage:
+def dead_lettered(
+    body: bytes = BODY.encode(), prior_deliveries: int = 0, **properties: object
+) -> ServiceBusReceivedMessage:
+    """The 5th attempt's copy (`pbx-attempt` 5), dead-lettered on its first delivery: the AMQP
+    header counts the prior deliveries (0)."""
     msg = Message(
-        header=Header(delivery_count=5),
+        header=Header(delivery_count=prior_deliveries),
         properties=Properties(message_id="sms-1:attempt-5", content_type="application/json", subject="sms"),
         message_annotations={
             b"x-opt-sequence-number": {TYPE: AMQPTypes.long, VALUE: 4242},
@@ -64,6 +68,13 @@ def test_a_service_bus_dead_letter_maps_the_broker_fields() -> None:
     assert (letter.reason, letter.description) == ("max-deliveries", "Unavailable: SMTP server down")
     assert letter.delivery_count == 5 and letter.dead_lettered_at == WHEN
     assert letter.body == BODY and not letter.body_truncated
+
+
+def test_the_delivery_count_is_the_attempt_as_the_consumer_counts_it() -> None:
+    # the broker's own backstop: an original (no pbx-attempt) delivered 5 times, 4 before
+    backstop = dead_letter_of_service_bus("sms", dead_lettered(prior_deliveries=4, **{"pbx-attempt": 1}))
+    assert backstop.delivery_count == 5
+    assert dead_letter_of_service_bus("sms", dead_lettered(prior_deliveries=1)).delivery_count == 6
 
 
 def test_a_service_bus_dead_letter_that_is_not_json_keeps_its_text() -> None:
