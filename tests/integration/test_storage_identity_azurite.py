@@ -7,6 +7,9 @@ from a `StorageEndpoint` (URL and token credential, no account key) exactly as u
 identity in Azure: it writes a blob with the token, signs a link with the delegation key, and the
 link serves that blob (and no other) to a client that has neither token nor key. The queue bus
 sends with the token the same way, and a token for another audience is refused (`Unavailable`).
+Last, the functions' `Adapters` from identity-based settings, with the process's
+`DefaultAzureCredential` finding the managed identity through IDENTITY_ENDPOINT (a stand-in of the
+platform's identity endpoint, which only Azure runs).
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import ipaddress
 import json
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,11 +38,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from functions.wiring import Adapters
 from infra.local.ports import free_port
+from shared.adapters import azure_credentials, blob_media
 from shared.adapters.azure_credentials import StorageEndpoint
 from shared.adapters.blob_media import BlobMedia
 from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.errors import Unavailable
+from shared.settings import Settings
 from tests.integration.azurite import ACCOUNT, ROOT, stop_process, wait_for_port
 
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
@@ -179,3 +187,98 @@ def test_the_queue_bus_sends_under_the_identity(oauth_azurite: tuple[str, str, P
     with pytest.raises(Unavailable):
         asyncio.run(refused.send("email", {}, "m-2"))
     asyncio.run(refused.aclose())
+
+
+class IdentityEndpoint:
+    """Stands for the App Service / Functions identity endpoint (IDENTITY_ENDPOINT with
+    IDENTITY_HEADER), which `DefaultAzureCredential` asks for the managed identity's tokens."""
+
+    HEADER = "identity-header-secret"
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str | None]] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                endpoint.requests.append((query.get("resource", ""), self.headers.get("X-IDENTITY-HEADER")))
+                if self.headers.get("X-IDENTITY-HEADER") != IdentityEndpoint.HEADER:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                token = EntraShapedToken(query["resource"]).get_token()
+                body = json.dumps(
+                    {
+                        "access_token": token.token,
+                        "expires_on": str(token.expires_on),
+                        "resource": query["resource"],
+                        "token_type": "Bearer",
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/msi/token"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class IsolatedSettings(Settings):
+    local_settings_file = None
+
+
+def test_the_functions_wiring_under_a_managed_identity(
+    oauth_azurite: tuple[str, str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings with the identity-based AzureWebJobsStorage, the functions' `Adapters`, and
+    `DefaultAzureCredential` finding the managed identity by IDENTITY_ENDPOINT: media and bus work,
+    and a link is a user-delegation SAS, with no key anywhere."""
+    blob_url, queue_url, cert = oauth_azurite
+    identity = IdentityEndpoint()
+    for name in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", identity.url)
+    monkeypatch.setenv("IDENTITY_HEADER", IdentityEndpoint.HEADER)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # trust Azurite's certificate
+    monkeypatch.setattr(blob_media, "_delegation_signers", {})
+    azure_credentials.close_process_credential()
+    settings = IsolatedSettings(
+        pbx_environment="local",
+        storage_blob_service_uri=blob_url,
+        storage_queue_service_uri=queue_url,
+    )
+
+    async def use() -> str:
+        adapters = Adapters(settings)
+        try:
+            await adapters.media.upload("prompts", "t1/p1/pcm8k.wav", b"RIFF-prompt", "audio/wav")
+            await adapters.bus.send("email", {"to": "b@example.com"}, "m-identity")
+            return adapters.media.read_url("prompts", "t1/p1/pcm8k.wav", now=dt.datetime.now(dt.UTC), ttl=TTL)
+        finally:
+            await adapters.aclose()
+
+    try:
+        link = asyncio.run(use())
+    finally:
+        azure_credentials.close_process_credential()
+        identity.close()
+    assert identity.requests and all(h == IdentityEndpoint.HEADER for _, h in identity.requests)
+    assert {resource for resource, _ in identity.requests} == {"https://storage.azure.com"}
+    assert "skoid" in parse_qs(urlsplit(link).query)
+    served = httpx.get(link, verify=ssl.create_default_context(cafile=str(cert)))
+    assert served.status_code == 200 and served.content == b"RIFF-prompt"
+    with QueueClient(queue_url, "email", credential=EntraShapedToken(), connection_verify=str(cert)) as queue:  # type: ignore[arg-type]
+        docs = [json.loads(base64.b64decode(m.content)) for m in queue.receive_messages(max_messages=32)]
+    assert any(d.get("message_id") == "m-identity" for d in docs)
