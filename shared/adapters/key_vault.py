@@ -43,7 +43,7 @@ class KeyVaultSecrets:
             return self._client.get_secret(name).value
         except ResourceNotFoundError:
             return None
-        except AzureError as exc:
+        except (AzureError, ValueError) as exc:  # ValueError: the vault's challenge names another host
             reason = str(exc).splitlines()[0] if str(exc) else ""
             raise KeyVaultUnavailable(
                 f"KEY_VAULT_URL {self.url} cannot be read (secret {name}: {type(exc).__name__}: {reason}):"

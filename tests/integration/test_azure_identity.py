@@ -1,7 +1,9 @@
 """Managed identity and Key Vault, through the real processes and, when credentials are set, Azure.
 
 Always: a ConfigDB node and a SIP edge given a KEY_VAULT_URL that cannot be read exit at once with
-one sentence naming it (no traceback).
+one sentence naming it (no traceback); and the Key Vault adapter against a stand-in of the secrets
+API over https (bearer challenge, value, 404 SecretNotFound as unset, 403 for a disabled secret as
+a stop), feeding the node's settings.
 
 Contract tests, run only with Azure credentials (a managed identity, `az login`, or
 AZURE_CLIENT_ID with a secret or federated token) and:
@@ -15,20 +17,35 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import socket
+import ssl
 import subprocess
+import threading
+import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from azure.core.credentials import AccessToken
 
 from infra.local.commands import configdb_node_command, edge_command
 from infra.local.configdb_cluster import REPO
 from infra.local.ports import free_port
-from shared.settings import NodeEnvironment, Settings, key_vault_secret_name, secret_fields
+from shared.adapters.key_vault import KeyVaultSecrets
+from shared.settings import (
+    KeyVaultUnavailable,
+    NodeEnvironment,
+    Settings,
+    key_vault_secret_name,
+    secret_fields,
+)
+from tests.integration.tls import self_signed
 
 KEY_VAULT_URL = os.environ.get("KEY_VAULT_URL", "")
 STORAGE_ACCOUNT = os.environ.get("AZUREWEBJOBSSTORAGE__ACCOUNTNAME", "")  # environment names: any case
@@ -71,6 +88,116 @@ def test_an_unreadable_vault_stops_the_process_with_one_sentence(process: str, t
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert lines[0].startswith(f"KEY_VAULT_URL {url} cannot be read (secret ")
     assert lines[0].endswith("the process does not start without its secrets.")
+
+
+class VaultStandIn:
+    """Key Vault's secrets API over https, as the SDK speaks it: an unauthenticated first request
+    gets the bearer challenge, then GET /secrets/{name} answers the value, 404 SecretNotFound, or
+    403 for a disabled secret."""
+
+    def __init__(self, directory: Path, secrets: dict[str, str], disabled: set[str]) -> None:
+        self.cert, key = self_signed(directory)
+        self.secrets, self.disabled = secrets, disabled
+        self.tokens: list[str] = []
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self, status: int, doc: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", **(headers or {})}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                auth = self.headers.get("Authorization")
+                if not auth:
+                    challenge = (
+                        'Bearer authorization="https://login.microsoftonline.com/72f988bf-0000-4000-8000-00000000000b",'
+                        ' resource="https://vault.azure.net"'
+                    )
+                    self.answer(401, {"error": {"code": "Unauthorized"}}, {"WWW-Authenticate": challenge})
+                    return
+                stand_in.tokens.append(auth)
+                name = urlsplit(self.path).path.split("/")[2]
+                if name in stand_in.disabled:
+                    self.answer(403, {"error": {"code": "Forbidden", "message": "secret is disabled"}})
+                elif name in stand_in.secrets:
+                    base = f"https://127.0.0.1:{stand_in.port}"
+                    doc = {"value": stand_in.secrets[name], "id": f"{base}/secrets/{name}/v1"}
+                    self.answer(200, {**doc, "attributes": {"enabled": True}})
+                else:
+                    self.answer(404, {"error": {"code": "SecretNotFound", "message": f"{name} not found"}})
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"https://127.0.0.1:{self.port}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def reader(self, url: str) -> KeyVaultSecrets:
+        # the challenge names vault.azure.net, not 127.0.0.1: the SDK's host check is off here only
+        return KeyVaultSecrets(
+            url, StaticToken(), verify_challenge_resource=False, connection_verify=str(self.cert)
+        )
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class StaticToken:
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(f"token-for-{scopes[0]}", int(time.time()) + 3600)
+
+
+def test_the_key_vault_adapter_against_a_stand_in_of_the_secrets_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = VaultStandIn(
+        tmp_path,
+        {"configdb-token": "vault-admin-0123456789", "configdb-peer-token": "vault-peer-0123456789"},
+        disabled={"configdb-tokens"},
+    )
+    try:
+        reader = vault.reader(vault.url)
+        assert reader.get("configdb-peer-token") == "vault-peer-0123456789"
+        assert reader.get("configdb-tokens-absent") is None
+        with pytest.raises(KeyVaultUnavailable) as stop:
+            reader.get("configdb-tokens")
+        assert "cannot be read (secret configdb-tokens: HttpResponseError" in str(stop.value.code)
+        reader.close()
+        assert vault.tokens and all(
+            t == "Bearer token-for-https://vault.azure.net/.default" for t in vault.tokens
+        )
+
+        class VaultNode(NodeEnvironment):
+            secret_reader = vault.reader
+
+        monkeypatch.setenv("KEY_VAULT_URL", vault.url)
+        for name in (
+            "CONFIGDB_TOKEN",
+            "CONFIGDB_PEER_TOKEN",
+            "CONFIGDB_TOKENS",
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        ):
+            monkeypatch.delenv(name, raising=False)
+        with pytest.raises(KeyVaultUnavailable):  # the disabled secret stops the start
+            VaultNode()
+        vault.disabled.clear()
+        env = VaultNode()
+        assert env.secret("configdb_token") == "vault-admin-0123456789"
+        assert env.secret("configdb_peer_token") == "vault-peer-0123456789"
+        assert env.secret("configdb_tokens") is None  # not in the vault: unset
+    finally:
+        vault.close()
 
 
 # --------------------------------------------------------------------------- contract (Azure)

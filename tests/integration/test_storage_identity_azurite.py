@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import ipaddress
 import json
 import ssl
 import subprocess
@@ -33,10 +32,6 @@ import httpx
 import pytest
 from azure.core.credentials import AccessToken
 from azure.storage.queue import QueueClient
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from functions.wiring import Adapters
 from infra.local.ports import free_port
@@ -47,39 +42,12 @@ from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.errors import Unavailable
 from shared.settings import Settings
 from tests.integration.azurite import ACCOUNT, ROOT, stop_process, wait_for_port
+from tests.integration.tls import self_signed
 
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
 OID = "6f1c2e2a-0000-4000-8000-00000000000a"
 TID = "72f988bf-0000-4000-8000-00000000000b"
 TTL = dt.timedelta(minutes=5)
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
 
 
 class EntraShapedToken:
