@@ -22,6 +22,7 @@ from shared.adapters.blob_media import BlobMedia
 from shared.adapters.history import open_history_store
 from shared.history.models.call import CallRecord
 from sip_edge.media import dsp
+from tests.otlp_collector import OtlpCollector
 from tests.sip_fixtures import (
     SimProcess,
     edge_events,
@@ -58,6 +59,7 @@ class Edge:
     alice: str
     bob: str
     access: str
+    collector: OtlpCollector  # the edge exports its spans and log records here (OTLP/HTTP)
 
     @property
     def address(self) -> str:
@@ -140,11 +142,16 @@ def configure(stack: LocalStack) -> tuple[str, str, str, str, str]:
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     base = tmp_path_factory.mktemp("edge")
-    with LocalStack(base / "stack") as stack:
+    with LocalStack(base / "stack") as stack, OtlpCollector() as collector:
         tenant_id, menu_id, alice, bob, access = configure(stack)
         sim = start_provider_sim(base / "sim", RULES)
         try:
-            proc, sip_port, control_port = start_edge(stack, sim, base)
+            otlp = {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+                "OTEL_BSP_SCHEDULE_DELAY": "200",
+                "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            }
+            proc, sip_port, control_port = start_edge(stack, sim, base, **otlp)
             try:
                 yield Edge(
                     stack,
@@ -158,6 +165,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
                     alice,
                     bob,
                     access,
+                    collector,
                 )
             finally:
                 proc.stop()
@@ -288,7 +296,8 @@ def test_a_call_from_the_trunk_is_one_trace_from_the_invite_to_its_call_ended_fu
     edge: Edge, tmp_path: Path
 ) -> None:
     """The INVITE starts a trace: every line the edge writes for the call carries its trace id,
-    and so does the functions host's run of the `call-ended` message the call sends."""
+    and so does the functions host's run of the `call-ended` message the call sends; the edge
+    exports the call's span and log records (with their fields) over OTLP."""
     before = len(edge.events("call_ended"))
     result = run_caller(NUMBER, edge.address, tmp_path, hangup_after=1.5, timeout=15)
     assert result.answered
@@ -307,6 +316,23 @@ def test_a_call_from_the_trunk_is_one_trace_from_the_invite_to_its_call_ended_fu
     assert runs[0]["outcome"] == "ok", runs
     assert runs[0].get("trace_id") == trace, runs
     assert runs[0].get("tenant_id") == edge.tenant_id, runs
+    # the edge's OpenTelemetry export: the call's server span, and its log records with their fields
+    spans = eventually(
+        lambda: [s for s in edge.collector.span_records("sip-edge") if s.trace_id == trace],
+        message="the call's span at the collector",
+    )
+    assert [s.name for s in spans] == ["edge inbound call"], spans
+    records = eventually(
+        lambda: [
+            r
+            for r in edge.collector.log_records("sip-edge")
+            if r.body == "call_ended" and r.attributes.get("call_id") == call_id
+        ],
+        message="the call_ended log record at the collector",
+    )
+    assert records[0].trace_id == trace and records[0].span_id == spans[0].span_id
+    assert records[0].attributes["tenant_id"] == edge.tenant_id
+    assert records[0].attributes["trace_id"] == trace
 
 
 def test_invite_from_an_address_off_the_trunk_gets_403(edge: Edge, tmp_path: Path) -> None:
