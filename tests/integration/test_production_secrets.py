@@ -219,8 +219,16 @@ def test_sip_edge_starts_locally(backing: tuple[Azurite, LocalCluster], tmp_path
         http_ok(f"http://127.0.0.1:{control}/health"),
         env=env,
     )
+    # The image's HEALTHCHECK command (sip_edge/Dockerfile), pointed at this edge: healthy while
+    # it runs, not after it stopped.
+    probe = [sys.executable, "-m", "sip_edge.healthcheck", "--pid"]
     with edge:
         assert edge.alive()
+        pid = str(edge.pid)
+        healthy = subprocess.run([*probe, pid], env=env, capture_output=True, text=True, timeout=60)
+        assert healthy.returncode == 0, healthy.stderr
+    stopped = subprocess.run([*probe, pid], env=env, capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 1
 
 
 def test_functions_host_refuses_production_on_development_secrets(tmp_path: Path) -> None:
