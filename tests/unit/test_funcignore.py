@@ -108,8 +108,7 @@ def function_app_files() -> list[str]:
         "print(json.dumps(sorted({m.__file__ for m in list(sys.modules.values())"
         " if getattr(m, '__file__', None)})))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    env |= {"PBX_ENVIRONMENT": "local", "DATA_DIR": "/tmp/funcignore-probe"}
+    env = {"PATH": "/usr/bin:/bin", "PBX_ENVIRONMENT": "local", "DATA_DIR": "/tmp/funcignore-probe"}
     proc = subprocess.run(
         [sys.executable, "-c", probe, str(REPO)],
         cwd="/",
