@@ -78,6 +78,8 @@ CONFIGDB_EDGE_PREFIXES = ("t/", "idx/")
 # The Functions host's identity-based storage connection (its other keys: __blobServiceUri,
 # __queueServiceUri): what a production process reaches storage with.
 STORAGE_IDENTITY_SETTING = "AzureWebJobsStorage__accountName"
+# An app setting's Key Vault reference, as the Functions platform writes it before resolving it.
+KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
 
 
 class ProductionSecretMissing(SystemExit):
@@ -110,6 +112,14 @@ def require_production_secrets(
             )
         elif _is_development_value(value):
             problems.append(f"{name} holds a development value: a production process does not start on it.")
+        elif value.lstrip().startswith(KEY_VAULT_REFERENCE_PREFIX):
+            # The Functions platform leaves an app setting's reference text in place when it cannot
+            # resolve it (no access, no such secret): that text is public, never a secret.
+            problems.append(
+                f"{name} holds an unresolved Key Vault reference: the platform could not read the secret"
+                " (check that the app's identity has Key Vault Secrets User and that the secret exists)."
+            )
+            continue
         else:
             continue
         problems[-1] += f" Set {name}, or PBX_ENVIRONMENT={LOCAL_ENVIRONMENT} for a local run."
