@@ -150,6 +150,7 @@ var functionAppSettings = [
   { name: 'AzureWebJobsStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
   { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: '${serviceBus.name}.servicebus.windows.net' }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: '@Microsoft.KeyVault(SecretUri=${kv}/applicationinsights-connection-string/)' }
+  { name: 'PYTHON_ENABLE_OPENTELEMETRY', value: 'true' }
   { name: 'CONFIGDB_ENDPOINTS', value: configdbEndpoints }
   { name: 'CONFIGDB_APP_TOKEN', value: '@Microsoft.KeyVault(SecretUri=${kv}/configdb-app-token/)' }
   { name: 'MONGODB_URI', value: '@Microsoft.KeyVault(SecretUri=${kv}/mongodb-uri/)' }
