@@ -1,9 +1,10 @@
 """What a container's HEALTHCHECK runs: find the service's own process, ask its `/healthz`.
 
 `python -m configdb_nodes.healthcheck` and `python -m sip_edge.healthcheck` (the images'
-HEALTHCHECK commands) use these two helpers: `process_args` reads the flags the service was
-started with from /proc (the container's ENTRYPOINT plus whatever the host added), so the
-probe asks the port the service really listens on, and `probe` does one GET with the standard
+HEALTHCHECK commands) use these helpers: `process_args` reads the flags the service was
+started with from /proc (the container's ENTRYPOINT plus whatever the host added), and
+`process_environ` the environment it was started with, so the probe asks the address and port
+the service really listens on, and `probe` does one GET with the standard
 library (the images carry no curl). Exit status 0: healthy, 1: not. `--pid N` probes that
 process instead of the container's one (tests run several side by side).
 """
@@ -25,6 +26,15 @@ TIMEOUT_S = 4.0
 def process_args(module: str, proc: Path = PROC, *, pid: int | None = None) -> list[str] | None:
     """The arguments after `-m MODULE` of the oldest running `python -m MODULE` (or of process
     `pid` only), or None."""
+    found = service_process(module, proc, pid=pid)
+    return found[1] if found else None
+
+
+def service_process(
+    module: str, proc: Path = PROC, *, pid: int | None = None
+) -> tuple[int, list[str]] | None:
+    """The pid and the arguments after `-m MODULE` of the oldest running `python -m MODULE` (or
+    of process `pid` only), or None."""
     own = os.getpid()
     found: list[tuple[int, list[str]]] = []
     entries = [proc / str(pid)] if pid is not None else list(proc.iterdir())
@@ -40,7 +50,18 @@ def process_args(module: str, proc: Path = PROC, *, pid: int | None = None) -> l
             if words[i] == "-m" and words[i + 1] == module:
                 found.append((int(entry.name), words[i + 2 :]))
                 break
-    return min(found)[1] if found else None
+    return min(found) if found else None
+
+
+def process_environ(pid: int, proc: Path = PROC) -> dict[str, str]:
+    """The environment process `pid` was started with (empty when it cannot be read): what the
+    service read its settings from, which a probe started later need not share."""
+    try:
+        raw = (proc / str(pid) / "environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (item.decode(errors="replace").partition("=") for item in raw.split(b"\0") if item)
+    return {name: value for name, sep, value in pairs if sep}
 
 
 def probe_pid(argv: list[str]) -> int | None:

@@ -432,6 +432,11 @@ class Settings(BaseSettings):
         default="pass_through",
         description="Caller ID on forwarded legs: the original caller, or the number called.",
     )
+    edge_control_host: str = Field(
+        default="127.0.0.1",
+        description="Address the call-control HTTP API binds (EDGE_CONTROL_HOST), an IP address: loopback"
+        " for a local run; in Azure the edge VM's private address, which the Function App reaches.",
+    )
     edge_control_port: int = Field(default=7401, ge=1, le=65535, description="Call-control HTTP API port.")
     edge_control_url: str = Field(default="http://127.0.0.1:7401", description="Where functions reach it.")
     edge_control_token: SecretStr = Field(default=SecretStr(DEV_EDGE_CONTROL_TOKEN), min_length=1)
@@ -536,6 +541,14 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{cidr!r} is not an IP network (CIDR such as 10.0.0.0/8)") from exc
         return out
+
+    @field_validator("edge_control_host")
+    @classmethod
+    def _ip_address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IP address (such as 10.40.3.10 or 0.0.0.0)") from exc
 
     @field_validator("sip_rtp_ports")
     @classmethod
@@ -707,6 +720,7 @@ class Settings(BaseSettings):
             "TRUNK_ALLOWED_SOURCES": ",".join(self.trunk_allowed_sources),
             "PROVIDER_ADDRESS": self.provider_address,
             "CALLER_ID_POLICY": self.caller_id_policy,
+            "EDGE_CONTROL_HOST": self.edge_control_host,
             "EDGE_CONTROL_PORT": str(self.edge_control_port),
             "EDGE_CONTROL_URL": self.edge_control_url,
             "EDGE_CONTROL_TOKEN": self.edge_control_token.get_secret_value(),

@@ -2,6 +2,7 @@
 
 Settings come from `shared.settings.Settings` (environment / local.settings.json):
 SIP_HOST, SIP_PORT, TRUNK_ALLOWED_SOURCES, PROVIDER_ADDRESS, CALLER_ID_POLICY,
+EDGE_CONTROL_HOST (the address the call-control API binds; default 127.0.0.1),
 EDGE_CONTROL_PORT, EDGE_CONTROL_TOKEN, EDGE_MAX_LEGS, EDGE_TENANT_SHARE, EDGE_DRAIN_SECONDS,
 CONFIGDB_ENDPOINTS, CONFIGDB_EDGE_TOKEN (a read-only ConfigDB token), AzureWebJobsStorage (Azurite's
 connection string) or AzureWebJobsStorage__accountName (the managed identity), DATA_DIR, MONGODB_URI,
@@ -159,7 +160,11 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
     app = create_control_app(edge, settings.edge_control_token.get_secret_value(), ready)
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=settings.edge_control_port, log_level="warning", lifespan="off"
+            app,
+            host=settings.edge_control_host,
+            port=settings.edge_control_port,
+            log_level="warning",
+            lifespan="off",
         )
     )
     server_task = asyncio.create_task(server.serve())
@@ -167,7 +172,7 @@ async def serve(settings: Settings, *, data_dir: Path) -> None:
         log,
         "edge_ready",
         sip=f"{settings.sip_host}:{settings.sip_port}",
-        control=f"http://127.0.0.1:{settings.edge_control_port}",
+        control=f"http://{settings.edge_control_host}:{settings.edge_control_port}",
         provider=settings.provider_address,
         config_revision=directory.revision,
         tenants=len(directory.tenant_ids()),

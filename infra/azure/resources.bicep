@@ -183,7 +183,8 @@ var functionAppSettings = [
 ]
 
 // edgeEnvironment: the SIP edge container (sip_edge/Dockerfile); cloud-init gets it as JSON and
-// writes the container's env file at each start.
+// writes the container's env file at each start. EDGE_CONTROL_HOST binds the call-control API on
+// the VM's private address, which EDGE_CONTROL_URL names (see the edge NSG).
 var edgeEnvironment = [
   { name: 'PBX_ENVIRONMENT', value: 'production' }
   { name: 'AzureWebJobsStorage__accountName', value: storage.name }
@@ -205,6 +206,7 @@ var edgeEnvironment = [
   { name: 'TRUNK_ALLOWED_SOURCES', value: join(trunkSources, ',') }
   { name: 'PROVIDER_ADDRESS', value: providerAddress }
   { name: 'CALLER_ID_POLICY', value: 'pass_through' }
+  { name: 'EDGE_CONTROL_HOST', value: edgeIp }
   { name: 'EDGE_CONTROL_PORT', value: string(edgeControlPort) }
   { name: 'EDGE_MAX_LEGS', value: '256' }
   { name: 'EDGE_TENANT_SHARE', value: '0.25' }
@@ -394,7 +396,10 @@ resource configdbNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   }
 }
 
-// SIP edge: SIP and RTP only from the trunk; the call-control API only from the functions.
+// SIP edge: SIP and RTP only from the trunk; the call-control API only from the functions. The
+// edge binds that API on its private address (EDGE_CONTROL_HOST in edgeEnvironment), so on the VM
+// it is not on loopback or the container bridge either; this rule is what keeps the rest of the
+// VNet and the public IP (whose 1:1 NAT delivers to that same address) away from it.
 resource edgeNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   name: 'nsg-edge-${token}'
   location: location
@@ -896,11 +901,8 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
 
 var cloudInit = loadTextContent('cloud-init/container-host.yaml')
 var registryHost = '${names.registry}.azurecr.io'
-// The edge's call-control API binds 127.0.0.1 (sip_edge/__main__.py); the VM relays its own
-// address's port to it for the Function App.
-var edgeControlRelay = 'TCP-LISTEN:${edgeControlPort},bind=${edgeIp},reuseaddr,fork TCP:127.0.0.1:${edgeControlPort}'
-var configdbCloudInit = replace(replace(replace(replace(cloudInit, '__FORWARD__', ''), '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-configdb:latest'), '__ENV_B64__', base64(string(configdbEnvironment)))
-var edgeCloudInit = replace(replace(replace(replace(cloudInit, '__FORWARD__', edgeControlRelay), '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-sip-edge:latest'), '__ENV_B64__', base64(string(edgeEnvironment)))
+var configdbCloudInit = replace(replace(replace(cloudInit, '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-configdb:latest'), '__ENV_B64__', base64(string(configdbEnvironment)))
+var edgeCloudInit = replace(replace(replace(cloudInit, '__REGISTRY__', registryHost), '__IMAGE__', '${registryHost}/cloudpbx-sip-edge:latest'), '__ENV_B64__', base64(string(edgeEnvironment)))
 
 module configdbVms 'modules/container-host.bicep' = [
   for (n, i) in configdbNodes: {

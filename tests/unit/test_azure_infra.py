@@ -9,6 +9,7 @@ records its arguments; the portal build script runs on a copy of web/.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import re
@@ -399,28 +400,31 @@ def test_the_container_unit_runs_the_image_on_the_host_network_with_the_data_dis
     assert "Restart=always" in unit
 
 
-def test_only_the_edge_relays_its_control_port_from_its_vnet_address() -> None:
-    doc = yaml.safe_load((AZURE / "cloud-init" / "container-host.yaml").read_text())
-    assert "socat" in doc["packages"]
-    assert any(
-        "pbx-forward.service" in " ".join(map(str, cmd)) and "grep -q ." in " ".join(map(str, cmd))
-        for cmd in doc["runcmd"]
-    )
-    assert (
-        "replace(cloudInit, '__FORWARD__', '')"
-        in RESOURCES.split("var configdbCloudInit", 1)[1].split("\n", 1)[0]
-    )
-    assert (
-        "replace(cloudInit, '__FORWARD__', edgeControlRelay)"
-        in RESOURCES.split("var edgeCloudInit", 1)[1].split("\n", 1)[0]
-    )
-    relay = re.search(r"^var edgeControlRelay = '([^']+)'", RESOURCES, re.M)
-    assert relay
-    assert relay.group(1) == (
-        "TCP-LISTEN:${edgeControlPort},bind=${edgeIp},reuseaddr,fork TCP:127.0.0.1:${edgeControlPort}"
-    )
-    control_url = settings_of("functionAppSettings")["EDGE_CONTROL_URL"]
-    assert control_url == "'http://${edgeIp}:${edgeControlPort}'"
+def bicep_var(name: str) -> str:
+    """The value of a one-line `var NAME = '...'` string."""
+    match = re.search(rf"^var {name} = '([^']*)'$", RESOURCES, re.M)
+    assert match, f"no `var {name} = '...'` in the Bicep"
+    return match.group(1)
+
+
+def test_the_edge_binds_its_control_api_on_its_private_address_for_the_functions_only() -> None:
+    # The edge itself listens where the Function App's EDGE_CONTROL_URL points: no relay on the VM.
+    assert settings_of("edgeEnvironment")["EDGE_CONTROL_HOST"] == "edgeIp"
+    assert settings_of("functionAppSettings")["EDGE_CONTROL_URL"] == "'http://${edgeIp}:${edgeControlPort}'"
+    assert Settings(edge_control_host=bicep_var("edgeIp")).edge_control_host == "10.40.3.10"
+    assert ipaddress.ip_address(bicep_var("edgeIp")) in ipaddress.ip_network(bicep_var("edgeSubnetPrefix"))
+    cloud_init = (AZURE / "cloud-init" / "container-host.yaml").read_text()
+    assert "socat" not in yaml.safe_load(cloud_init)["packages"]
+    assert "pbx-forward" not in cloud_init and "__FORWARD__" not in cloud_init + RESOURCES
+    # ... and the edge's NSG admits that port from the functions' integration subnet only.
+    edge_nsg = RESOURCES.split("resource edgeNsg ", 1)[1].split("\nresource ", 1)[0]
+    rules = re.findall(r"name: '([a-z-]+)'\n\s+properties: \{(.*?)\n\s{8}\}", edge_nsg, re.S)
+    control = [body for _, body in rules if "destinationPortRange: string(edgeControlPort)" in body]
+    assert len(control) == 1, [name for name, _ in rules]
+    assert "sourceAddressPrefix: functionsSubnetPrefix" in control[0]
+    assert "access: 'Allow'" in control[0] and "protocol: 'Tcp'" in control[0]
+    deny = [body for name, body in rules if "access: 'Deny'" in body and "sourceAddressPrefix: '*'" in body]
+    assert deny, "the edge NSG ends in a deny-all inbound rule"
 
 
 # --- the azd hooks, with stand-ins for `az` and `azd` that record their calls

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.commands import configdb_node_command, edge_command
-from shared.container_health import local_url, probe, process_args
+from shared.container_health import local_url, probe, process_args, process_environ, service_process
 
 REPO = Path(__file__).resolve().parents[2]
 # The repository's own top-level packages (the rest of sys.modules is the standard library and
@@ -271,6 +271,15 @@ def test_process_args_finds_the_oldest_service_process(tmp_path: Path) -> None:
     assert process_args("configdb_nodes", root) == ["--node-id", "n1", "--http", "0.0.0.0:7101"]
     assert process_args("sip_edge", root) == ["--data-dir", "/data/edge"]
     assert process_args("ops", root) is None
+
+
+def test_process_environ_reads_the_service_processs_own_environment(tmp_path: Path) -> None:
+    root = fake_proc(tmp_path, {13: ["python", "-m", "sip_edge"], 14: ["python", "-m", "sip_edge"]})
+    (root / "13" / "environ").write_bytes(b"EDGE_CONTROL_HOST=10.40.3.10\0A=b=c\0NOVALUE\0EMPTY=\0")
+    assert service_process("sip_edge", root) == (13, [])
+    assert service_process("sip_edge", root, pid=14) == (14, [])
+    assert process_environ(13, root) == {"EDGE_CONTROL_HOST": "10.40.3.10", "A": "b=c", "EMPTY": ""}
+    assert process_environ(14, root) == {}  # unreadable: nothing
 
 
 def test_local_url_probes_a_wildcard_bind_on_loopback() -> None:

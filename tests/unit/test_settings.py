@@ -129,6 +129,8 @@ def test_json_array_is_accepted_for_lists(monkeypatch: pytest.MonkeyPatch) -> No
         ("JWT_SECRET", "short", "at least 32 characters"),
         ("REGION", "mars", "region 'mars' has no entry in REGION_BASE_URLS"),
         ("PUBLIC_BASE_URL", "example.com", "public_base_url"),
+        ("EDGE_CONTROL_HOST", "edge.internal", "'edge.internal' is not an IP address"),
+        ("EDGE_CONTROL_HOST", "10.40.3.10:7401", "is not an IP address"),
     ],
 )
 def test_bad_values_fail_clearly(monkeypatch: pytest.MonkeyPatch, name: str, value: str, needle: str) -> None:
