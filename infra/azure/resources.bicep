@@ -183,8 +183,9 @@ var functionAppSettings = [
 ]
 
 // edgeEnvironment: the SIP edge container (sip_edge/Dockerfile); cloud-init gets it as JSON and
-// writes the container's env file at each start. EDGE_CONTROL_HOST binds the call-control API on
-// the VM's private address, which EDGE_CONTROL_URL names (see the edge NSG).
+// writes the container's env file at each start. SIP_HOST binds SIP on the VM's private address
+// (the public IP is NATed to it), EDGE_CONTROL_HOST the call-control API, which EDGE_CONTROL_URL
+// names (see the edge NSG).
 var edgeEnvironment = [
   { name: 'PBX_ENVIRONMENT', value: 'production' }
   { name: 'AzureWebJobsStorage__accountName', value: storage.name }
@@ -200,7 +201,7 @@ var edgeEnvironment = [
   { name: 'REGION', value: pbxRegion }
   { name: 'REGION_BASE_URLS', value: string({ '${pbxRegion}': '${portalOrigin}/api' }) }
   { name: 'PUBLIC_BASE_URL', value: portalOrigin }
-  { name: 'SIP_HOST', value: '0.0.0.0' }
+  { name: 'SIP_HOST', value: edgeIp }
   { name: 'SIP_PORT', value: '5060' }
   { name: 'SIP_RTP_PORTS', value: rtpPorts }
   { name: 'TRUNK_ALLOWED_SOURCES', value: join(trunkSources, ',') }

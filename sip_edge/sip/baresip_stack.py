@@ -77,6 +77,8 @@ def _answered_calls_only(record: logging.LogRecord) -> bool:
 
 logging.getLogger("baresip.call").addFilter(_answered_calls_only)
 
+_WILDCARD = ("0.0.0.0", "::", "")  # "every address" as a bind address
+
 # Why baresip sent a re-INVITE right after answering, which failed SIPp's plain UAC:
 # for every inbound INVITE baresip allocates a video stream when the account has any
 # video codec (the binding ships VP8), and records the "established" video direction
@@ -461,7 +463,12 @@ class BaresipStack:
     async def start(self, listen: ListenAddress) -> None:
         self._listen = listen
         bind = self._settings.bind_address
-        if bind is None and listen.host not in ("0.0.0.0", "::", ""):
+        if bind in _WILDCARD:
+            # baresip takes net_interface as an interface name or one of its addresses: a
+            # wildcard matches none, and the stack would bind no SIP transport at all. Without
+            # it, baresip binds sip_listen's port on each address it discovers on the host.
+            bind = None
+        if bind is None and listen.host not in _WILDCARD:
             bind = listen.host
         self._host = bind or listen.host
         config = Config(

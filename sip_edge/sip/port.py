@@ -343,7 +343,8 @@ class StackSettings:
     """Adapter-independent knobs the orchestrator passes at construction."""
 
     max_legs: int = 256
-    # The address the stack binds and routes from; None = derive from listen.host.
+    # The address the stack binds and routes from; None (or a wildcard) = listen.host, or, when
+    # that is a wildcard too, every address of the host.
     bind_address: str | None = None
     # Extra INVITE headers to surface on InboundInvite.headers.
     expose_headers: tuple[str, ...] = ("To", "P-Called-Party-ID", "Diversion")

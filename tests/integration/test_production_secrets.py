@@ -231,36 +231,6 @@ def test_sip_edge_starts_locally(backing: tuple[Azurite, LocalCluster], tmp_path
     assert stopped.returncode == 1
 
 
-def test_sip_edge_serves_its_control_api_on_edge_control_host_only(
-    backing: tuple[Azurite, LocalCluster], tmp_path: Path
-) -> None:
-    """EDGE_CONTROL_HOST is where the call-control API listens (in Azure the VM's private address;
-    here another loopback address stands in): it answers there, with its token on /v1, and not on
-    127.0.0.1; the image's HEALTHCHECK finds it there from the edge's own environment."""
-    azurite, cluster = backing
-    control, token = free_port(), "bind-test-control-token"
-    base_env = {**local_settings(azurite, cluster, tmp_path).as_env(), "SIP_PORT": str(free_port())}
-    env = {**base_env, "EDGE_CONTROL_HOST": "127.0.0.2", "EDGE_CONTROL_PORT": str(control)}
-    env["EDGE_CONTROL_TOKEN"] = token
-    url = f"http://127.0.0.2:{control}"
-    edge = ManagedProcess(
-        "sip_edge", edge_command(tmp_path / "edge"), tmp_path / "edge.log", http_ok(f"{url}/healthz"), env=env
-    )
-    with edge:
-        assert httpx.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
-        calls = f"{url}/v1/tenants/t-1/calls"
-        assert httpx.get(calls, timeout=5).status_code == 401
-        assert httpx.get(calls, headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
-        assert httpx.get(calls, headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 200
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"http://127.0.0.1:{control}/healthz", timeout=5)
-        # The probe's own environment holds the default address and port (127.0.0.1:7401, from
-        # as_env): it finds the API only by reading the edge's.
-        probe = [sys.executable, "-m", "sip_edge.healthcheck", "--pid", str(edge.pid)]
-        healthy = subprocess.run(probe, env=base_env, capture_output=True, text=True, timeout=60)
-        assert healthy.returncode == 0, healthy.stderr
-
-
 def test_functions_host_refuses_production_on_development_secrets(tmp_path: Path) -> None:
     cmd = [
         *(sys.executable, "-m", "functions.devhost", "--app", "function_app:app"),

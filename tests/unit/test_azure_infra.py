@@ -410,6 +410,7 @@ def bicep_var(name: str) -> str:
 def test_the_edge_binds_its_control_api_on_its_private_address_for_the_functions_only() -> None:
     # The edge itself listens where the Function App's EDGE_CONTROL_URL points: no relay on the VM.
     assert settings_of("edgeEnvironment")["EDGE_CONTROL_HOST"] == "edgeIp"
+    assert settings_of("edgeEnvironment")["SIP_HOST"] == "edgeIp"  # SIP too, not the wildcard
     assert settings_of("functionAppSettings")["EDGE_CONTROL_URL"] == "'http://${edgeIp}:${edgeControlPort}'"
     assert Settings(edge_control_host=bicep_var("edgeIp")).edge_control_host == "10.40.3.10"
     assert ipaddress.ip_address(bicep_var("edgeIp")) in ipaddress.ip_network(bicep_var("edgeSubnetPrefix"))
