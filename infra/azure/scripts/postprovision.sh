@@ -14,7 +14,7 @@ for image in configdb:configdb_nodes/Dockerfile sip-edge:sip_edge/Dockerfile; do
 done
 
 restart() { # VM PORT: once cloud-init is done, restart its container and wait for /healthz on
-    # the VM's own address (the ConfigDB binds it; the edge's port is relayed from it)
+    # the VM's own address (the ConfigDB binds it, and the edge its EDGE_CONTROL_HOST)
     echo "restarting $1"
     az vm run-command invoke --only-show-errors -g "$AZURE_RESOURCE_GROUP" -n "$1" \
         --command-id RunShellScript --query 'value[0].message' -o tsv --scripts \
