@@ -103,18 +103,6 @@ def test_every_secret_setting_is_a_key_vault_reference_to_a_secret_the_template_
                 assert "secret" not in value.lower() or name == "jwt_previous_secrets", (array, name)
 
 
-def test_the_settings_of_each_host_are_settings_the_code_reads() -> None:
-    known_app = {n.lower() for names in env_names(Settings).values() for n in names}
-    known_node = {n.lower() for names in env_names(NodeEnvironment).values() for n in names}
-    for array, known in (
-        ("functionAppSettings", known_app),
-        ("edgeEnvironment", known_app),
-        ("configdbEnvironment", known_node),
-    ):
-        unknown = sorted(n for n in settings_of(array) if n.lower() not in known)
-        assert not unknown, f"{array} sets what no code reads: {unknown}"
-
-
 def test_service_bus_queues_are_the_code_queues_with_five_deliveries() -> None:
     from shared.message_contract import QUEUES
 
