@@ -23,6 +23,7 @@ import itertools
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Literal
@@ -41,12 +42,13 @@ from baresip import (
     StaleHandleError,
     UserAgent,
 )
-from baresip.call import Call, CallState, DigitEvent
+from baresip.call import Call, CallState
 from baresip.errors import split_status
 from baresip.events import StackEvent
 from baresip.stats import CallStats
 
 from sip_edge.sip._native import InviteTrace, NativeBridge
+from sip_edge.sip.dtmf import KeyDownDetector
 from sip_edge.sip.port import (
     CallerId,
     DtmfEvent,
@@ -206,8 +208,8 @@ class BaresipLeg:
         self._hung_up_locally = False
         self._last_stats: CallStats | None = None
         self._answered = direction == "inbound"
+        self._keys = KeyDownDetector()
         call.on(self._on_event)
-        call.on_dtmf(self._on_digit)
         call.on_rtcp(self._on_rtcp)
 
     # -- properties --------------------------------------------------------------------
@@ -244,7 +246,14 @@ class BaresipLeg:
     # -- events ------------------------------------------------------------------------
 
     def _on_event(self, ev: StackEvent) -> None:
-        if ev.event is Event.CALL_ESTABLISHED:
+        if ev.event is Event.CALL_DTMF_START or ev.event is Event.CALL_DTMF_END:
+            # Digits go out at key-down (the stack's start report), not at key-up as the
+            # binding's on_dtmf pairs them: see sip_edge/sip/dtmf.py.
+            end = ev.event is Event.CALL_DTMF_END
+            digit = self._keys.report(None if end else ev.text or None, end=end, now=time.monotonic())
+            if digit is not None:
+                self._on_digit(digit)
+        elif ev.event is Event.CALL_ESTABLISHED:
             self._answered = True
         elif ev.event is Event.CALL_CLOSED and self._ended is None:
             status, _reason = split_status(ev.text or "")
@@ -265,8 +274,8 @@ class BaresipLeg:
                 except Exception:
                     log.exception("on_ended callback raised", extra={"leg_id": self._leg_id})
 
-    def _on_digit(self, d: DigitEvent) -> None:
-        event = DtmfEvent(digit=d.digit, duration_ms=d.duration_ms)
+    def _on_digit(self, digit: str) -> None:
+        event = DtmfEvent(digit=digit)
         for cb in self._dtmf_cbs:
             try:
                 cb(event)

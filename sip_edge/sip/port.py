@@ -75,14 +75,14 @@ class LegState(enum.Enum):
 
 @dataclass(frozen=True)
 class DtmfEvent:
-    """One key the far end pressed, reported once on release.
+    """One key the far end pressed, reported once, at key-down (the first report of the
+    event: ``sip_edge/sip/dtmf.py``), so an IVR can act while the key is still held.
 
     RFC 4733 telephone-events and SIP INFO (application/dtmf-relay) both arrive here;
     the stack does not say which carried the key.
     """
 
     digit: str  # 0-9, *, #, A-D
-    duration_ms: int
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,20 @@ def test_sipp_plain_uac_completes_call_with_audio_and_dtmf(edge: Edge, tmp_path:
     assert invite["source"].startswith("127.0.0.1:") and invite["transport"] == "udp"
 
 
+def test_a_held_key_and_a_reordered_packet_are_one_digit_each(edge: Edge, tmp_path: Path) -> None:
+    # Digits go out at key-down: a key held 700 ms, and an update packet arriving after the
+    # event's end packets (reordered), must each still be one digit; the same key twice is two.
+    pcap = build_pcap(1000.0, "55", lead_ms=1000, gap_ms=300, hold_ms=700, straggler=True)
+    (tmp_path / "uac_audio_dtmf.pcap").write_bytes(pcap)
+    rc, trace = sipp(edge, "uac_basic.xml", "15551230001", tmp_path)
+    assert rc == 0, trace[-3000:]
+    invite = edge.wait_for(lambda e: e["event"] == "invite" and e["ruri_user"] == "15551230001", 5)
+    answered = edge.wait_for(lambda e: e["event"] == "answered" and e["call_id"] == invite["call_id"], 5)
+    edge.wait_for(lambda e: e["event"] == "ended" and e["leg_id"] == answered["leg_id"], 5)
+    digits = [e["digit"] for e in edge.events if e["event"] == "dtmf" and e["leg_id"] == answered["leg_id"]]
+    assert digits == ["5", "5"]
+
+
 @pytest.mark.parametrize(("service", "code"), [("4040001", 404), ("4030001", 403)])
 def test_reject_codes_reach_sipp(edge: Edge, tmp_path: Path, service: str, code: int) -> None:
     rc, trace = sipp(

@@ -48,8 +48,18 @@ def _udp_frame(payload: bytes) -> bytes:
     return eth + ip_hdr + udp
 
 
-def build(tone_hz: float = 1000.0, digits: str = "12#", lead_ms: int = 1500, gap_ms: int = 400) -> bytes:
-    """The pcap bytes: tone for ``lead_ms``, then per digit a 100 ms event and ``gap_ms`` tone."""
+def build(
+    tone_hz: float = 1000.0,
+    digits: str = "12#",
+    lead_ms: int = 1500,
+    gap_ms: int = 400,
+    *,
+    hold_ms: int = 100,
+    straggler: bool = False,
+) -> bytes:
+    """The pcap bytes: tone for ``lead_ms``, then per digit a ``hold_ms`` event and ``gap_ms``
+    tone. ``straggler``: one update packet of each event comes again after its end packets,
+    as a packet reordered on the way would."""
     packets: list[tuple[float, bytes]] = []
     seq, ts, t, phase = 1, 160, 0.0, 0
     ssrc = 0x5EED1234
@@ -73,13 +83,19 @@ def build(tone_hz: float = 1000.0, digits: str = "12#", lead_ms: int = 1500, gap
     for digit in digits.upper():
         code = _EVENT_CODES[digit]
         start = ts
-        for i in range(5):  # 100 ms of key press, 20 ms per update
+        updates = hold_ms // 20
+        for i in range(updates):  # the key press, 20 ms per update
             packets.append((t, rtp(PT_EVENT, i == 0, start, struct.pack("!BBH", code, 10, 160 * (i + 1)))))
             seq, t = seq + 1, t + 0.02
+        duration = 160 * updates
         for _ in range(3):  # end of event, sent three times (RFC 4733 2.5.1.4)
-            packets.append((t, rtp(PT_EVENT, False, start, struct.pack("!BBH", code, 0x80 | 10, 800))))
+            packets.append((t, rtp(PT_EVENT, False, start, struct.pack("!BBH", code, 0x80 | 10, duration))))
             seq = seq + 1
-        ts = start + 800
+        if straggler:
+            update = struct.pack("!BBH", code, 10, duration - 160)
+            packets.append((t, rtp(PT_EVENT, False, start, update)))
+            seq = seq + 1
+        ts = start + duration
         audio(gap_ms)
 
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]

@@ -113,7 +113,7 @@ async def main() -> None:
                 return
         leg = await invite.answer()
         emit("answered", call_id=invite.call_id, leg_id=leg.leg_id)
-        leg.on_dtmf(lambda d: emit("dtmf", leg_id=leg.leg_id, digit=d.digit, duration_ms=d.duration_ms))
+        leg.on_dtmf(lambda d: emit("dtmf", leg_id=leg.leg_id, digit=d.digit))
 
         def ended(e: object) -> None:
             s = leg.rtp_stats()
