@@ -673,3 +673,32 @@ def test_mongo_creates_its_indexes() -> None:
     finally:
         mongo.client.drop_database(database)
         mongo.close()
+
+
+def test_sqlite_put_calls_is_put_call_in_one_transaction(tmp_path: Path) -> None:
+    store = SqliteHistoryStore(tmp_path / "h.sqlite3")
+    day = T0.date()
+    batch = [
+        call("T1", "B1", T0, talk=61),
+        call("T1", "B2", T0 + dt.timedelta(hours=1), disposition="missed"),
+        call(
+            "T1",
+            "B3",
+            T0 + dt.timedelta(days=1),
+            disposition="voicemail",
+            voicemail_blob="voicemail/T1/x.wav",
+        ),
+    ]
+    assert store.put_calls(batch) == 3
+    assert store.put_calls(batch) == 0  # a replay adds nothing and counts nothing
+    one_by_one = SqliteHistoryStore(tmp_path / "other.sqlite3")
+    for c in batch:
+        one_by_one.put_call(c)
+    span = (day, day + dt.timedelta(days=1))
+    assert store.get_stats("T1", *span) == one_by_one.get_stats("T1", *span)
+    assert [c.call_id for c in all_calls(store, "T1")] == ["B3", "B2", "B1"]
+    with pytest.raises(ConflictError):  # B1 belongs to T1: the whole batch rolls back
+        store.put_calls([call("T2", "B4", T0), call("T2", "B1", T0)])
+    assert store.get_call("T2", "B4") is None and store.count_calls("T2") == 0
+    store.close()
+    one_by_one.close()

@@ -254,15 +254,28 @@ class SqliteHistoryStore:
         return new
 
     def put_calls(self, records: Iterable[CallRecord | dict[str, Any]]) -> int:
-        """`put_call` for many records in one write transaction (imports and seeding: one commit
-        instead of one per record); returns how many were new. All or nothing: a `ConflictError`
-        on one record rolls the whole batch back."""
+        """`put_call` for many records in one write transaction (imports and seeding): one commit,
+        and the stats of the new records summed into one upsert per (day, metric). Returns how
+        many were new. All or nothing: a `ConflictError` on one record rolls the batch back."""
         calls = [as_call(r) for r in records]
+        totals: dict[tuple[str, str, str], int] = {}
         with self._write() as conn:
-            return sum(self._insert_call(conn, call) for call in calls)
+            new = 0
+            for call in calls:
+                if not self._insert_call(conn, call, count_stats=False):
+                    continue
+                new += 1
+                day, inc = stats_increments(call)
+                for name, value in inc.items():
+                    if value:
+                        k = (call.tenant_id, day.isoformat(), name)
+                        totals[k] = totals.get(k, 0) + value
+            conn.executemany(_INC_STAT, [(*k, value) for k, value in totals.items()])
+        return new
 
-    def _insert_call(self, conn: sqlite3.Connection, call: CallRecord) -> bool:
-        """Insert the record and count its stats, inside the caller's write transaction."""
+    def _insert_call(self, conn: sqlite3.Connection, call: CallRecord, *, count_stats: bool = True) -> bool:
+        """Insert the record (and count its stats unless told not to), inside the caller's write
+        transaction. False if the record existed (nothing changes)."""
         row = (
             call.call_id,
             call.tenant_id,
@@ -287,11 +300,12 @@ class SqliteHistoryStore:
             if owner != call.tenant_id:
                 raise ConflictError(f"call/{call.call_id}", "call id already used by another tenant")
             return False
-        day, inc = stats_increments(call)
-        conn.executemany(
-            _INC_STAT,
-            [(call.tenant_id, day.isoformat(), name, value) for name, value in inc.items() if value],
-        )
+        if count_stats:
+            day, inc = stats_increments(call)
+            conn.executemany(
+                _INC_STAT,
+                [(call.tenant_id, day.isoformat(), name, value) for name, value in inc.items() if value],
+            )
         return True
 
     def replace_call(self, record: CallRecord | dict[str, Any]) -> None:
