@@ -428,6 +428,8 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=300)
     p.add_argument("--no-api", action="store_true", help="time the store only (no local stack)")
     args = p.parse_args()
+    if not args.no_api and args.today >= -(-args.records // args.tenants):
+        p.error("--today must leave some of the measured tenant's records for the dated GET /calls rows")
     # A script entry point, not library code. Kept out of the stack's environment: its functions
     # host must serve the SQLite file seeded here, not the MongoDB a developer points at.
     uri = os.environ.pop("MONGODB_URI", None)
