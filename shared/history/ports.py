@@ -100,6 +100,21 @@ class HistoryStore(Protocol):
         `limit` is 1..MAX_LIMIT."""
         ...
 
+    def count_calls(
+        self,
+        tenant_id: str,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        user_id: str | None = None,
+        number: str | None = None,
+        direction: str | None = None,
+        disposition: str | None = None,
+    ) -> int:
+        """How many calls `list_calls` with the same filters would return over all its pages,
+        counted in the store over an index (no documents are read or decoded)."""
+        ...
+
     # ------------------------------------------------------------------ activities
 
     def add_activity(self, item: ActivityItem) -> bool:
@@ -122,6 +137,19 @@ class HistoryStore(Protocol):
     ) -> Page:
         """A page of one user's `ActivityItem`s, newest first. `None` for `read` / `archived`
         means either; by default archived items are left out."""
+        ...
+
+    def count_activities(
+        self,
+        tenant_id: str,
+        user_id: str,
+        *,
+        read: bool | None = None,
+        archived: bool | None = False,
+        kind: str | None = None,
+    ) -> int:
+        """How many items `list_activities` with the same filters would return over all its pages,
+        counted over an index."""
         ...
 
     def update_activity(
@@ -174,7 +202,7 @@ class HistoryStore(Protocol):
 
 class PortalHistory(Protocol):
     """The History DB behind the history routes (`shared.history.services.access.HistoryAccess`):
-    a tenant's calls, a user's activity feed and the daily stats, read and marked.
+    a tenant's calls, a user's activity feed and the daily stats, read, counted and marked.
 
     Contract of `HistoryStore`: an id of another tenant reads as absent; `update_activity` raises
     `NotFoundError` for an unknown item; `update_activity`, `mark_all_read` and `delete_activity`
@@ -185,8 +213,10 @@ class PortalHistory(Protocol):
     async def get_call(self, tenant_id: str, call_id: str) -> CallRecord | None: ...
     async def replace_call(self, record: CallRecord) -> None: ...
     async def list_calls(self, tenant_id: str, **kw: Any) -> Page: ...
+    async def count_calls(self, tenant_id: str, **kw: Any) -> int: ...
     async def get_activity(self, tenant_id: str, user_id: str, activity_id: str) -> ActivityItem | None: ...
     async def list_activities(self, tenant_id: str, user_id: str, **kw: Any) -> Page: ...
+    async def count_activities(self, tenant_id: str, user_id: str, **kw: Any) -> int: ...
     async def update_activity(
         self,
         tenant_id: str,

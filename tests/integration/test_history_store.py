@@ -219,6 +219,83 @@ def test_list_calls_filters(store: HistoryStore) -> None:
     assert ids(user_id="nobody") == []
 
 
+def test_count_calls_matches_the_listing(store: HistoryStore) -> None:
+    store.put_call(call("T1", "A", T0, user_id="U1"))
+    store.put_call(call("T1", "B", T0 + dt.timedelta(hours=1), disposition="missed", user_id="U2"))
+    store.put_call(call("T1", "C", T0 + dt.timedelta(hours=2), direction="outbound", caller="+15553334444"))
+    store.put_call(
+        call("T1", "D", T0 + dt.timedelta(hours=3), disposition="voicemail", number_called="+15559990000")
+    )
+    store.put_call(call("T1", "E", T0 + dt.timedelta(hours=4), disposition="missed", user_id="U2"))
+    # number called and caller both the same number: one call, counted once
+    store.put_call(
+        call("T1", "F", T0 + dt.timedelta(hours=5), number_called="+15557777777", caller="+15557777777")
+    )
+    store.put_call(call("T2", "X", T0, disposition="missed", user_id="U2"))  # another tenant
+    filters: list[dict[str, Any]] = [
+        {},
+        {"since": T0 + dt.timedelta(hours=1)},
+        {"until": T0 + dt.timedelta(hours=1)},
+        {"since": T0 + dt.timedelta(minutes=30), "until": T0 + dt.timedelta(hours=3)},
+        {"user_id": "U2"},
+        {"user_id": "U2", "disposition": "missed"},
+        {"user_id": "U2", "disposition": "missed", "since": T0 + dt.timedelta(hours=2)},
+        {"number": "+15559990000"},
+        {"number": "+15553334444"},
+        {"number": "+15557777777"},
+        {"number": "+15550000001", "since": T0 + dt.timedelta(hours=2), "until": T0 + dt.timedelta(hours=4)},
+        {"direction": "outbound"},
+        {"disposition": "missed"},
+        {"disposition": "voicemail", "since": T0, "until": T0 + dt.timedelta(days=1)},
+        {"disposition": "answered", "direction": "inbound"},
+        {"user_id": "nobody"},
+    ]
+    for f in filters:
+        assert store.count_calls("T1", **f) == len(all_calls(store, "T1", limit=2, **f)), f
+    assert store.count_calls("T1") == 6
+    assert store.count_calls("T1", disposition="missed") == 2
+    assert store.count_calls("T1", number="+15557777777") == 1
+    assert store.count_calls("T2") == 1 and store.count_calls("T3") == 0
+    store.put_call(call("T1", "A", T0, user_id="U1"))  # a replay adds nothing
+    assert store.count_calls("T1") == 6
+
+
+def test_count_activities_matches_the_listing(store: HistoryStore) -> None:
+    for i in range(6):
+        store.add_activity(activity("T1", f"V{i}", T0 + dt.timedelta(minutes=i), kind="voicemail"))
+        store.add_activity(activity("T1", f"M{i}", T0 + dt.timedelta(minutes=i)))
+    store.add_activity(activity("T1", "OTHER", T0, user_id="U2", kind="voicemail"))
+    store.add_activity(activity("T2", "T2V", T0, kind="voicemail"))
+    store.update_activity("T1", "U1", "V0", read=True)
+    store.update_activity("T1", "U1", "V1", archived=True)
+    store.update_activity("T1", "U1", "M0", read=True, archived=True)
+    combos: list[dict[str, Any]] = [
+        {},
+        {"archived": None},
+        {"archived": True},
+        {"read": False},
+        {"read": True, "archived": None},
+        {"kind": "voicemail"},
+        {"kind": "voicemail", "read": False, "archived": None},
+        {"kind": "voicemail", "read": True},
+        {"kind": "missed_call", "archived": None},
+    ]
+    for f in combos:
+        listed = 0
+        cursor = None
+        while True:
+            items, cursor = store.list_activities("T1", "U1", limit=4, cursor=cursor, **f)
+            listed += len(items)
+            if cursor is None:
+                break
+        assert store.count_activities("T1", "U1", **f) == listed, f
+    assert store.count_activities("T1", "U1", kind="voicemail", read=False, archived=None) == 5
+    assert store.count_activities("T1", "U1") == store.unread_count("T1", "U1") + 1  # V0 read
+    assert store.count_activities("T1", "U2", kind="voicemail", archived=None) == 1
+    assert store.count_activities("T2", "U1", kind="voicemail") == 1
+    assert store.count_activities("T3", "U1") == 0
+
+
 def test_bad_arguments(store: HistoryStore) -> None:
     for limit in (0, -1, 10_000):
         with pytest.raises(ValueError):
@@ -481,6 +558,57 @@ def test_sqlite_file_is_wal(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_sqlite_counts_read_only_an_index(tmp_path: Path) -> None:
+    """Every count the adapter runs is answered from one index (a covering index where the
+    filters are all indexed columns), never by scanning the table."""
+    path = tmp_path / "h.sqlite3"
+    store = SqliteHistoryStore(path)
+    plans: list[str] = []
+    conn = store._conn()
+    real_read = store._read
+
+    def explaining(sql: str, args: Any = ()) -> list[tuple[Any, ...]]:
+        plans.append(" | ".join(str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args)))
+        return real_read(sql, args)
+
+    store._read = explaining  # type: ignore[method-assign]
+    day = (T0, T0 + dt.timedelta(days=1))
+    store.count_calls("T1", since=day[0], until=day[1])
+    store.count_calls("T1", since=day[0], until=day[1], disposition="missed")
+    store.count_calls("T1", since=day[0], until=day[1], user_id="U1")
+    store.count_calls("T1", since=day[0], until=day[1], user_id="U1", disposition="missed")
+    store.count_activities("T1", "U1", kind="voicemail", read=False, archived=None)
+    store.count_activities("T1", "U1", read=False)
+    for plan in plans:
+        assert "COVERING INDEX" in plan, plan
+        assert "SCAN" not in plan, plan
+    plans.clear()
+    store.count_calls("T1", number="+15550000001")
+    assert plans[0].count("USING COVERING INDEX calls_number_time2") == 1, plans[0]
+    assert "calls_caller_time2" in plans[0], plans[0]
+    store.close()
+
+
+def test_sqlite_migrates_an_older_schema(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    SqliteHistoryStore(path).close()
+    conn = sqlite3.connect(path)  # back to schema 2: without the indexes schema 3 added
+    conn.execute("DROP INDEX calls_user_disposition_time")
+    conn.execute("DROP INDEX activities_kind_unread")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = SqliteHistoryStore(path)
+    store.put_call(call("T1", "C1", T0, disposition="missed"))
+    assert store.count_calls("T1", user_id="U1", disposition="missed") == 1
+    store.close()
+    conn = sqlite3.connect(path)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"calls_user_disposition_time", "activities_kind_unread"} <= names
+    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 3
+    conn.close()
+
+
 def test_factory_chooses_the_adapter(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, mongodb_uri=None)
     store = open_history_store(settings)
@@ -518,7 +646,59 @@ def test_mongo_creates_its_indexes() -> None:
         assert calls["call_id_unique"]["unique"] is True
         assert calls["tenant_time"]["key"] == [("tenant_id", 1), ("started_us", -1), ("call_id", -1)]
         assert calls["user_time"]["key"][:3] == [("tenant_id", 1), ("user_id", 1), ("started_us", -1)]
-        assert mongo.activities.index_information()["id_unique"]["unique"] is True
+        assert calls["user_disposition_time"]["key"][:4] == [
+            ("tenant_id", 1),
+            ("user_id", 1),
+            ("disposition", 1),
+            ("started_us", -1),
+        ]
+        activities = mongo.activities.index_information()
+        assert activities["id_unique"]["unique"] is True
+        assert activities["user_kind_read"]["key"][:4] == [
+            ("tenant_id", 1),
+            ("user_id", 1),
+            ("kind", 1),
+            ("read", 1),
+        ]
+        # the dashboard's counts walk these indexes rather than the collection
+        winning = mongo.db.command(
+            "explain",
+            {
+                "count": "calls",
+                "query": {"tenant_id": "T1", "disposition": "missed", "started_us": {"$gte": 0, "$lt": 10}},
+            },
+        )["queryPlanner"]["winningPlan"]
+        plan = str(winning)
+        assert "COLLSCAN" not in plan and ("IXSCAN" in plan or "COUNT_SCAN" in plan), plan
     finally:
         mongo.client.drop_database(database)
         mongo.close()
+
+
+def test_sqlite_put_calls_is_put_call_in_one_transaction(tmp_path: Path) -> None:
+    store = SqliteHistoryStore(tmp_path / "h.sqlite3")
+    day = T0.date()
+    batch = [
+        call("T1", "B1", T0, talk=61),
+        call("T1", "B2", T0 + dt.timedelta(hours=1), disposition="missed"),
+        call(
+            "T1",
+            "B3",
+            T0 + dt.timedelta(days=1),
+            disposition="voicemail",
+            voicemail_blob="voicemail/T1/x.wav",
+        ),
+    ]
+    assert store.put_calls(batch) == 3
+    assert store.put_calls(batch) == 0  # a replay adds nothing and counts nothing
+    one_by_one = SqliteHistoryStore(tmp_path / "other.sqlite3")
+    for c in batch:
+        one_by_one.put_call(c)
+    span = (day, day + dt.timedelta(days=1))
+    assert store.get_stats("T1", *span) == one_by_one.get_stats("T1", *span)
+    assert [c.call_id for c in all_calls(store, "T1")] == ["B3", "B2", "B1"]
+    with pytest.raises(ConflictError):  # B1 belongs to T1: the whole batch rolls back
+        store.put_calls([call("T2", "B4", T0), call("T2", "B1", T0)])
+    assert store.get_call("T2", "B4") is None and store.count_calls("T2") == 0
+    store.close()
+    one_by_one.close()

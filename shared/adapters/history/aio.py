@@ -51,6 +51,29 @@ class AsyncHistoryStore:
             )
         )
 
+    async def count_calls(
+        self,
+        tenant_id: str,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        user_id: str | None = None,
+        number: str | None = None,
+        direction: str | None = None,
+        disposition: str | None = None,
+    ) -> int:
+        return await asyncio.to_thread(
+            lambda: self.store.count_calls(
+                tenant_id,
+                since=since,
+                until=until,
+                user_id=user_id,
+                number=number,
+                direction=direction,
+                disposition=disposition,
+            )
+        )
+
     async def add_activity(self, item: ActivityItem | dict[str, Any]) -> bool:
         return await asyncio.to_thread(self.store.add_activity, item)  # type: ignore[arg-type]
 
@@ -72,6 +95,19 @@ class AsyncHistoryStore:
             lambda: self.store.list_activities(
                 tenant_id, user_id, read=read, archived=archived, kind=kind, limit=limit, cursor=cursor
             )
+        )
+
+    async def count_activities(
+        self,
+        tenant_id: str,
+        user_id: str,
+        *,
+        read: bool | None = None,
+        archived: bool | None = False,
+        kind: str | None = None,
+    ) -> int:
+        return await asyncio.to_thread(
+            lambda: self.store.count_activities(tenant_id, user_id, read=read, archived=archived, kind=kind)
         )
 
     async def update_activity(

@@ -3,8 +3,11 @@
 Collections and the indexes created on open (idempotent `create_index` calls):
 - `calls`: `call_id` unique; (tenant_id, started_us desc, call_id desc) for the tenant's timeline;
   (tenant_id, X, started_us desc, call_id desc) for X in user_id, number_called, caller,
-  disposition and direction, so a filtered page walks an index in order and stops at the limit.
-- `activities`: `id` unique; (tenant_id, user_id, created_us desc, id desc).
+  disposition and direction, so a filtered page walks an index in order and stops at the limit;
+  (tenant_id, user_id, disposition, started_us desc, call_id desc) for a member's filtered pages.
+  `count_calls` is `count_documents` over the same filters and indexes.
+- `activities`: `id` unique; (tenant_id, user_id, created_us desc, id desc); (tenant_id,
+  user_id, kind, read, archived) for `count_activities` and `unread_count`.
 - `stats_daily`: `_id` is "{tenant_id}|{day}"; (tenant_id, day).
 
 Documents are the models' JSON form (times as ISO-8601 strings ending in `Z`), plus an integer
@@ -65,6 +68,49 @@ def _json(model: Any) -> dict[str, Any]:
     return result
 
 
+def _calls_filter(
+    tenant_id: str,
+    since_us: int | None,
+    until_us: int | None,
+    user_id: str | None,
+    number: str | None,
+    direction: str | None,
+    disposition: str | None,
+) -> list[dict[str, Any]]:
+    """The `$and` clauses of a calls listing or count (pure)."""
+    clauses: list[dict[str, Any]] = [{"tenant_id": tenant_id}]
+    time_range: dict[str, int] = {}
+    if since_us is not None:
+        time_range["$gte"] = since_us
+    if until_us is not None:
+        time_range["$lt"] = until_us
+    if time_range:
+        clauses.append({"started_us": time_range})
+    if user_id is not None:
+        clauses.append({"user_id": user_id})
+    if number is not None:
+        clauses.append({"$or": [{"number_called": number}, {"caller": number}]})
+    if direction is not None:
+        clauses.append({"direction": scalar(direction)})
+    if disposition is not None:
+        clauses.append({"disposition": scalar(disposition)})
+    return clauses
+
+
+def _activities_filter(
+    tenant_id: str, user_id: str, read: bool | None, archived: bool | None, kind: str | None
+) -> list[dict[str, Any]]:
+    """The `$and` clauses of an activities listing or count (pure)."""
+    clauses: list[dict[str, Any]] = [{"tenant_id": tenant_id, "user_id": user_id}]
+    if read is not None:
+        clauses.append({"read": read})
+    if archived is not None:
+        clauses.append({"archived": archived})
+    if kind is not None:
+        clauses.append({"kind": scalar(kind)})
+    return clauses
+
+
 class MongoHistoryStore:
     """`HistoryStore` over a MongoDB database (from the URI's path, else `cloudpbx`)."""
 
@@ -113,7 +159,27 @@ class MongoHistoryStore:
                     ],
                     name=f"{field}_time",
                 )
+            self.calls.create_index(
+                [
+                    ("tenant_id", ASCENDING),
+                    ("user_id", ASCENDING),
+                    ("disposition", ASCENDING),
+                    ("started_us", DESCENDING),
+                    ("call_id", DESCENDING),
+                ],
+                name="user_disposition_time",
+            )
             self.activities.create_index([("id", ASCENDING)], unique=True, name="id_unique")
+            self.activities.create_index(
+                [
+                    ("tenant_id", ASCENDING),
+                    ("user_id", ASCENDING),
+                    ("kind", ASCENDING),
+                    ("read", ASCENDING),
+                    ("archived", ASCENDING),
+                ],
+                name="user_kind_read",
+            )
             self.activities.create_index(
                 [
                     ("tenant_id", ASCENDING),
@@ -198,22 +264,7 @@ class MongoHistoryStore:
                 "disposition": scalar(disposition),
             },
         )
-        clauses: list[dict[str, Any]] = [{"tenant_id": tenant_id}]
-        time_range: dict[str, int] = {}
-        if since_us is not None:
-            time_range["$gte"] = since_us
-        if until_us is not None:
-            time_range["$lt"] = until_us
-        if time_range:
-            clauses.append({"started_us": time_range})
-        if user_id is not None:
-            clauses.append({"user_id": user_id})
-        if number is not None:
-            clauses.append({"$or": [{"number_called": number}, {"caller": number}]})
-        if direction is not None:
-            clauses.append({"direction": scalar(direction)})
-        if disposition is not None:
-            clauses.append({"disposition": scalar(disposition)})
+        clauses = _calls_filter(tenant_id, since_us, until_us, user_id, number, direction, disposition)
         if cursor is not None:
             after_us, after_id = decode_cursor(cursor, fingerprint)
             clauses.append(
@@ -238,6 +289,23 @@ class MongoHistoryStore:
         for doc in docs:
             doc.pop("started_us", None)
         return Page([CallRecord.model_validate(doc) for doc in docs], next_cursor)
+
+    def count_calls(
+        self,
+        tenant_id: str,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        user_id: str | None = None,
+        number: str | None = None,
+        direction: str | None = None,
+        disposition: str | None = None,
+    ) -> int:
+        since_us = to_us(since) if since is not None else None
+        until_us = to_us(until) if until is not None else None
+        clauses = _calls_filter(tenant_id, since_us, until_us, user_id, number, direction, disposition)
+        with _translated():
+            return self.calls.count_documents({"$and": clauses})
 
     # ------------------------------------------------------------------ activities
 
@@ -285,13 +353,7 @@ class MongoHistoryStore:
                 "kind": scalar(kind),
             },
         )
-        clauses: list[dict[str, Any]] = [{"tenant_id": tenant_id, "user_id": user_id}]
-        if read is not None:
-            clauses.append({"read": read})
-        if archived is not None:
-            clauses.append({"archived": archived})
-        if kind is not None:
-            clauses.append({"kind": scalar(kind)})
+        clauses = _activities_filter(tenant_id, user_id, read, archived, kind)
         if cursor is not None:
             after_us, after_id = decode_cursor(cursor, fingerprint)
             clauses.append(
@@ -314,6 +376,20 @@ class MongoHistoryStore:
         for doc in docs:
             doc.pop("created_us", None)
         return Page([ActivityItem.model_validate(doc) for doc in docs], next_cursor)
+
+    def count_activities(
+        self,
+        tenant_id: str,
+        user_id: str,
+        *,
+        read: bool | None = None,
+        archived: bool | None = False,
+        kind: str | None = None,
+    ) -> int:
+        with _translated():
+            return self.activities.count_documents(
+                {"$and": _activities_filter(tenant_id, user_id, read, archived, kind)}
+            )
 
     def update_activity(
         self,

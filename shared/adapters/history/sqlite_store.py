@@ -19,7 +19,7 @@ import datetime as dt
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,10 @@ from shared.errors import ConflictError, NotFoundError, Unavailable
 from shared.history.models.call import ActivityItem, CallRecord
 from shared.history.ports import DEFAULT_LIMIT, DailyStats, Page
 
-SCHEMA_VERSION = 2  # 2: number/caller indexes end in call_id; disposition and direction indexes
+# 2: number/caller indexes end in call_id; disposition and direction indexes
+# 3: (tenant, user, disposition, time) for a member's filtered pages and counts; (tenant, user,
+#    kind, read, archived) for counting a user's unheard voicemails
+SCHEMA_VERSION = 3
 DELETE_BATCH = 500
 
 _SCHEMA = """
@@ -67,6 +70,8 @@ CREATE INDEX IF NOT EXISTS calls_disposition_time
     ON calls (tenant_id, disposition, started_us DESC, call_id DESC);
 CREATE INDEX IF NOT EXISTS calls_direction_time
     ON calls (tenant_id, direction, started_us DESC, call_id DESC);
+CREATE INDEX IF NOT EXISTS calls_user_disposition_time
+    ON calls (tenant_id, user_id, disposition, started_us DESC, call_id DESC);
 
 CREATE TABLE IF NOT EXISTS activities (
     id         TEXT PRIMARY KEY,
@@ -81,6 +86,7 @@ CREATE TABLE IF NOT EXISTS activities (
 CREATE INDEX IF NOT EXISTS activities_user_time
     ON activities (tenant_id, user_id, created_us DESC, id DESC);
 CREATE INDEX IF NOT EXISTS activities_unread ON activities (tenant_id, user_id, read, archived);
+CREATE INDEX IF NOT EXISTS activities_kind_unread ON activities (tenant_id, user_id, kind, read, archived);
 
 CREATE TABLE IF NOT EXISTS stats_daily (
     tenant_id TEXT NOT NULL,
@@ -104,15 +110,44 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
 
 def _calls_index(user_id: str | None, disposition: str | None, direction: str | None) -> str:
     """The index a calls listing walks, in (started_us, call_id) order, so a page never sorts and
-    stops after `limit` matches. The planner left alone picks the tenant index even for a rare
-    disposition, scanning the whole tenant (120 ms at 100,000 calls)."""
+    stops after `limit` matches; a count reads only that index's entries in range. The planner
+    left alone picks the tenant index even for a rare disposition, scanning the whole tenant
+    (120 ms at 100,000 calls)."""
     if user_id is not None:
-        return "calls_user_time"
+        return "calls_user_disposition_time" if disposition is not None else "calls_user_time"
     if disposition is not None:
         return "calls_disposition_time"
     if direction is not None:
         return "calls_direction_time"
     return "calls_tenant_time"
+
+
+def _calls_where(
+    tenant_id: str,
+    since_us: int | None,
+    until_us: int | None,
+    user_id: str | None,
+    direction: str | None,
+    disposition: str | None,
+) -> tuple[list[str], list[Any]]:
+    """The WHERE terms and arguments of a calls listing or count, `number` aside (pure)."""
+    where, args = ["tenant_id = ?"], [tenant_id]
+    if since_us is not None:
+        where.append("started_us >= ?")
+        args.append(since_us)
+    if until_us is not None:
+        where.append("started_us < ?")
+        args.append(until_us)
+    if user_id is not None:
+        where.append("user_id = ?")
+        args.append(user_id)
+    if direction is not None:
+        where.append("direction = ?")
+        args.append(scalar(direction))
+    if disposition is not None:
+        where.append("disposition = ?")
+        args.append(scalar(disposition))
+    return where, args
 
 
 class SqliteHistoryStore:
@@ -212,7 +247,35 @@ class SqliteHistoryStore:
 
     def put_call(self, record: CallRecord | dict[str, Any]) -> bool:
         call = as_call(record)
-        doc = call.model_dump_json()
+        with self._write() as conn:
+            new = self._insert_call(conn, call)
+        if new:
+            log_event("history.call_stored", tenant_id=call.tenant_id, call_id=call.call_id)
+        return new
+
+    def put_calls(self, records: Iterable[CallRecord | dict[str, Any]]) -> int:
+        """`put_call` for many records in one write transaction (imports and seeding): one commit,
+        and the stats of the new records summed into one upsert per (day, metric). Returns how
+        many were new. All or nothing: a `ConflictError` on one record rolls the batch back."""
+        calls = [as_call(r) for r in records]
+        totals: dict[tuple[str, str, str], int] = {}
+        with self._write() as conn:
+            new = 0
+            for call in calls:
+                if not self._insert_call(conn, call, count_stats=False):
+                    continue
+                new += 1
+                day, inc = stats_increments(call)
+                for name, value in inc.items():
+                    if value:
+                        k = (call.tenant_id, day.isoformat(), name)
+                        totals[k] = totals.get(k, 0) + value
+            conn.executemany(_INC_STAT, [(*k, value) for k, value in totals.items()])
+        return new
+
+    def _insert_call(self, conn: sqlite3.Connection, call: CallRecord, *, count_stats: bool = True) -> bool:
+        """Insert the record (and count its stats unless told not to), inside the caller's write
+        transaction. False if the record existed (nothing changes)."""
         row = (
             call.call_id,
             call.tenant_id,
@@ -222,28 +285,27 @@ class SqliteHistoryStore:
             call.caller,
             scalar(call.direction),
             scalar(call.disposition),
-            doc,
+            call.model_dump_json(),
         )
-        day, inc = stats_increments(call)
-        with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO calls (call_id, tenant_id, started_us, user_id, number_called, caller,"
-                " direction, disposition, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (call_id) DO NOTHING",
-                row,
-            )
-            if cur.rowcount == 0:
-                (owner,) = conn.execute(
-                    "SELECT tenant_id FROM calls WHERE call_id = ?", (call.call_id,)
-                ).fetchone()
-                if owner != call.tenant_id:
-                    raise ConflictError(f"call/{call.call_id}", "call id already used by another tenant")
-                return False
+        cur = conn.execute(
+            "INSERT INTO calls (call_id, tenant_id, started_us, user_id, number_called, caller,"
+            " direction, disposition, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (call_id) DO NOTHING",
+            row,
+        )
+        if cur.rowcount == 0:
+            (owner,) = conn.execute(
+                "SELECT tenant_id FROM calls WHERE call_id = ?", (call.call_id,)
+            ).fetchone()
+            if owner != call.tenant_id:
+                raise ConflictError(f"call/{call.call_id}", "call id already used by another tenant")
+            return False
+        if count_stats:
+            day, inc = stats_increments(call)
             conn.executemany(
                 _INC_STAT,
                 [(call.tenant_id, day.isoformat(), name, value) for name, value in inc.items() if value],
             )
-        log_event("history.call_stored", tenant_id=call.tenant_id, call_id=call.call_id)
         return True
 
     def replace_call(self, record: CallRecord | dict[str, Any]) -> None:
@@ -299,22 +361,7 @@ class SqliteHistoryStore:
                 "disposition": scalar(disposition),
             },
         )
-        where, args = ["tenant_id = ?"], [tenant_id]
-        if since_us is not None:
-            where.append("started_us >= ?")
-            args.append(since_us)
-        if until_us is not None:
-            where.append("started_us < ?")
-            args.append(until_us)
-        if user_id is not None:
-            where.append("user_id = ?")
-            args.append(user_id)
-        if direction is not None:
-            where.append("direction = ?")
-            args.append(scalar(direction))
-        if disposition is not None:
-            where.append("disposition = ?")
-            args.append(scalar(disposition))
+        where, args = _calls_where(tenant_id, since_us, until_us, user_id, direction, disposition)
         if cursor is not None:
             after_us, after_id = decode_cursor(cursor, fingerprint)
             where.append("(started_us, call_id) < (?, ?)")  # a range seek on the time index
@@ -343,6 +390,34 @@ class SqliteHistoryStore:
         items = [CallRecord.model_validate_json(doc) for doc, _, _ in rows]
         next_cursor = encode_cursor(fingerprint, rows[-1][1], rows[-1][2]) if more else None
         return Page(items, next_cursor)
+
+    def count_calls(
+        self,
+        tenant_id: str,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        user_id: str | None = None,
+        number: str | None = None,
+        direction: str | None = None,
+        disposition: str | None = None,
+    ) -> int:
+        since_us = to_us(since) if since is not None else None
+        until_us = to_us(until) if until is not None else None
+        where, args = _calls_where(tenant_id, since_us, until_us, user_id, direction, disposition)
+        cond = " AND ".join(where)
+        if number is None:
+            index = _calls_index(user_id, disposition, direction)
+            sql = f"SELECT count(*) FROM calls INDEXED BY {index} WHERE {cond}"
+            params = args
+        else:  # a call whose number called and caller are both `number` counts once
+            sql = (
+                f"SELECT count(*) FROM (SELECT call_id FROM calls INDEXED BY calls_number_time2"
+                f" WHERE {cond} AND number_called = ? UNION SELECT call_id FROM calls"
+                f" INDEXED BY calls_caller_time2 WHERE {cond} AND caller = ?)"
+            )
+            params = [*args, number, *args, number]
+        return int(self._read(sql, params)[0][0])
 
     # ------------------------------------------------------------------ activities
 
@@ -423,6 +498,31 @@ class SqliteHistoryStore:
         items = [ActivityItem.model_validate_json(doc) for doc, _, _ in rows]
         next_cursor = encode_cursor(fingerprint, rows[-1][1], rows[-1][2]) if more else None
         return Page(items, next_cursor)
+
+    def count_activities(
+        self,
+        tenant_id: str,
+        user_id: str,
+        *,
+        read: bool | None = None,
+        archived: bool | None = False,
+        kind: str | None = None,
+    ) -> int:
+        where, args = ["tenant_id = ?", "user_id = ?"], [tenant_id, user_id]
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(scalar(kind))
+        if read is not None:
+            where.append("read = ?")
+            args.append(int(read))
+        if archived is not None:
+            where.append("archived = ?")
+            args.append(int(archived))
+        index = "activities_kind_unread" if kind is not None else "activities_unread"
+        rows = self._read(
+            f"SELECT count(*) FROM activities INDEXED BY {index} WHERE {' AND '.join(where)}", args
+        )
+        return int(rows[0][0])
 
     def update_activity(
         self,

@@ -103,6 +103,23 @@ class HistoryAccess:
             cursor=cursor,
         )
 
+    async def count_calls(self, who: Principal, filters: CallFilters) -> int:
+        """How many calls `list_calls` would return over all its pages (same visibility)."""
+        user_id = filters.user_id
+        if not is_manager(who):
+            if user_id is not None and user_id != who.user_id:
+                raise Forbidden("members see their own calls only")
+            user_id = who.user_id
+        return await self.history.count_calls(
+            who.tenant_id,
+            since=filters.since,
+            until=filters.until,
+            user_id=user_id,
+            number=filters.number,
+            direction=filters.direction,
+            disposition=filters.disposition,
+        )
+
     async def get_call(self, who: Principal, call_id: str) -> CallRecord:
         record = await self.history.get_call(who.tenant_id, call_id)
         if record is None or not (is_manager(who) or record.user_id == who.user_id):
@@ -143,6 +160,18 @@ class HistoryAccess:
             limit=limit,
             cursor=cursor,
         )
+
+    async def count_voicemails(
+        self, who: Principal, *, user_id: str | None = None, heard: bool | None = None
+    ) -> int:
+        """How many voicemails `list_voicemails` would return over all its pages."""
+        return await self.history.count_activities(
+            who.tenant_id, self._box(who, user_id), read=heard, archived=None, kind="voicemail"
+        )
+
+    async def unread_activities(self, who: Principal) -> int:
+        """The caller's unread feed items that are not archived."""
+        return await self.history.unread_count(who.tenant_id, who.user_id)
 
     async def voicemail(self, who: Principal, voicemail_id: str, user_id: str | None = None) -> ActivityItem:
         """The voicemail in the caller's box (or the named box); for owners and admins without a
