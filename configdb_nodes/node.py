@@ -2,14 +2,18 @@
 the peer transport, and the loop that turns each Ready into disk writes, messages and
 applied commands.
 
-Every step of the loop runs on the event loop thread without awaiting, so the core is
-never touched between `ready()` and `advance()`, and inputs that arrive while a Ready is
-being handled are batched into the next one (one synced write, one APP per follower).
+The loop sends a leader's replication messages first, then persists the Ready's entries
+on a worker thread (LevelDB releases the GIL while it syncs), so that the leader's disk
+write overlaps its followers' and the event loop keeps reading client requests meanwhile.
+The core accepts inputs between `ready()` and `advance()`: everything that arrives while
+a Ready is being written is batched into the next one (one synced write, one APP per
+follower), which is how concurrent client writes share a sync (group commit).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import logging
@@ -68,6 +72,8 @@ class Node:
         self.metrics = NodeMetrics()
         self.hub = WatchHub(opts.listener_capacity, on_cut_off=self.metrics.watchers_cut_off.inc)
         hs, snap, entries = self.log_store.load()
+        self._stored_hs = hs  # the hard state in the log store, to know when a save must sync
+        self._disk = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="raft-log")
         restored = RestoredState(hs, snap, tuple(entries), max(self.store.meta.applied_index, snap.index))
         self.snapshot_index = snap.index
         seed = int.from_bytes(os.urandom(8), "big")
@@ -108,6 +114,7 @@ class Node:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        self._disk.shutdown(wait=True)  # a cancelled Ready's write may still be running
         await self.transport.stop()
         self.store.close()
         self.log_store.close()
@@ -169,7 +176,7 @@ class Node:
             try:
                 while self.core.has_ready():
                     rd = self.core.ready()
-                    self._handle(rd)
+                    await self._handle(rd)
                     self.core.advance(rd)
                     self._maybe_compact()
                     if self._leader_changed:
@@ -178,7 +185,9 @@ class Node:
                 log.exception("raft loop failed; stopping the node")
                 os._exit(70)
 
-    def _handle(self, rd: Ready) -> None:
+    async def _handle(self, rd: Ready) -> None:
+        for m in rd.messages[: rd.early]:
+            self.transport.send(m)
         if rd.soft_state is not None:
             log.info(
                 "raft role=%s leader=%s term=%s",
@@ -195,10 +204,16 @@ class Node:
                 self.metrics.leader_changes.inc()
         if rd.snapshot is not None:
             self._install(rd.snapshot)
-        if rd.hard_state is not None or rd.entries:
+        if rd.entries or self._must_sync(rd):
             with self.metrics.fsync_seconds.time():
-                self.log_store.save(rd.hard_state, rd.entries)
-        for m in rd.messages:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._disk, self.log_store.save, rd.hard_state, rd.entries, True
+                )
+        elif rd.hard_state is not None:
+            self.log_store.save(rd.hard_state, [], sync=False)  # only the commit index moved
+        if rd.hard_state is not None:
+            self._stored_hs = rd.hard_state
+        for m in rd.messages[rd.early :]:
             self.transport.send(m)
         for entry in rd.committed_entries:
             applied = self.applier.apply(entry)
@@ -225,6 +240,12 @@ class Node:
         for peer in rd.snapshot_requests:
             meta, data = self.store.export_image()
             self.core.send_snapshot(peer, Snapshot(SnapshotMeta(meta.applied_index, meta.applied_term), data))
+
+    def _must_sync(self, rd: Ready) -> bool:
+        """Entries, a new term or a new vote must be durable before the Ready's messages go
+        out; a commit index alone need not be (etcd's MustSync)."""
+        hs, old = rd.hard_state, self._stored_hs
+        return hs is not None and (hs.term != old.term or hs.vote != old.vote)
 
     def _repropose(self) -> None:
         """A new leader may never have seen our in-flight writes: propose them again. The

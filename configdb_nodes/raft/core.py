@@ -329,13 +329,19 @@ class RaftCore:
         soft = SoftState(self._lead, self._role)
         if soft != self._prev_soft:
             rd.soft_state = self._prev_soft = soft
+        persisted_term = self._prev_hard.term  # every earlier Ready was persisted before advance
         hard = self._hard_state()
         if hard != self._prev_hard:
             rd.hard_state = self._prev_hard = hard
         rd.snapshot, self._log.pending_snapshot = self._log.pending_snapshot, None
         rd.entries = self._log.take_unstable()
         rd.committed_entries = self._log.next_committed()
-        rd.messages, self._msgs, self._fwd = self._msgs, [], None
+        msgs, self._msgs, self._fwd = self._msgs, [], None
+        early = [m for m in msgs if m.type in _LEADER_TYPES and m.term == persisted_term]
+        if early:
+            rest = [m for m in msgs if not (m.type in _LEADER_TYPES and m.term == persisted_term)]
+            msgs = early + rest
+        rd.messages, rd.early = msgs, len(early)
         rd.read_states, self._read_states = self._read_states, []
         rd.snapshot_requests, self._snapshot_requests = self._snapshot_requests, []
         self._outstanding = True

@@ -4,8 +4,8 @@
   p         -> msgpack [snapshot index, snapshot term]
   e<idx:8>  -> msgpack [term, data]
 
-Every write that an acknowledgement depends on is synced (`sync=True`) before the
-shell sends the messages of the same Ready.
+Every write that an acknowledgement or a vote depends on is synced (`sync=True`) before
+the shell sends the messages of the same Ready that depend on it.
 """
 
 from __future__ import annotations
@@ -42,11 +42,14 @@ class LogStore:
             entries.append(Entry(term, _U64.unpack(k[1:])[0], data))
         return hs, snap, entries
 
-    def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
-        """Persist entries (replacing any stored suffix from entries[0].index) and the hard state."""
+    def save(self, hard_state: HardState | None, entries: list[Entry], sync: bool = True) -> None:
+        """Persist entries (replacing any stored suffix from entries[0].index) and the hard state.
+
+        `sync=False` only for a hard state whose term and vote are already stored: a later
+        synced write (LevelDB's log is sequential) makes it durable too."""
         if hard_state is None and not entries:
             return
-        with self.db.write_batch(sync=True) as wb:
+        with self.db.write_batch(sync=sync) as wb:
             if entries:
                 last = entries[-1].index
                 for k in self.db.iterator(start=_ekey(last + 1), stop=b"f", include_value=False):

@@ -9,8 +9,9 @@ The model:
 
 * Every node has durable storage (hard state, snapshot, log entries) and a state
   machine that applies commands (`b"c<id>"`) once per command id, like the real node.
-* The shell takes a Ready at one random step and processes it at a later one (install
-  snapshot, persist, send, apply, answer reads and snapshot requests, advance), and now
+* The shell takes a Ready at one random step, sending its early messages (a leader's
+  replication) at once, and processes it at a later one (install snapshot, persist,
+  send the other messages, apply, answer reads and snapshot requests, advance), and now
   and then compacts its log behind a snapshot. A crash loses the core, any Ready not
   yet processed and, half the time, the state machine beyond its last snapshot.
 * The network delays (random delivery order), drops, duplicates and reorders messages;
@@ -335,6 +336,9 @@ class Simulation:
         elif node.core is not None and node.core.has_ready():
             node.held = node.core.ready()
             self._check_ready(node, node.held)
+            # a leader's early messages leave now, before the Ready is persisted (a crash
+            # before `_process` loses its writes but not these)
+            self.net.extend(node.held.messages[: node.held.early])
 
     def _process(self, node: SimNode) -> None:
         core, rd, st = node.core, node.held, node.storage
@@ -352,7 +356,7 @@ class Simulation:
             st.entries.extend(rd.entries)
         if rd.hard_state is not None:
             st.hard_state = rd.hard_state
-        self.net.extend(rd.messages)
+        self.net.extend(rd.messages[rd.early :])
         for entry in rd.committed_entries:
             self._apply(node, entry)
         node.read_states.extend(rs for rs in rd.read_states if rs.context in node.reads)

@@ -103,11 +103,18 @@ class SoftState:
 class Ready:
     """Everything the shell must do, in this order, before calling `advance(ready)`.
 
+    0. The first `early` of `messages` may be sent at once, before or while persisting (as
+       etcd's leader does, so that its disk write overlaps its followers'): they are a
+       leader's APP, HEARTBEAT and SNAP messages of a term that an earlier Ready already
+       persisted, and depend on nothing in this Ready's writes (the leader counts its own
+       log toward the commit quorum only up to what `advance` reports persisted).
     1. If `snapshot` is set: install it in the state machine and in log storage
        (discarding log entries it covers).
     2. Persist `entries` (first truncating any stored entries at index >= entries[0].index)
-       and `hard_state` when not None, synced to disk.
-    3. Send `messages`.
+       and `hard_state` when not None, synced to disk. A hard state whose term and vote are
+       those already stored (only the commit index moved) need not be synced: the commit
+       index is recovered from the quorum (as etcd's MustSync).
+    3. Send the rest of `messages` (all of them if none was sent early).
     4. Apply `committed_entries` in order.
     5. Answer `read_states` once applied index >= each one's index.
     6. For each peer in `snapshot_requests`, build a snapshot of the state machine and
@@ -120,6 +127,7 @@ class Ready:
     snapshot: Snapshot | None = None
     committed_entries: list[Entry] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
+    early: int = 0  # messages[:early] may be sent before persisting (step 0)
     read_states: list[ReadState] = field(default_factory=list)
     snapshot_requests: list[str] = field(default_factory=list)
 
