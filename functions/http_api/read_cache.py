@@ -19,11 +19,16 @@ keeps every tenant's documents in memory, each with its revision. `CachedRepo` a
   event arrives (the watch latency, a few milliseconds).
 
 Keys outside `t/{tenant}/` (the global indexes) are always read from the ConfigDB.
+
+A document is validated into its model once per revision: later reads of the same revision get
+the same `Versioned` object, so callers must not change a document they read in place (the
+services make changed copies with `model_copy`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import contextvars
 import logging
@@ -102,6 +107,7 @@ class TenantCache:
         self._backoff = backoff
         self._monotonic = monotonic
         self.tenants: dict[str, dict[str, KV]] = {}
+        self._order: dict[str, list[str]] = {}  # tenant -> its keys sorted, made on demand
         self.revision = 0
         self.ready = False
         self.error: BaseException | None = None
@@ -125,9 +131,18 @@ class TenantCache:
         """The keys under `prefix` (inside one tenant), in key order like a ConfigDB range."""
         tid = _tenant_of(prefix)
         docs = self.tenants.get(tid) if tid is not None else None
-        if not docs:
+        if tid is None or not docs:
             return []
-        return [docs[k] for k in sorted(k for k in docs if k.startswith(prefix))]
+        order = self._order.get(tid)
+        if order is None:
+            order = self._order[tid] = sorted(docs)
+        out = []
+        for i in range(bisect.bisect_left(order, prefix), len(order)):
+            key = order[i]
+            if not key.startswith(prefix):
+                break
+            out.append(docs[key])
+        return out
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -201,16 +216,16 @@ class TenantCache:
         if isinstance(item, WatchEvent):
             tid = _tenant_of(item.key)
             if tid is not None:
+                docs = self.tenants.setdefault(tid, {})
+                if item.key not in docs:
+                    self._order.pop(tid, None)  # a new key, or a delete of an absent one
                 if item.type == "put":
-                    self.tenants.setdefault(tid, {})[item.key] = KV(
-                        key=item.key, value=item.value, revision=item.revision
-                    )
+                    docs[item.key] = KV(key=item.key, value=item.value, revision=item.revision)
                 else:
-                    docs = self.tenants.get(tid)
-                    if docs is not None:
-                        docs.pop(item.key, None)
-                        if not docs:
-                            del self.tenants[tid]
+                    docs.pop(item.key, None)
+                    self._order.pop(tid, None)
+                    if not docs:
+                        del self.tenants[tid]
             self.revision = max(self.revision, item.revision)
         elif isinstance(item, Resync):
             tenants: dict[str, dict[str, KV]] = {}
@@ -219,6 +234,7 @@ class TenantCache:
                 if tid is not None:
                     tenants.setdefault(tid, {})[kv.key] = kv
             self.tenants = tenants
+            self._order = {}
             self.revision = item.revision
             self.ready = True
             log_event(log, "api_cache_snapshot", revision=item.revision, keys=len(item.items))
@@ -234,10 +250,23 @@ class TenantCache:
 class CachedRepo(ConfigRepo):
     """`ConfigRepo` whose reads in read requests come from a `TenantCache` when it is current."""
 
+    MAX_MODELS = 100_000
+
     def __init__(self, db: AsyncConfigDBClient, cache: TenantCache) -> None:
         super().__init__(db)
         self.cache = cache
         self.last_write = 0  # the revision of this process's last write
+        self._models: dict[tuple[str, type[BaseModel]], Versioned[Any]] = {}
+
+    def _model(self, kv: KV, model: type[M]) -> Versioned[M]:
+        """`kv` validated as `model`, once per key, model and revision."""
+        slot = (kv.key, model)
+        got = self._models.get(slot)
+        if got is None or got.revision != kv.revision:
+            if len(self._models) >= self.MAX_MODELS:
+                self._models.clear()
+            got = self._models[slot] = Versioned(model.model_validate(kv.value), kv.revision)
+        return got
 
     async def _usable(self, key: str) -> bool:
         if not _cache_reads.get() or _tenant_of(key) is None:
@@ -252,7 +281,7 @@ class CachedRepo(ConfigRepo):
     async def get(self, key: str, model: type[M]) -> Versioned[M] | None:
         if await self._usable(key):
             kv = self.cache.get(key)
-            return None if kv is None else Versioned(model.model_validate(kv.value), kv.revision)
+            return None if kv is None else self._model(kv, model)
         return await super().get(key, model)
 
     async def raw(self, key: str) -> Any | None:
@@ -263,13 +292,13 @@ class CachedRepo(ConfigRepo):
 
     async def list(self, prefix: str, model: type[M]) -> list[Versioned[M]]:
         if await self._usable(prefix):
-            return [Versioned(model.model_validate(kv.value), kv.revision) for kv in self.cache.under(prefix)]
+            return [self._model(kv, model) for kv in self.cache.under(prefix)]
         return await super().list(prefix, model)
 
     async def scan(self, prefix: str, model: type[M]) -> AsyncIterator[Versioned[M]]:
         if await self._usable(prefix):
             for kv in self.cache.under(prefix):
-                yield Versioned(model.model_validate(kv.value), kv.revision)
+                yield self._model(kv, model)
             return
         async for got in super().scan(prefix, model):
             yield got
