@@ -92,7 +92,10 @@ def test_a_write_is_read_at_once_by_its_process_and_soon_by_another(
     two_apis: tuple[ApiProcess, ApiProcess, dict[str, str]],
 ) -> None:
     a, b, auth = two_apis
-    with httpx.Client(base_url=a.base, headers=auth) as ca, httpx.Client(base_url=b.base, headers=auth) as cb:
+    with (
+        httpx.Client(base_url=a.base, headers=auth, timeout=30) as ca,
+        httpx.Client(base_url=b.base, headers=auth, timeout=30) as cb,
+    ):
         for c in (ca, cb):  # the first reads start each process's watch
             assert c.get(f"{API}/tenant").status_code == 200
         time.sleep(0.5)  # let the snapshots load, so the reads below come from the caches
@@ -123,7 +126,10 @@ def test_a_revoked_token_is_refused_by_the_other_process_within_the_watch_latenc
     two_apis: tuple[ApiProcess, ApiProcess, dict[str, str]],
 ) -> None:
     a, b, auth = two_apis
-    with httpx.Client(base_url=a.base, headers=auth) as ca, httpx.Client(base_url=b.base, headers=auth) as cb:
+    with (
+        httpx.Client(base_url=a.base, headers=auth, timeout=30) as ca,
+        httpx.Client(base_url=b.base, headers=auth, timeout=30) as cb,
+    ):
         users = cb.get(f"{API}/users")
         assert users.status_code == 200, users.text
         time.sleep(0.5)
