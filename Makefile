@@ -43,12 +43,12 @@ $(AZURITE): package.json package-lock.json
 # Debian packages the tests drive: SIPp (sip-tester), the third-party SIP peer; Chromium for
 # the portal's browser tests (Playwright cannot download its own browsers here); iproute2
 # (ip, tc) for the ConfigDB's network-partition tests; etcd-server for `make bench`'s side-by-side
-# ConfigDB figures.
-APT_PACKAGES := sip-tester chromium iproute2 etcd-server
+# ConfigDB figures; wrk, the load generator of bench/api.py.
+APT_PACKAGES := sip-tester chromium iproute2 etcd-server wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 system-deps:
-	@{ command -v sipp && test -x /usr/bin/chromium && command -v tc && command -v etcd; } >/dev/null || { \
+	@{ command -v sipp && test -x /usr/bin/chromium && command -v tc && command -v etcd && command -v wrk; } >/dev/null || { \
 	  echo "installing Debian packages: $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null; }
 

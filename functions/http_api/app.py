@@ -25,6 +25,7 @@ from .context import build_context
 from .cors import install_cors
 from .openapi import install_problem_openapi
 from .problems import RequestIds, install_problems
+from .read_cache import CacheReads
 from .routers import caller_ids, calls, dashboard, menus, numbers, outbound_policy, prompts, v1_router
 from .routers import history as history_routes
 
@@ -71,6 +72,7 @@ def create_app(
     app.include_router(caller_ids.router, prefix="/api/v1")
     app.include_router(dashboard.router, prefix="/api/v1")
     install_problem_openapi(app)
+    app.add_middleware(CacheReads)  # GET/HEAD: reads may come from the process's read cache
     app.add_middleware(
         BodyLimit,
         default=DEFAULT_MAX_BODY_BYTES,

@@ -32,7 +32,9 @@ from shared.security.tokens import SigningKeys
 from shared.settings import Settings
 
 from .client_ip import IpNetwork, networks
+from .read_cache import CachedRepo, TenantCache
 from .regions import TenantHomes
+from .token_cache import VerifiedTokens
 
 
 class AppContext:
@@ -41,6 +43,7 @@ class AppContext:
         self.settings: Settings = adapters.settings
         secrets = self.settings.jwt_verification_secrets
         self.keys = SigningKeys(current=secrets[0], previous=tuple(secrets[1:]))
+        self.tokens = VerifiedTokens()
         self.limits = limits or AuthLimits()
         self.trusted_proxies: tuple[IpNetwork, ...] = networks(self.settings.trusted_proxies)
 
@@ -57,8 +60,15 @@ class AppContext:
         return self.adapters.clock
 
     @cached_property
+    def cache(self) -> TenantCache:
+        """Every tenant's documents, followed by a ConfigDB watch (functions/http_api/read_cache.py)."""
+        return TenantCache(self.db)
+
+    @cached_property
     def repo(self) -> ConfigRepo:
-        return self.adapters.repo
+        """Reads of read requests come from `cache` while its watch is live; writes and the
+        reads of write requests go to the ConfigDB."""
+        return CachedRepo(self.db, self.cache)
 
     @cached_property
     def throttle(self) -> Throttle:
@@ -159,6 +169,8 @@ class AppContext:
         )
 
     async def aclose(self) -> None:
+        if "cache" in self.__dict__:
+            await self.cache.stop()
         await self.adapters.aclose()
 
 

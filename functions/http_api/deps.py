@@ -1,8 +1,11 @@
 """FastAPI dependencies: the app context, the signed-in principal, `If-Match`, the client address.
 
 The principal's access token must name the user's current `auth_version` (`uv`): the user
-document is read on every bearer request, so a deleted user, a changed password or a changed
-role ends older access tokens at once (401 `invalid-token`; the client refreshes, or logs in).
+document is read on every bearer request (from the process's read cache on read requests,
+functions/http_api/read_cache.py), so a deleted user, a changed password or a changed role ends
+older access tokens at once (401 `invalid-token`; the client refreshes, or logs in).
+
+A token's signature is checked once per process (`VerifiedTokens` in token_cache.py).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from shared.configdb_keys import user_key
 from shared.directory.models.user import User
 from shared.directory.services.accounts import WrongRegion
 from shared.errors import AuthFailed, DomainError
-from shared.security.tokens import InvalidToken, Principal, verify_access_token
+from shared.security.tokens import InvalidToken, Principal
 
 from .client_ip import client_ip, forwarded_hops
 from .context import AppContext
@@ -29,7 +32,8 @@ log = logging.getLogger("api.regions")
 _bearer = HTTPBearer(auto_error=False, description="an access token from POST /api/v1/auth/login")
 
 
-def context(request: Request) -> AppContext:
+async def context(request: Request) -> AppContext:
+    """Async so that FastAPI calls it on the loop, not in its thread pool."""
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -46,7 +50,7 @@ async def principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthFailed("a bearer access token is required")
     try:
-        who = verify_access_token(ctx.keys, credentials.credentials, ctx.clock.now())
+        who = ctx.tokens.verify(ctx.keys, credentials.credentials, ctx.clock.now())
     except InvalidToken as exc:
         raise _invalid_token(str(exc)) from exc
     await require_home_region(ctx, who, request)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
-from shared.directory.models.user import UserCreate, UserOut, UserUpdate
+from shared.directory.models.user import User, UserCreate, UserOut, UserUpdate
+from shared.documents import Versioned
 
 from ..deps import Ctx, IfMatch, Who, client_address, set_etag
 
@@ -28,9 +29,25 @@ _CHANGE = {
 }
 
 
+# A user's API shape, per stored revision: a key at one revision always holds the same document,
+# so the shape is made once per change rather than once per listing (bounded; cleared when full).
+_SHAPES: dict[tuple[str, str, int], UserOut] = {}
+_MAX_SHAPES = 50_000
+
+
+def _shape(u: Versioned[User]) -> UserOut:
+    slot = (u.doc.tenant_id, u.doc.id, u.revision)
+    out = _SHAPES.get(slot)
+    if out is None:
+        if len(_SHAPES) >= _MAX_SHAPES:
+            _SHAPES.clear()
+        out = _SHAPES[slot] = u.doc.to_out()
+    return out
+
+
 @router.get("", response_model=UserList)
 async def list_users(ctx: Ctx, who: Who) -> UserList:
-    return UserList(items=[u.doc.to_out() for u in await ctx.users.list(who)])
+    return UserList(items=[_shape(u) for u in await ctx.users.list(who)])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut, responses=_CHANGE)
