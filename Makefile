@@ -61,7 +61,7 @@ run: setup
 
 test: setup lint
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25 tests
 
 # The fast loop: the unit tests, with the Raft simulation on fewer seeds (`make test`
 # runs the full count).

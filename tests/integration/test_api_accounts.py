@@ -28,6 +28,7 @@ from shared.adapters.storage_queue_bus import StorageQueueBus
 from shared.configdb import ConfigDBClient
 from shared.configdb_keys import email_index_key, extension_index_key, tenant_key, user_key
 from shared.errors import Unavailable
+from shared.message_contract import SCHEMA_VERSION
 from shared.security.rate_limit import AuthLimits, Limit
 from shared.settings import Settings, azurite_connection_string
 
@@ -506,7 +507,12 @@ def test_storage_queue_bus_speaks_the_functions_host_encoding(tmp_path: Path) ->
         queue = QueueClient.from_connection_string(connection, "email")
         messages = list(queue.receive_messages())
         assert [json.loads(decode_body(m.content, "base64")) for m in messages] == [
-            {"message_id": "verify-1", "kind": "verify", "to": "ann@acme.test"}
+            {
+                "message_id": "verify-1",
+                "schema_version": SCHEMA_VERSION,
+                "kind": "verify",
+                "to": "ann@acme.test",
+            }
         ]
         asyncio.run(bus.aclose())
     finally:

@@ -16,7 +16,7 @@ from configdb_nodes.raft import core as raft_core
 from configdb_nodes.raft import sim
 from configdb_nodes.raft.types import Message, MsgType
 
-DEFAULT_SEEDS = {3: 1100, 5: 900}
+DEFAULT_SEEDS = {3: 500, 5: 400}
 SLOW_SEEDS = {3: 20_000, 5: 15_000}
 CHUNK = 50
 
